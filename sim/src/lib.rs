@@ -1,0 +1,1 @@
+//! Verilator harnesses (see issue 4).
