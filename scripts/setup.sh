@@ -1,0 +1,53 @@
+#!/usr/bin/env bash
+# Installs everything cnnfpga needs on a fresh Debian 12 machine. Idempotent: every step checks
+# first and does nothing when its tool is already there, so it is cheap to call before every run.
+#
+#   apt     : Verilator + C++ toolchain (sim), yosys/nextpnr/icestorm/openFPGALoader (FPGA),
+#             riscv64 binutils (objcopy/size/objdump for the firmware image)
+#   rustup  : the riscv32imc-unknown-none-elf target (firmware for the PicoRV32 soft-core)
+#   PyPI    : PicoRV32 RTL (pythondata-cpu-picorv32, pinned) in a project-local venv (.venv)
+#
+# Quiet on success; set SETUP_VERBOSE=1 to see the package managers' output.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+ROOT=$PWD
+
+APT_PACKAGES=(verilator g++ make zlib1g-dev yosys nextpnr-ice40 fpga-icestorm openfpgaloader
+              binutils-riscv64-unknown-elf python3-venv)
+RUST_TARGETS=(riscv32imc-unknown-none-elf)
+PICORV32_VERSION="1.0.post218"   # YosysHQ/picorv32 v1.0-70-g87c89acc, ISC licence (verilog/COPYING)
+
+say() { printf '[setup] %s\n' "$*" >&2; }
+quiet() { if [ "${SETUP_VERBOSE:-0}" = 1 ]; then "$@"; else "$@" >/tmp/cnnfpga-setup.log 2>&1 || { cat /tmp/cnnfpga-setup.log >&2; return 1; }; fi; }
+SUDO=""; [ "$(id -u)" = 0 ] || SUDO="sudo"
+
+# --- apt -------------------------------------------------------------------------------------
+missing=()
+for p in "${APT_PACKAGES[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  say "installing Debian packages: ${missing[*]}"
+  quiet $SUDO apt-get update
+  quiet env DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y --no-install-recommends "${missing[@]}"
+fi
+
+# --- rust targets ----------------------------------------------------------------------------
+command -v cargo >/dev/null || { say "cargo not found: install Rust with rustup first"; exit 1; }
+installed_targets=$(rustup target list --installed 2>/dev/null || true)
+for t in "${RUST_TARGETS[@]}"; do
+  if ! grep -qx "$t" <<<"$installed_targets"; then
+    say "adding Rust target $t"
+    quiet rustup target add "$t"
+  fi
+done
+
+# --- PicoRV32 RTL from PyPI, pinned, in a project-local venv -----------------------------------
+VENV="$ROOT/.venv"
+if ! "$VENV/bin/python" -c "import pythondata_cpu_picorv32" 2>/dev/null \
+   || [ "$("$VENV/bin/python" -c 'import importlib.metadata as m; print(m.version("pythondata-cpu-picorv32"))' 2>/dev/null)" != "$PICORV32_VERSION" ]; then
+  say "installing pythondata-cpu-picorv32==$PICORV32_VERSION into .venv"
+  [ -x "$VENV/bin/python" ] || quiet python3 -m venv "$VENV"
+  quiet "$VENV/bin/pip" install --disable-pip-version-check -q "pythondata-cpu-picorv32==$PICORV32_VERSION"
+fi
+exit 0
