@@ -2,8 +2,24 @@
 //!
 //! Everything integer (host quantized evaluation, the RTL conv engine, the SoC) is checked
 //! bit-exactly against the pure functions in [`numerics`]. The arithmetic is specified in
-//! `docs/numerics.md`; this crate implements it once.
+//! `docs/numerics.md`; this crate implements it once. The model blob format
+//! (`docs/model-format.md`) is read by [`model::Model::parse`] and, with the `alloc` feature,
+//! written by [`model::encode`]. [`runner::run`] executes a parsed model through a
+//! [`backend::Backend`] over a caller-provided arena.
+//!
+//! Features: `alloc` (the blob encoder, for the host exporter), `soc` (the soft-core binary).
 #![cfg_attr(not(test), no_std)]
 #![deny(missing_docs)]
 
+pub mod backend;
+pub mod crc;
+pub mod kernels;
+/// The soft-core memory map (ROM, RAM regions, MMIO); `build.rs` derives the linker script
+/// from the same file. See the table at the top of `src/memmap.rs`.
+pub mod memmap {
+    include!("memmap.rs");
+}
+pub mod model;
 pub mod numerics;
+pub mod regs;
+pub mod runner;

@@ -264,7 +264,11 @@ pub fn dense_p_acc(
             cursor += usize::from(c.skip);
             if c.magnitude != 0 {
                 let term = i32::from(input[cursor]) << (c.magnitude - 1);
-                a = if c.negative { a.wrapping_sub(term) } else { a.wrapping_add(term) };
+                a = if c.negative {
+                    a.wrapping_sub(term)
+                } else {
+                    a.wrapping_add(term)
+                };
             }
             cursor += 1;
         }
@@ -291,7 +295,10 @@ mod tests {
     #[test]
     fn requant_rounds_half_up_and_saturates() {
         // m / 2^shift = 1/2: 3 * 0.5 = 1.5 -> 2 ; -3 * 0.5 = -1.5 -> -1 (towards +inf)
-        let half = Requant { m: 1 << 14, shift: 15 };
+        let half = Requant {
+            m: 1 << 14,
+            shift: 15,
+        };
         assert_eq!(scale(3, half), 2);
         assert_eq!(scale(-3, half), -1);
         assert_eq!(scale(5, half), 3);
@@ -300,11 +307,17 @@ mod tests {
         assert_eq!(requantize(1000, half), 255);
         assert_eq!(requantize(509, half), 255); // 254.5 -> 255
         assert_eq!(requantize(507, half), 254); // 253.5 -> 254
-        // extreme: largest multiplier, smallest shift, extreme accumulators never overflow i64
-        let big = Requant { m: MULT_MAX, shift: SHIFT_MIN };
+                                                // extreme: largest multiplier, smallest shift, extreme accumulators never overflow i64
+        let big = Requant {
+            m: MULT_MAX,
+            shift: SHIFT_MIN,
+        };
         assert_eq!(scale(i32::MAX, big), (i64::from(i32::MAX) * 32767 + 1) >> 1);
         assert_eq!(scale(i32::MIN, big), (i64::from(i32::MIN) * 32767 + 1) >> 1);
-        let tiny = Requant { m: 1, shift: SHIFT_MAX };
+        let tiny = Requant {
+            m: 1,
+            shift: SHIFT_MAX,
+        };
         assert_eq!(scale(i32::MAX, tiny), 0);
         assert_eq!(scale(i32::MIN, tiny), 0); // -2^31 + 2^46 > 0 before the shift
     }

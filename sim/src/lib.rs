@@ -1,1 +1,4 @@
-//! Verilator harnesses (see issue 4).
+//! Verilator harnesses for the cnnfpga RTL and the register-map generator.
+#![deny(missing_docs)]
+
+pub mod regmap;

@@ -1,0 +1,284 @@
+//! Inference over a caller-provided arena: no allocation, no panics.
+//!
+//! Activations ping-pong between two halves of the arena: layer 0 reads the caller's input
+//! and writes buffer A, layer 1 reads A and writes B, and so on; the final layer writes i32
+//! logits into the caller's `logits` slice. [`arena_bytes`] is the exact requirement.
+
+use crate::backend::{Backend, ConvArgs, DenseArgs, DenseOut, DensePArgs};
+use crate::model::{align4, LayerKind, Model, Shape, MAX_LAYERS};
+use crate::numerics::argmax;
+use core::fmt;
+
+/// Arena bytes [`run`] needs for `model`: two buffers of the largest hidden activation, each
+/// rounded up to a multiple of 4 bytes, plus 3 bytes of slack so both buffers start 4-aligned
+/// wherever the arena is; 0 for a single-layer model.
+pub fn arena_bytes(model: &Model<'_>) -> usize {
+    let max = model.max_activation();
+    if max == 0 {
+        0
+    } else {
+        2 * align4(max) + 3
+    }
+}
+
+/// A layer's output as handed to an [`Observer`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LayerOutput<'a> {
+    /// u8 activations `[h][w][c]` of a hidden layer.
+    Activations(&'a [u8]),
+    /// i32 logits of the final layer.
+    Logits(&'a [i32]),
+}
+
+/// What [`run`] reports about one layer.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct LayerInfo {
+    /// Layer index.
+    pub index: usize,
+    /// Kind and sizes.
+    pub kind: LayerKind,
+    /// Output shape.
+    pub output: Shape,
+    /// Multiply-accumulates (P layers: shift-adds) executed.
+    pub macs: u64,
+    /// Cycles spent, if the observer provides a counter ([`Observer::cycles`]).
+    pub cycles: Option<u64>,
+}
+
+const NO_LAYER: LayerInfo = LayerInfo {
+    index: 0,
+    kind: LayerKind::Dense { n_in: 0, n_out: 0 },
+    output: Shape { h: 0, w: 0, c: 0 },
+    macs: 0,
+    cycles: None,
+};
+
+/// The result of one inference.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct RunInfo {
+    /// Predicted class: index of the first maximum logit.
+    pub class: usize,
+    n_layers: usize,
+    layers: [LayerInfo; MAX_LAYERS],
+}
+
+impl RunInfo {
+    /// Per-layer information, in layer order.
+    pub fn layers(&self) -> &[LayerInfo] {
+        &self.layers[..self.n_layers]
+    }
+    /// Sum of the per-layer cycle counts (`None` without a counter).
+    pub fn total_cycles(&self) -> Option<u64> {
+        self.layers().iter().map(|l| l.cycles).sum()
+    }
+}
+
+/// Hooks called by [`run`] around every layer. All methods default to doing nothing, so
+/// `&mut ()` is the no-op observer.
+pub trait Observer {
+    /// Cycle-count hook: read a free-running counter (e.g. `rdcycle`). Called before and after
+    /// every layer; the difference lands in [`LayerInfo::cycles`]. `None` disables timing.
+    fn cycles(&mut self) -> Option<u64> {
+        None
+    }
+    /// Called before layer `index` runs (after the cycle read).
+    fn layer_start(&mut self, _index: usize) {}
+    /// Called after every layer with its output (the host writes golden vectors from here).
+    fn layer_done(&mut self, _info: &LayerInfo, _output: LayerOutput<'_>) {}
+}
+
+impl Observer for () {}
+
+/// Inference failures. Everything about the model itself was checked by the parser.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum RunError<E> {
+    /// `input.len()` differs from the model's `h * w * c`.
+    InputLen {
+        /// Bytes the model expects.
+        expected: usize,
+        /// Bytes given.
+        got: usize,
+    },
+    /// `logits.len()` differs from the number of classes.
+    LogitsLen {
+        /// Number of classes.
+        expected: usize,
+        /// Length given.
+        got: usize,
+    },
+    /// The arena is smaller than [`arena_bytes`].
+    ArenaTooSmall {
+        /// Bytes needed.
+        need: usize,
+        /// Bytes given.
+        have: usize,
+    },
+    /// Internal inconsistency between a layer and its buffers; unreachable for a model from
+    /// [`Model::parse`] (kept as an error so that `run` has no panic path).
+    Internal {
+        /// Layer index.
+        layer: usize,
+    },
+    /// The backend failed on a layer.
+    Backend {
+        /// Layer index.
+        layer: usize,
+        /// The backend's error.
+        error: E,
+    },
+}
+
+impl<E: fmt::Display> fmt::Display for RunError<E> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            RunError::InputLen { expected, got } => {
+                write!(f, "input has {got} bytes, model expects {expected}")
+            }
+            RunError::LogitsLen { expected, got } => {
+                write!(
+                    f,
+                    "logits buffer has {got} entries, model has {expected} classes"
+                )
+            }
+            RunError::ArenaTooSmall { need, have } => {
+                write!(f, "arena too small: need {need} bytes, have {have}")
+            }
+            RunError::Internal { layer } => write!(f, "layer {layer}: internal inconsistency"),
+            RunError::Backend { layer, error } => write!(f, "layer {layer}: {error}"),
+        }
+    }
+}
+
+impl<E: fmt::Debug + fmt::Display> core::error::Error for RunError<E> {}
+
+/// Runs `model` on `input` (`[h][w][c]` u8 pixels), writing the logits into `logits`
+/// (`n_classes` entries) and returning the class (first maximum) and per-layer information.
+pub fn run<B: Backend + ?Sized, O: Observer + ?Sized>(
+    model: &Model<'_>,
+    input: &[u8],
+    arena: &mut [u8],
+    backend: &mut B,
+    logits: &mut [i32],
+    observer: &mut O,
+) -> Result<RunInfo, RunError<B::Error>> {
+    let in_len = model.input_shape().len();
+    if input.len() != in_len {
+        return Err(RunError::InputLen {
+            expected: in_len,
+            got: input.len(),
+        });
+    }
+    if logits.len() != model.n_classes() {
+        return Err(RunError::LogitsLen {
+            expected: model.n_classes(),
+            got: logits.len(),
+        });
+    }
+    let need = arena_bytes(model);
+    if arena.len() < need {
+        return Err(RunError::ArenaTooSmall {
+            need,
+            have: arena.len(),
+        });
+    }
+    let buf = align4(model.max_activation());
+    let pad = (4 - arena.as_ptr() as usize % 4) % 4;
+    let (a, b) = if need == 0 {
+        (&mut [][..], &mut [][..])
+    } else {
+        arena[pad..pad + 2 * buf].split_at_mut(buf)
+    };
+
+    let mut info = RunInfo {
+        class: 0,
+        n_layers: model.n_layers(),
+        layers: [NO_LAYER; MAX_LAYERS],
+    };
+    for (i, layer) in model.layers().enumerate() {
+        let n_src = layer.input.len();
+        let n_dst = layer.output.len();
+        let (src, dst): (&[u8], &mut [u8]) = if i == 0 {
+            (input, &mut *a)
+        } else if i % 2 == 1 {
+            (&*a, &mut *b)
+        } else {
+            (&*b, &mut *a)
+        };
+        let internal = || RunError::Internal { layer: i };
+        let src = src.get(..n_src).ok_or_else(internal)?;
+        let t0 = observer.cycles();
+        observer.layer_start(i);
+        let be = |error| RunError::Backend { layer: i, error };
+        let mut li = LayerInfo {
+            index: i,
+            kind: layer.kind,
+            output: layer.output,
+            macs: layer.macs(),
+            cycles: None,
+        };
+        if layer.is_final {
+            let out = DenseOut::Logits(&mut *logits);
+            dense_layer(backend, &layer, src, out).map_err(be)?;
+            li.cycles = elapsed(t0, observer.cycles());
+            observer.layer_done(&li, LayerOutput::Logits(logits));
+        } else {
+            let dst = dst.get_mut(..n_dst).ok_or_else(internal)?;
+            let rq = layer.rq.ok_or_else(internal)?;
+            match layer.kind {
+                LayerKind::Conv { k, cout, pool, .. } => {
+                    let args = ConvArgs {
+                        input: src,
+                        in_shape: layer.input,
+                        k: usize::from(k),
+                        cout,
+                        pool,
+                        weights: layer.weights,
+                        bias: layer.bias,
+                        rq,
+                    };
+                    backend.conv(&args, dst).map_err(be)?;
+                }
+                _ => dense_layer(backend, &layer, src, DenseOut::Act { rq, out: &mut *dst })
+                    .map_err(be)?,
+            }
+            li.cycles = elapsed(t0, observer.cycles());
+            observer.layer_done(&li, LayerOutput::Activations(dst));
+        }
+        info.layers[i] = li;
+    }
+    info.class = argmax(logits).unwrap_or(0);
+    Ok(info)
+}
+
+fn elapsed(t0: Option<u64>, t1: Option<u64>) -> Option<u64> {
+    Some(t1?.wrapping_sub(t0?))
+}
+
+fn dense_layer<B: Backend + ?Sized>(
+    backend: &mut B,
+    layer: &crate::model::Layer<'_>,
+    src: &[u8],
+    out: DenseOut<'_>,
+) -> Result<(), B::Error> {
+    match layer.kind {
+        LayerKind::DenseP { bits, .. } => backend.dense_p(
+            &DensePArgs {
+                input: src,
+                entries: layer.entries,
+                row_len: layer.row_len,
+                bits,
+                bias: layer.bias,
+            },
+            out,
+        ),
+        _ => backend.dense(
+            &DenseArgs {
+                input: src,
+                weights: layer.weights,
+                bias: layer.bias,
+            },
+            out,
+        ),
+    }
+}

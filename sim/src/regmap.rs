@@ -1,0 +1,430 @@
+//! Register-map generator: `rtl/regmap/accel.toml` is the single source of the SoC memory map,
+//! the conv engine's registers and the accelerator's hardware parameters. This module renders
+//! it as a SystemVerilog package (`rtl/gen/accel_pkg.sv`), a no_std Rust module
+//! (`firmware/src/regs.rs`) and a Markdown table (`docs/registers.md`).
+//!
+//! Run `cargo run -p sim --bin regmap` to rewrite the outputs and
+//! `cargo run -p sim --bin regmap -- --check` to fail when they are stale.
+
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+
+/// Source file, relative to the workspace root.
+pub const SOURCE: &str = "rtl/regmap/accel.toml";
+/// Generated SystemVerilog package, relative to the workspace root.
+pub const OUT_SV: &str = "rtl/gen/accel_pkg.sv";
+/// Generated Rust module, relative to the workspace root.
+pub const OUT_RS: &str = "firmware/src/regs.rs";
+/// Generated documentation, relative to the workspace root.
+pub const OUT_MD: &str = "docs/registers.md";
+
+const TOOL: &str = "`cargo run -p sim --bin regmap`";
+
+/// The whole map as read from the TOML file.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RegMap {
+    /// Hardware parameters.
+    #[serde(default)]
+    pub param: Vec<Param>,
+    /// SoC memory regions.
+    #[serde(default)]
+    pub region: Vec<Region>,
+    /// Register blocks.
+    #[serde(default)]
+    pub block: Vec<Block>,
+}
+
+/// One hardware parameter (a positive integer).
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Param {
+    /// `ALL_CAPS` name.
+    pub name: String,
+    /// Value.
+    pub value: u64,
+    /// One-sentence description.
+    pub doc: String,
+}
+
+/// One SoC memory region.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Region {
+    /// `ALL_CAPS` name.
+    pub name: String,
+    /// Base byte address.
+    pub base: u64,
+    /// Size in bytes.
+    pub size: u64,
+    /// Description.
+    pub doc: String,
+}
+
+/// A block of 32-bit registers at a base address.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Block {
+    /// `ALL_CAPS` name.
+    pub name: String,
+    /// Base byte address.
+    pub base: u64,
+    /// Size of the address window in bytes (a power of two).
+    pub size: u64,
+    /// Description.
+    pub doc: String,
+    /// Registers.
+    #[serde(default)]
+    pub reg: Vec<Reg>,
+}
+
+/// One 32-bit register.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Reg {
+    /// `ALL_CAPS` name.
+    pub name: String,
+    /// Byte offset from the block base (multiple of 4).
+    pub offset: u64,
+    /// `r`, `w` or `rw`.
+    pub access: String,
+    /// Description.
+    pub doc: String,
+    /// Bit fields (none: the register is one 32-bit value).
+    #[serde(default)]
+    pub fields: Vec<Field>,
+}
+
+/// A bit field of a register.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Field {
+    /// `ALL_CAPS` name.
+    pub name: String,
+    /// Lowest bit.
+    pub lsb: u32,
+    /// Width in bits.
+    pub width: u32,
+    /// `r`, `w` or `rw`.
+    pub access: String,
+    /// Description.
+    pub doc: String,
+}
+
+impl Field {
+    fn mask(&self) -> u32 {
+        (((1u64 << self.width) - 1) << self.lsb) as u32
+    }
+}
+
+fn is_ident(s: &str) -> bool {
+    !s.is_empty()
+        && s.chars().next().is_some_and(|c| c.is_ascii_uppercase())
+        && s.chars().all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || c == '_')
+}
+
+fn overlap(a: (u64, u64), b: (u64, u64)) -> bool {
+    a.0 < b.0 + b.1 && b.0 < a.0 + a.1
+}
+
+impl RegMap {
+    /// Parses and validates a map.
+    pub fn parse(text: &str) -> Result<RegMap, String> {
+        let map: RegMap = toml::from_str(text).map_err(|e| format!("{SOURCE}: {e}"))?;
+        map.validate()?;
+        Ok(map)
+    }
+
+    /// Checks names, alignment, overlaps and field widths.
+    pub fn validate(&self) -> Result<(), String> {
+        let mut names = std::collections::HashSet::new();
+        for p in &self.param {
+            if !is_ident(&p.name) || !names.insert(format!("P{}", p.name)) {
+                return Err(format!("bad or duplicate parameter name {:?}", p.name));
+            }
+            if p.value == 0 || p.value > u64::from(u32::MAX) {
+                return Err(format!("parameter {} must be in 1..=u32::MAX", p.name));
+            }
+        }
+        for (i, r) in self.region.iter().enumerate() {
+            if !is_ident(&r.name) || !names.insert(format!("R{}", r.name)) {
+                return Err(format!("bad or duplicate region name {:?}", r.name));
+            }
+            if r.base + r.size > 1 << 32 || r.size == 0 {
+                return Err(format!("region {} outside the 32-bit space", r.name));
+            }
+            for q in &self.region[..i] {
+                if overlap((r.base, r.size), (q.base, q.size)) {
+                    return Err(format!("regions {} and {} overlap", r.name, q.name));
+                }
+            }
+        }
+        for (i, b) in self.block.iter().enumerate() {
+            if !is_ident(&b.name) || !names.insert(format!("B{}", b.name)) {
+                return Err(format!("bad or duplicate block name {:?}", b.name));
+            }
+            if !b.size.is_power_of_two() || b.base % b.size != 0 {
+                return Err(format!("block {}: size must be a power of two dividing the base", b.name));
+            }
+            if !self.region.iter().any(|r| b.base >= r.base && b.base + b.size <= r.base + r.size) {
+                return Err(format!("block {} lies in no region", b.name));
+            }
+            for q in &self.block[..i] {
+                if overlap((b.base, b.size), (q.base, q.size)) {
+                    return Err(format!("blocks {} and {} overlap", b.name, q.name));
+                }
+            }
+            let mut reg_names = std::collections::HashSet::new();
+            for (j, r) in b.reg.iter().enumerate() {
+                let what = format!("{}.{}", b.name, r.name);
+                if !is_ident(&r.name) || !reg_names.insert(r.name.as_str()) {
+                    return Err(format!("bad or duplicate register name {what}"));
+                }
+                if r.offset % 4 != 0 || r.offset >= b.size {
+                    return Err(format!("{what}: offset must be word aligned and inside the block"));
+                }
+                if b.reg[..j].iter().any(|q| q.offset == r.offset) {
+                    return Err(format!("{what}: offset {:#x} used twice", r.offset));
+                }
+                check_access(&r.access, &what)?;
+                let mut field_names = std::collections::HashSet::new();
+                for (k, f) in r.fields.iter().enumerate() {
+                    let fwhat = format!("{what}.{}", f.name);
+                    if !is_ident(&f.name) || !field_names.insert(f.name.as_str()) {
+                        return Err(format!("bad or duplicate field name {fwhat}"));
+                    }
+                    check_access(&f.access, &fwhat)?;
+                    if f.width == 0 || f.lsb + f.width > 32 {
+                        return Err(format!("{fwhat}: bits outside the register"));
+                    }
+                    if !f.access.chars().all(|c| r.access.contains(c)) {
+                        return Err(format!("{fwhat}: access wider than its register's"));
+                    }
+                    // Fields may share bits only when one is read-only and the other write-only.
+                    for g in &r.fields[..k] {
+                        let shares_dir = f.access.chars().any(|c| g.access.contains(c));
+                        if shares_dir && f.mask() & g.mask() != 0 {
+                            return Err(format!("{fwhat} overlaps {}", g.name));
+                        }
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Value of a parameter by name.
+    pub fn param(&self, name: &str) -> Option<u64> {
+        self.param.iter().find(|p| p.name == name).map(|p| p.value)
+    }
+
+    /// Finds a block by name.
+    pub fn block(&self, name: &str) -> Option<&Block> {
+        self.block.iter().find(|b| b.name == name)
+    }
+}
+
+fn check_access(a: &str, what: &str) -> Result<(), String> {
+    match a {
+        "r" | "w" | "rw" => Ok(()),
+        _ => Err(format!("{what}: access must be r, w or rw, not {a:?}")),
+    }
+}
+
+fn header(comment: &str) -> String {
+    format!(
+        "{comment} Generated from {SOURCE} by {TOOL}; do not edit.\n\
+         {comment} Edit the TOML file and re-run the generator (`-- --check` verifies in CI).\n"
+    )
+}
+
+fn one_line(s: &str) -> String {
+    s.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+/// Block offset width in bits (log2 of the block size).
+fn block_aw(b: &Block) -> u32 {
+    b.size.trailing_zeros()
+}
+
+/// Renders the SystemVerilog package.
+pub fn render_sv(map: &RegMap) -> String {
+    let mut s = header("//");
+    s.push_str("// Hardware parameters, SoC memory map and register map of the cnnfpga accelerator.\n");
+    s.push_str("`default_nettype none\n\npackage accel_pkg;\n\n  // ---- hardware parameters ----\n");
+    for p in &map.param {
+        let _ = writeln!(s, "  // {}", one_line(&p.doc));
+        let _ = writeln!(s, "  localparam int unsigned {} = {};", p.name, p.value);
+    }
+    s.push_str("\n  // ---- SoC memory map (byte addresses) ----\n");
+    for r in &map.region {
+        let _ = writeln!(s, "  // {}", one_line(&r.doc));
+        let _ = writeln!(s, "  localparam logic [31:0] {}_BASE = 32'h{:08x};", r.name, r.base);
+        let _ = writeln!(s, "  localparam logic [31:0] {}_SIZE = 32'h{:08x};", r.name, r.size);
+    }
+    for b in &map.block {
+        let aw = block_aw(b);
+        let _ = writeln!(s, "\n  // ---- block {}: {} ----", b.name, one_line(&b.doc));
+        let _ = writeln!(s, "  localparam logic [31:0] {}_BASE = 32'h{:08x};", b.name, b.base);
+        let _ = writeln!(s, "  localparam int unsigned {}_AW = {aw};  // offset width in bits", b.name);
+        for r in &b.reg {
+            let _ = writeln!(s, "  // {} ({}): {}", r.name, r.access, one_line(&r.doc));
+            let _ = writeln!(
+                s,
+                "  localparam logic [{}:0] {}_{} = {aw}'h{:03x};",
+                aw - 1,
+                b.name,
+                r.name,
+                r.offset
+            );
+            for f in &r.fields {
+                let p = format!("{}_{}_{}", b.name, r.name, f.name);
+                let _ = writeln!(s, "  //   {} [{}:{}] ({}): {}", f.name, f.lsb + f.width - 1, f.lsb, f.access, one_line(&f.doc));
+                let _ = writeln!(s, "  localparam int unsigned {p}_LSB = {};", f.lsb);
+                let _ = writeln!(s, "  localparam int unsigned {p}_WIDTH = {};", f.width);
+            }
+        }
+    }
+    s.push_str("\nendpackage : accel_pkg\n\n`default_nettype wire\n");
+    s
+}
+
+fn rs_hex(v: u64) -> String {
+    let h = format!("{v:08X}");
+    format!("0x{}_{}", &h[..h.len() - 4], &h[h.len() - 4..])
+}
+
+fn doc_lines(s: &mut String, indent: &str, text: &str) {
+    let _ = writeln!(s, "{indent}/// {}", one_line(text));
+}
+
+/// Renders the Rust module (no_std: constants only).
+pub fn render_rs(map: &RegMap) -> String {
+    let mut s = header("//");
+    s.push_str("//! Register map, SoC memory map and hardware parameters of the cnnfpga accelerator,\n");
+    let _ = writeln!(s, "//! generated from `{SOURCE}` (see `docs/registers.md`).\n");
+    s.push_str("// ---- hardware parameters (RTL defaults; read CONV.HWCFG for the instance's values) ----\n\n");
+    for p in &map.param {
+        doc_lines(&mut s, "", &p.doc);
+        let _ = writeln!(s, "pub const {}: usize = {};", p.name, p.value);
+    }
+    s.push_str("\n// ---- SoC memory map ----\n\n");
+    for r in &map.region {
+        doc_lines(&mut s, "", &format!("Base address of {}: {}", r.name, r.doc));
+        let _ = writeln!(s, "pub const {}_BASE: usize = {};", r.name, rs_hex(r.base));
+        doc_lines(&mut s, "", &format!("Size of {} in bytes.", r.name));
+        let _ = writeln!(s, "pub const {}_SIZE: usize = {};", r.name, rs_hex(r.size));
+    }
+    for b in &map.block {
+        s.push('\n');
+        doc_lines(&mut s, "", &format!("Register block {}: {}", b.name, b.doc));
+        let _ = writeln!(s, "pub mod {} {{", b.name.to_ascii_lowercase());
+        doc_lines(&mut s, "    ", "Base address of the block.");
+        let _ = writeln!(s, "    pub const BASE: usize = {};", rs_hex(b.base));
+        doc_lines(&mut s, "    ", "Size of the block's address window in bytes.");
+        let _ = writeln!(s, "    pub const SIZE: usize = {:#x};", b.size);
+        for r in &b.reg {
+            doc_lines(&mut s, "    ", &format!("`{}` ({}), byte offset from `BASE`: {}", r.name, r.access, r.doc));
+            let _ = writeln!(s, "    pub const {}: usize = {:#04x};", r.name, r.offset);
+            for f in &r.fields {
+                let p = format!("{}_{}", r.name, f.name);
+                doc_lines(&mut s, "    ", &format!("`{}.{}` bit position ({}): {}", r.name, f.name, f.access, f.doc));
+                let _ = writeln!(s, "    pub const {p}_SHIFT: u32 = {};", f.lsb);
+                doc_lines(&mut s, "    ", &format!("`{}.{}` mask (already shifted).", r.name, f.name));
+                let _ = writeln!(s, "    pub const {p}_MASK: u32 = {:#010x};", f.mask());
+            }
+        }
+        s.push_str("}\n");
+    }
+    s
+}
+
+/// Renders the Markdown documentation.
+pub fn render_md(map: &RegMap) -> String {
+    let mut s = String::from("<!-- ");
+    s.push_str(header("").trim_end().replace('\n', " ").trim());
+    s.push_str(" -->\n\n# Registers and memory map\n\n");
+    s.push_str("All registers are 32 bits wide and word aligned. `r` = read-only, `w` = write-only, `rw` = read/write.\n\n");
+    s.push_str("## Hardware parameters\n\n| name | value | meaning |\n| --- | ---: | --- |\n");
+    for p in &map.param {
+        let _ = writeln!(s, "| `{}` | {} | {} |", p.name, p.value, one_line(&p.doc));
+    }
+    s.push_str("\n## SoC memory map\n\n| region | base | size | use |\n| --- | --- | ---: | --- |\n");
+    for r in &map.region {
+        let _ = writeln!(s, "| {} | `{}` | {} B | {} |", r.name, rs_hex(r.base), r.size, one_line(&r.doc));
+    }
+    for b in &map.block {
+        let _ = write!(s, "\n## {} at `{}`\n\n{}\n\n", b.name, rs_hex(b.base), one_line(&b.doc));
+        if b.reg.is_empty() {
+            continue;
+        }
+        s.push_str("| offset | address | name | access | description |\n| --- | --- | --- | --- | --- |\n");
+        for r in &b.reg {
+            let mut desc = one_line(&r.doc);
+            for f in &r.fields {
+                let bits = if f.width == 1 {
+                    format!("[{}]", f.lsb)
+                } else {
+                    format!("[{}:{}]", f.lsb + f.width - 1, f.lsb)
+                };
+                let _ = write!(desc, "<br>`{bits}` **{}** ({}): {}", f.name, f.access, one_line(&f.doc));
+            }
+            let _ = writeln!(
+                s,
+                "| `{:#04x}` | `{}` | `{}` | {} | {} |",
+                r.offset,
+                rs_hex(b.base + r.offset),
+                r.name,
+                r.access,
+                desc
+            );
+        }
+    }
+    s
+}
+
+/// All outputs: (path relative to the workspace root, contents).
+pub fn render_all(map: &RegMap) -> Vec<(&'static str, String)> {
+    vec![(OUT_SV, render_sv(map)), (OUT_RS, render_rs(map)), (OUT_MD, render_md(map))]
+}
+
+/// The workspace root (the parent of this crate's directory).
+pub fn workspace_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("sim/ has a parent").to_path_buf()
+}
+
+/// Reads and validates the map under `root`.
+pub fn load(root: &Path) -> Result<RegMap, String> {
+    let path = root.join(SOURCE);
+    let text = std::fs::read_to_string(&path).map_err(|e| format!("{}: {e}", path.display()))?;
+    RegMap::parse(&text)
+}
+
+/// Returns the outputs under `root` whose contents differ from what the generator writes.
+pub fn stale(root: &Path) -> Result<Vec<&'static str>, String> {
+    let map = load(root)?;
+    Ok(render_all(&map)
+        .into_iter()
+        .filter(|(p, want)| std::fs::read_to_string(root.join(p)).ok().as_deref() != Some(want.as_str()))
+        .map(|(p, _)| p)
+        .collect())
+}
+
+/// Writes all outputs under `root`; returns the paths that changed.
+pub fn write(root: &Path) -> Result<Vec<&'static str>, String> {
+    let map = load(root)?;
+    let mut changed = Vec::new();
+    for (p, text) in render_all(&map) {
+        let path = root.join(p);
+        if std::fs::read_to_string(&path).ok().as_deref() != Some(text.as_str()) {
+            if let Some(dir) = path.parent() {
+                std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+            }
+            std::fs::write(&path, text).map_err(|e| format!("{}: {e}", path.display()))?;
+            changed.push(p);
+        }
+    }
+    Ok(changed)
+}
