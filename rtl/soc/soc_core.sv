@@ -1,0 +1,374 @@
+// cnnfpga SoC core: PicoRV32 (RV32IMC, counters, misalignment/illegal-instruction traps), boot ROM
+// in block RAM, 128 KB SPRAM shared with the accelerator engines through a fixed-priority
+// arbiter, SPI flash read window (picosoc's spimemio), and MMIO: system registers (UART TX, EXIT,
+// cycle counter), the NP conv engine and the P-layer engine. Memory map and boot flow:
+// rtl/soc/README.md; addresses come from the generated accel_pkg (rtl/regmap/accel.toml).
+//
+// Bus: PicoRV32 native. Every slave answers one cycle after `valid` at the earliest (one wait
+// state); UART writes stall while the transmitter is busy; flash reads take ~70 cycles per word
+// (single SPI, sequential words stream). Unmapped addresses and flash writes complete at once
+// (reads return 0) so a wild pointer cannot hang the bus.
+//
+// Reset: synchronous, active low (`rst_ni`), control state only; PicoRV32's `resetn` is the same.
+`default_nettype none
+
+module soc_core #(
+  parameter int unsigned RomWords = accel_pkg::ROM_SIZE / 4,  // boot ROM size in 32-bit words
+  parameter int unsigned UartDiv  = 104,           // clock cycles per UART bit
+  parameter bit          FastMul  = 1'b0,          // 1: single-cycle DSP multiplier
+  parameter              RomFile  = "firmware.hex" // ROM contents (SIM: +fw=<file> wins, "" = none)
+) (
+  input  wire logic        clk_i,
+  input  wire logic        rst_ni,
+  // UART
+  output logic             uart_tx_o,
+  output logic             uart_valid_o,     // one cycle per byte accepted by the transmitter
+  output logic [7:0]       uart_data_o,
+  // EXIT register
+  output logic             exit_valid_o,     // one cycle per write to EXIT
+  output logic             exited_o,         // sticky: EXIT was written
+  output logic [31:0]      exit_code_o,      // last value written to EXIT
+  // CPU observability
+  output logic             trap_o,           // PicoRV32 trapped (halted)
+  output logic [31:0]      pc_o,             // address of the last instruction fetch
+  output logic [31:0]      instret_o,        // retired instructions (SIM only; 0 on the board)
+  output logic [31:0]      cycle_o,          // cycles since reset (the CYCLES register)
+  // SPI flash (spimemio pins; single SPI: io0 = MOSI, io1 = MISO)
+  output logic             flash_csb_o,
+  output logic             flash_clk_o,
+  output logic [3:0]       flash_io_oe_o,
+  output logic [3:0]       flash_io_do_o,
+  input  wire logic [3:0]  flash_io_di_i
+);
+  // TODO(regmap): move FLASH_BASE/FLASH_SIZE into rtl/regmap/accel.toml once it is committed.
+  localparam logic [31:0] FLASH_BASE = 32'h0100_0000;
+  localparam logic [31:0] FLASH_SIZE = 32'h0100_0000;
+  localparam int unsigned RomAw = $clog2(RomWords);
+
+  initial begin
+    if (RomWords < 256 || (1 << RomAw) != RomWords || RomWords * 4 > accel_pkg::RAM_BASE) begin
+      $error("soc_core: RomWords must be a power of two >= 256 and fit below RAM_BASE");
+    end
+  end
+
+  // ---------------------------------------------------------------------------------------------
+  // CPU
+  // ---------------------------------------------------------------------------------------------
+  logic        cpu_valid, cpu_instr, cpu_ready;
+  logic [31:0] cpu_addr, cpu_wdata, cpu_rdata;
+  logic [3:0]  cpu_wstrb;
+
+  logic        unused_la_read, unused_la_write, unused_pcpi_valid;
+  logic [31:0] unused_la_addr, unused_la_wdata, unused_pcpi_insn, unused_pcpi_rs1,
+               unused_pcpi_rs2, unused_eoi;
+  logic [3:0]  unused_la_wstrb;
+  logic        unused_trace_valid;
+  logic [35:0] unused_trace_data;
+
+  picorv32 #(
+    .ENABLE_COUNTERS   (1'b1),
+    .ENABLE_COUNTERS64 (1'b1),
+    .COMPRESSED_ISA    (1'b1),
+    .CATCH_MISALIGN    (1'b1),
+    .CATCH_ILLINSN     (1'b1),
+    .ENABLE_MUL        (!FastMul),
+    .ENABLE_FAST_MUL   (FastMul),
+    .ENABLE_DIV        (1'b1),
+    .ENABLE_IRQ        (1'b0),
+    .PROGADDR_RESET    (accel_pkg::ROM_BASE)
+  ) u_cpu (
+    .clk          (clk_i),
+    .resetn       (rst_ni),
+    .trap         (trap_o),
+    .mem_valid    (cpu_valid),
+    .mem_instr    (cpu_instr),
+    .mem_ready    (cpu_ready),
+    .mem_addr     (cpu_addr),
+    .mem_wdata    (cpu_wdata),
+    .mem_wstrb    (cpu_wstrb),
+    .mem_rdata    (cpu_rdata),
+    .mem_la_read  (unused_la_read),
+    .mem_la_write (unused_la_write),
+    .mem_la_addr  (unused_la_addr),
+    .mem_la_wdata (unused_la_wdata),
+    .mem_la_wstrb (unused_la_wstrb),
+    .pcpi_valid   (unused_pcpi_valid),
+    .pcpi_insn    (unused_pcpi_insn),
+    .pcpi_rs1     (unused_pcpi_rs1),
+    .pcpi_rs2     (unused_pcpi_rs2),
+    .pcpi_wr      (1'b0),
+    .pcpi_rd      (32'd0),
+    .pcpi_wait    (1'b0),
+    .pcpi_ready   (1'b0),
+    .irq          (32'd0),
+    .eoi          (unused_eoi),
+    .trace_valid  (unused_trace_valid),
+    .trace_data   (unused_trace_data)
+  );
+
+  logic [31:0] pc_q;
+  always_ff @(posedge clk_i) begin
+    if (!rst_ni) begin
+      pc_q <= accel_pkg::ROM_BASE;
+    end else if (cpu_valid && cpu_instr) begin
+      pc_q <= cpu_addr;
+    end
+  end
+  assign pc_o = pc_q;
+
+`ifdef SIM
+  assign instret_o = u_cpu.count_instr[31:0];
+`else
+  assign instret_o = 32'd0;
+`endif
+
+  // ---------------------------------------------------------------------------------------------
+  // Address decode
+  // ---------------------------------------------------------------------------------------------
+  logic sel_rom, sel_ram, sel_flash, sel_sys, sel_conv, sel_pe, sel_none;
+  always_comb begin
+    sel_rom   = (cpu_addr - accel_pkg::ROM_BASE < RomWords * 4);
+    sel_ram   = (cpu_addr >= accel_pkg::RAM_BASE) && (cpu_addr - accel_pkg::RAM_BASE < accel_pkg::RAM_SIZE);
+    sel_flash = (cpu_addr >= FLASH_BASE) && (cpu_addr - FLASH_BASE < FLASH_SIZE)
+                && (cpu_wstrb == 4'd0);
+    sel_sys   = (cpu_addr[31:12] == accel_pkg::SYS_BASE[31:12]);
+    sel_conv  = (cpu_addr[31:12] == accel_pkg::CONV_BASE[31:12]);
+    sel_pe    = (cpu_addr[31:12] == accel_pkg::PENGINE_BASE[31:12]);
+    sel_none  = !(sel_rom || sel_ram || sel_flash || sel_sys || sel_conv || sel_pe);
+  end
+
+  // ---------------------------------------------------------------------------------------------
+  // Boot ROM (EBR; writable, so a debugger or test may patch it)
+  // ---------------------------------------------------------------------------------------------
+  logic [31:0] rom [RomWords];
+  logic [31:0] rom_rdata_q;
+  logic        simple_ready_q;   // ROM, SYS, CONV stub and the default responder
+
+  initial begin
+`ifdef SIM
+    string fw;
+    if ($value$plusargs("fw=%s", fw)) begin
+      $readmemh(fw, rom);
+    end else if (RomFile != "") begin
+      $readmemh(RomFile, rom);
+    end
+`else
+    $readmemh(RomFile, rom);
+`endif
+  end
+
+  logic [RomAw-1:0] rom_idx;
+  assign rom_idx = cpu_addr[RomAw+1:2];
+  always_ff @(posedge clk_i) begin
+    if (cpu_valid && sel_rom && !simple_ready_q) begin
+      for (int b = 0; b < 4; b++) begin
+        if (cpu_wstrb[b]) begin
+          rom[rom_idx][b*8 +: 8] <= cpu_wdata[b*8 +: 8];
+        end
+      end
+    end
+    rom_rdata_q <= rom[rom_idx];
+  end
+
+  // ---------------------------------------------------------------------------------------------
+  // System registers: UART TX, EXIT, CYCLES
+  // ---------------------------------------------------------------------------------------------
+  logic        uart_busy, uart_wr, sys_stall;
+  logic [31:0] cycles_q;
+  logic        exited_q;
+  logic [31:0] exit_code_q;
+  logic        exit_wr;
+
+  assign uart_wr   = cpu_valid && sel_sys && (cpu_wstrb != 4'd0) && !simple_ready_q
+                     && (cpu_addr[11:0] == accel_pkg::SYS_UART_DATA);
+  assign sys_stall = uart_wr && uart_busy;
+  assign exit_wr   = cpu_valid && sel_sys && (cpu_wstrb != 4'd0) && !simple_ready_q
+                     && (cpu_addr[11:0] == accel_pkg::SYS_EXIT);
+
+  soc_uart_tx #(
+    .Div (UartDiv)
+  ) u_uart (
+    .clk_i   (clk_i),
+    .rst_ni  (rst_ni),
+    .valid_i (uart_wr && !uart_busy),
+    .data_i  (cpu_wdata[7:0]),
+    .busy_o  (uart_busy),
+    .tx_o    (uart_tx_o)
+  );
+
+  always_ff @(posedge clk_i) begin
+    if (!rst_ni) begin
+      cycles_q    <= 32'd0;
+      exited_q    <= 1'b0;
+      exit_code_q <= 32'd0;
+    end else begin
+      cycles_q <= cycles_q + 32'd1;
+      if (exit_wr) begin
+        exited_q    <= 1'b1;
+        exit_code_q <= cpu_wdata;
+      end
+    end
+  end
+
+  assign uart_valid_o = uart_wr && !uart_busy;
+  assign uart_data_o  = cpu_wdata[7:0];
+  assign exit_valid_o = exit_wr;
+  assign exited_o     = exited_q;
+  assign exit_code_o  = exit_wr ? cpu_wdata : exit_code_q;  // valid with exit_valid_o
+  assign cycle_o      = cycles_q;
+
+  logic [31:0] sys_rdata;
+  always_comb begin
+    sys_rdata = 32'd0;
+    if (cpu_addr[11:0] == accel_pkg::SYS_UART_DATA) begin
+      sys_rdata = {31'd0, uart_busy};
+    end else if (cpu_addr[11:0] == accel_pkg::SYS_CYCLES) begin
+      sys_rdata = cycles_q;
+    end
+  end
+
+  // ---------------------------------------------------------------------------------------------
+  // Simple slaves' handshake: ready one cycle after valid (UART writes: once the TX is free).
+  // The conv engine's slot answers like an empty block until its RTL is wired in.
+  // ---------------------------------------------------------------------------------------------
+  logic        simple_sel;
+  logic [31:0] sys_rdata_q;
+  assign simple_sel = sel_rom || sel_sys || sel_conv || sel_none;
+  always_ff @(posedge clk_i) begin
+    if (!rst_ni) begin
+      simple_ready_q <= 1'b0;
+    end else begin
+      simple_ready_q <= cpu_valid && simple_sel && !simple_ready_q && !sys_stall;
+    end
+    sys_rdata_q <= sys_rdata;
+  end
+
+  // ---------------------------------------------------------------------------------------------
+  // P-layer engine
+  // ---------------------------------------------------------------------------------------------
+  logic        pe_reg_ready;
+  logic [31:0] pe_reg_rdata;
+  logic        pe_mem_valid, pe_mem_ready;
+  logic [31:0] pe_mem_addr, pe_mem_wdata;
+  logic [3:0]  pe_mem_wstrb;
+  logic        unused_pe_busy;
+
+  pengine #(
+    .AddrW (32)
+  ) u_pengine (
+    .clk_i       (clk_i),
+    .rst_ni      (rst_ni),
+    .reg_valid_i (cpu_valid && sel_pe),
+    .reg_ready_o (pe_reg_ready),
+    .reg_addr_i  (cpu_addr[11:0]),
+    .reg_wdata_i (cpu_wdata),
+    .reg_wstrb_i (cpu_wstrb),
+    .reg_rdata_o (pe_reg_rdata),
+    .mem_valid_o (pe_mem_valid),
+    .mem_ready_i (pe_mem_ready),
+    .mem_addr_o  (pe_mem_addr),
+    .mem_wdata_o (pe_mem_wdata),
+    .mem_wstrb_o (pe_mem_wstrb),
+    .mem_rdata_i (ram_rdata),
+    .busy_o      (unused_pe_busy)
+  );
+
+  // ---------------------------------------------------------------------------------------------
+  // RAM: arbiter (0 = CPU, 1 = conv engine, 2 = P engine) + SPRAM
+  // ---------------------------------------------------------------------------------------------
+  logic [2:0]       ram_m_ready;
+  logic [31:0]      ram_rdata, spram_rdata, spram_wdata;
+  logic [14:0]      spram_addr;
+  logic [3:0]       spram_wen;
+
+  soc_ram_arbiter #(
+    .N      (3),
+    .WordAw (15)
+  ) u_arbiter (
+    .clk_i       (clk_i),
+    .rst_ni      (rst_ni),
+    .m_valid_i   ({pe_mem_valid, 1'b0, cpu_valid && sel_ram}),
+    .m_addr_i    ({pe_mem_addr, 32'd0, cpu_addr}),
+    .m_wdata_i   ({pe_mem_wdata, 32'd0, cpu_wdata}),
+    .m_wstrb_i   ({pe_mem_wstrb, 4'd0, cpu_wstrb}),
+    .m_ready_o   (ram_m_ready),
+    .rdata_o     (ram_rdata),
+    .ram_addr_o  (spram_addr),
+    .ram_wen_o   (spram_wen),
+    .ram_wdata_o (spram_wdata),
+    .ram_rdata_i (spram_rdata)
+  );
+  assign pe_mem_ready = ram_m_ready[2];
+  logic unused_conv_ready;
+  assign unused_conv_ready = ram_m_ready[1];  // conv engine slot, not wired yet
+
+  ice40up5k_spram #(
+    .WORDS (32768)
+  ) u_spram (
+    .clk   (clk_i),
+    .wen   (spram_wen),
+    .addr  ({7'd0, spram_addr}),
+    .wdata (spram_wdata),
+    .rdata (spram_rdata)
+  );
+
+  // ---------------------------------------------------------------------------------------------
+  // SPI flash read window
+  // ---------------------------------------------------------------------------------------------
+  logic        flash_ready;
+  logic [31:0] flash_rdata;
+  logic [31:0] unused_cfgreg;
+
+  spimemio u_flash (
+    .clk          (clk_i),
+    .resetn       (rst_ni),
+    .valid        (cpu_valid && sel_flash),
+    .ready        (flash_ready),
+    .addr         (cpu_addr[23:0]),
+    .rdata        (flash_rdata),
+    .flash_csb    (flash_csb_o),
+    .flash_clk    (flash_clk_o),
+    .flash_io0_oe (flash_io_oe_o[0]),
+    .flash_io1_oe (flash_io_oe_o[1]),
+    .flash_io2_oe (flash_io_oe_o[2]),
+    .flash_io3_oe (flash_io_oe_o[3]),
+    .flash_io0_do (flash_io_do_o[0]),
+    .flash_io1_do (flash_io_do_o[1]),
+    .flash_io2_do (flash_io_do_o[2]),
+    .flash_io3_do (flash_io_do_o[3]),
+    .flash_io0_di (flash_io_di_i[0]),
+    .flash_io1_di (flash_io_di_i[1]),
+    .flash_io2_di (flash_io_di_i[2]),
+    .flash_io3_di (flash_io_di_i[3]),
+    .cfgreg_we    (4'd0),
+    .cfgreg_di    (32'd0),
+    .cfgreg_do    (unused_cfgreg)
+  );
+
+  // ---------------------------------------------------------------------------------------------
+  // CPU read data / ready
+  // ---------------------------------------------------------------------------------------------
+  always_comb begin
+    cpu_ready = 1'b0;
+    cpu_rdata = 32'd0;
+    if (sel_ram) begin
+      cpu_ready = ram_m_ready[0];
+      cpu_rdata = ram_rdata;
+    end else if (sel_flash) begin
+      cpu_ready = flash_ready;
+      cpu_rdata = flash_rdata;
+    end else if (sel_pe) begin
+      cpu_ready = pe_reg_ready;
+      cpu_rdata = pe_reg_rdata;
+    end else begin
+      cpu_ready = simple_ready_q;
+      if (sel_rom) begin
+        cpu_rdata = rom_rdata_q;
+      end else if (sel_sys) begin
+        cpu_rdata = sys_rdata_q;
+      end
+    end
+  end
+endmodule
+
+`default_nettype wire
