@@ -1,0 +1,70 @@
+//! Training-throughput benchmark (`cnnfpga bench train`): images per second of full training
+//! steps (forward, loss, backward, optimizer update) at a fixed batch size.
+
+use std::time::Instant;
+
+use serde::{Deserialize, Serialize};
+
+use crate::data::Dataset;
+use crate::layers::softmax_cross_entropy;
+use crate::model::{Arch, Mode, ModelError, Net};
+use crate::optim::{OptimConfig, Optimizer};
+use crate::rng::Rng;
+
+/// One benchmark measurement.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct BenchResult {
+    /// Architecture name.
+    pub arch: String,
+    /// Batch size.
+    pub batch: usize,
+    /// Timed steps.
+    pub steps: usize,
+    /// rayon threads.
+    pub threads: usize,
+    /// Images per second (timed steps only).
+    pub images_per_second: f64,
+    /// Mean milliseconds per step.
+    pub ms_per_step: f64,
+}
+
+/// Times `steps` training steps (after 2 warm-up steps) of `arch` on batches cycled from `ds`.
+pub fn bench_train(
+    arch: Arch,
+    optim: OptimConfig,
+    ds: &Dataset,
+    batch: usize,
+    steps: usize,
+) -> Result<BenchResult, ModelError> {
+    let mut rng = Rng::new(1);
+    let mut net = Net::init(arch, &mut rng)?;
+    let mut opt =
+        Optimizer::new(optim, &net.params).map_err(|e| ModelError::Arch(e.to_string()))?;
+    let classes = net.arch.classes();
+    let n = ds.len().max(1);
+    let mut step = |k: usize, net: &mut Net, rng: &mut Rng| {
+        let idx: Vec<usize> = (0..batch).map(|j| (k * batch + j) % n).collect();
+        let x = ds.batch(&idx);
+        let labels: Vec<usize> = idx.iter().map(|&i| ds.labels[i] % classes).collect();
+        let (logits, caches) = net.forward(x, Mode::Train, rng);
+        let (_, dl, _) = softmax_cross_entropy(&logits, &labels, classes);
+        let mut g = net.backward(caches, dl);
+        opt.step(&mut net.params, &mut g, None).expect("bench step");
+    };
+    for k in 0..2 {
+        step(k, &mut net, &mut rng);
+    }
+    let t0 = Instant::now();
+    for k in 0..steps {
+        step(k + 2, &mut net, &mut rng);
+    }
+    let secs = t0.elapsed().as_secs_f64();
+    Ok(BenchResult {
+        arch: net.arch.name.clone(),
+        batch,
+        steps,
+        threads: rayon::current_num_threads(),
+        images_per_second: (steps * batch) as f64 / secs,
+        ms_per_step: secs * 1e3 / steps as f64,
+    })
+}

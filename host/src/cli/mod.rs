@@ -1,0 +1,51 @@
+//! The `cnnfpga` command line. Adding a subcommand: one variant in [`Command`] holding its
+//! `clap::Args` struct, and one `run` function in its own module, dispatched in [`run`].
+
+use clap::{Parser, Subcommand};
+
+pub mod bench;
+pub mod eval;
+pub mod predict;
+pub mod train;
+
+/// cnnfpga: train, evaluate and deploy a small image CNN.
+#[derive(Debug, Parser)]
+#[command(name = "cnnfpga", version, about)]
+pub struct Cli {
+    /// rayon worker threads (default: all cores).
+    #[arg(long, global = true)]
+    pub threads: Option<usize>,
+    /// The subcommand.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Train a float model from a class-per-folder image tree.
+    Train(train::Args),
+    /// Evaluate a model on a class-per-folder image tree.
+    Eval(eval::Args),
+    /// Classify image files.
+    Predict(predict::Args),
+    /// Benchmarks.
+    #[command(subcommand)]
+    Bench(bench::BenchCommand),
+}
+
+/// Runs the parsed command line.
+pub fn run(cli: Cli) -> anyhow::Result<()> {
+    if let Some(t) = cli.threads {
+        anyhow::ensure!(t > 0, "--threads must be > 0");
+        rayon::ThreadPoolBuilder::new()
+            .num_threads(t)
+            .build_global()?;
+    }
+    match cli.command {
+        Command::Train(a) => train::run(a),
+        Command::Eval(a) => eval::run(a),
+        Command::Predict(a) => predict::run(a),
+        Command::Bench(c) => bench::run(c),
+    }
+}

@@ -1,0 +1,289 @@
+//! `cnnfpga train`.
+
+use std::path::PathBuf;
+use std::time::Instant;
+
+use anyhow::{bail, Context};
+use clap::ValueEnum;
+use indicatif::{ProgressBar, ProgressStyle};
+
+use crate::augment::AugmentConfig;
+use crate::data::{load_folder, LoadReport};
+use crate::eval::evaluate;
+use crate::model::{Arch, ModelMeta, Net, Normalization, SavedModel};
+use crate::optim::OptimConfig;
+use crate::rng::Rng;
+use crate::train::{train, CheckpointOptions, EpochStats, Progress, TrainConfig};
+
+/// Optimizer choice.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum OptimKind {
+    /// Adam (default lr 1e-3).
+    Adam,
+    /// SGD, optional momentum (default lr 0.1).
+    Sgd,
+}
+
+/// Arguments of `cnnfpga train`.
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// Data folder: one sub-folder per class (JPEG/PNG).
+    #[arg(long)]
+    pub data: PathBuf,
+    /// Output model directory (written atomically).
+    #[arg(long)]
+    pub out: PathBuf,
+    /// Architecture: paper-cnn or mlp.
+    #[arg(long, default_value = "paper-cnn")]
+    pub arch: String,
+    /// Fraction of each class held out for validation, in (0, 1).
+    #[arg(long, default_value_t = 0.2)]
+    pub val_split: f64,
+    /// Seed of split, initialisation, shuffling, dropout and augmentation.
+    #[arg(long, default_value_t = 42)]
+    pub seed: u64,
+    /// Maximum epochs.
+    #[arg(long, default_value_t = 30)]
+    pub epochs: usize,
+    /// Mini-batch size.
+    #[arg(long, default_value_t = 128)]
+    pub batch: usize,
+    /// Optimizer.
+    #[arg(long, value_enum, default_value_t = OptimKind::Adam)]
+    pub optimizer: OptimKind,
+    /// Learning rate (default: 1e-3 for Adam, 0.1 for SGD).
+    #[arg(long)]
+    pub lr: Option<f32>,
+    /// SGD momentum.
+    #[arg(long, default_value_t = 0.0)]
+    pub momentum: f32,
+    /// Early-stopping patience in epochs (0 = off).
+    #[arg(long, default_value_t = 5)]
+    pub patience: usize,
+    /// Hidden units of the dense layer.
+    #[arg(long, default_value_t = 64)]
+    pub hidden: usize,
+    /// Dropout after the hidden dense layer (paper-cnn).
+    #[arg(long, default_value_t = 0.5)]
+    pub dropout: f32,
+    /// On-the-fly augmentation (flip, rotation, crop/scale, blur/rescale, brightness/contrast).
+    #[arg(long)]
+    pub augment: bool,
+    /// With --augment: N >= 1 = each original plus N augmented copies per epoch.
+    #[arg(long, default_value_t = 0)]
+    pub augment_factor: usize,
+    /// Start from this model directory's weights (matching shapes; head re-initialised if the
+    /// class count differs).
+    #[arg(long)]
+    pub init_from: Option<PathBuf>,
+    /// Resume from the checkpoint `<out>.checkpoint` if it exists.
+    #[arg(long)]
+    pub resume: bool,
+    /// No progress bars.
+    #[arg(long, short)]
+    pub quiet: bool,
+}
+
+struct Bars {
+    quiet: bool,
+    bar: Option<ProgressBar>,
+    epochs: usize,
+    loss: f32,
+    acc: f32,
+    seen: usize,
+}
+
+impl Progress for Bars {
+    fn epoch_start(&mut self, epoch: usize, batches: usize) {
+        (self.loss, self.acc, self.seen) = (0.0, 0.0, 0);
+        if !self.quiet {
+            let pb = ProgressBar::new(batches as u64);
+            pb.set_style(
+                ProgressStyle::with_template(
+                    "epoch {prefix} [{bar:30}] {pos}/{len} {msg} ({elapsed})",
+                )
+                .unwrap()
+                .progress_chars("=> "),
+            );
+            pb.set_prefix(format!("{epoch}/{}", self.epochs));
+            self.bar = Some(pb);
+        }
+    }
+    fn batch(&mut self, loss: f32, accuracy: f32) {
+        self.seen += 1;
+        self.loss += (loss - self.loss) / self.seen as f32;
+        self.acc += (accuracy - self.acc) / self.seen as f32;
+        if let Some(pb) = &self.bar {
+            pb.set_message(format!("loss {:.4} acc {:.3}", self.loss, self.acc));
+            pb.inc(1);
+        }
+    }
+    fn epoch_end(&mut self, s: &EpochStats, is_best: bool) {
+        if let Some(pb) = self.bar.take() {
+            pb.finish_and_clear();
+        }
+        if !self.quiet {
+            eprintln!(
+                "epoch {:3}: train loss {:.4} acc {:.3} | val loss {:.4} acc {:.3} | {:.1}s {:.0} img/s{}",
+                s.epoch,
+                s.train_loss,
+                s.train_accuracy,
+                s.val_loss,
+                s.val_accuracy,
+                s.train_seconds,
+                s.images as f64 / s.train_seconds.max(1e-9),
+                if is_best { " *" } else { "" }
+            );
+        }
+    }
+}
+
+/// Prints what loading skipped (to stderr).
+pub fn report_skipped(r: &LoadReport) {
+    if r.skipped > 0 {
+        eprintln!(
+            "warning: skipped {} unreadable image file(s), e.g.:",
+            r.skipped
+        );
+        for (p, why) in &r.examples {
+            eprintln!("  {}: {why}", p.display());
+        }
+    }
+}
+
+/// Checkpoint directory used for `--out DIR`: `DIR.checkpoint` beside it.
+pub fn checkpoint_dir(out: &std::path::Path) -> PathBuf {
+    let mut s = out.as_os_str().to_os_string();
+    s.push(".checkpoint");
+    PathBuf::from(s)
+}
+
+/// Runs `cnnfpga train`.
+pub fn run(a: Args) -> anyhow::Result<()> {
+    if !(a.val_split > 0.0 && a.val_split < 1.0) {
+        bail!("--val-split {} must be in (0, 1)", a.val_split);
+    }
+    if a.batch == 0 {
+        bail!("--batch must be > 0");
+    }
+    if a.hidden == 0 {
+        bail!("--hidden must be > 0");
+    }
+    if !(0.0..1.0).contains(&a.dropout) {
+        bail!("--dropout {} must be in [0, 1)", a.dropout);
+    }
+    if a.augment_factor > 0 && !a.augment {
+        bail!("--augment-factor needs --augment");
+    }
+    let optim = match a.optimizer {
+        OptimKind::Adam => OptimConfig::adam(a.lr.unwrap_or(1e-3)),
+        OptimKind::Sgd => OptimConfig::sgd(a.lr.unwrap_or(0.1), a.momentum),
+    };
+    optim.validate()?;
+    // Fail on a bad --arch before spending time on decoding.
+    Arch::by_name(&a.arch, 2, a.hidden, a.dropout)?;
+
+    let t0 = Instant::now();
+    let (ds, report) =
+        load_folder(&a.data).with_context(|| format!("loading {}", a.data.display()))?;
+    report_skipped(&report);
+    let (train_set, val_set) = ds.split_stratified(a.val_split, a.seed)?;
+    if !a.quiet {
+        eprintln!(
+            "data: {} images in {} classes {:?} ({} train / {} val), decoded in {:.1}s",
+            ds.len(),
+            ds.classes.len(),
+            ds.classes,
+            train_set.len(),
+            val_set.len(),
+            t0.elapsed().as_secs_f64()
+        );
+    }
+    let arch = Arch::by_name(&a.arch, ds.classes.len(), a.hidden, a.dropout)?;
+    let mut net = Net::init(arch, &mut Rng::derive(&[a.seed, 0x1417]))?;
+    if let Some(p) = &a.init_from {
+        let pre = SavedModel::load(p).with_context(|| format!("--init-from {}", p.display()))?;
+        let loaded = net.load_matching(&pre.net);
+        if !a.quiet {
+            eprintln!(
+                "init-from {}: loaded {}/{} tensors{}",
+                p.display(),
+                loaded.len(),
+                net.params.len(),
+                if pre.meta.classes != ds.classes {
+                    " (classes differ: head re-initialised where shapes differ)"
+                } else {
+                    ""
+                }
+            );
+        }
+    }
+    if !a.quiet {
+        eprintln!(
+            "model: {} with {} parameters",
+            net.arch.name,
+            net.num_params()
+        );
+    }
+    let cfg = TrainConfig {
+        epochs: a.epochs,
+        batch_size: a.batch,
+        optim,
+        patience: a.patience,
+        seed: a.seed,
+        augment: a.augment.then(AugmentConfig::default),
+        augment_factor: a.augment_factor,
+    };
+    let ckpt = CheckpointOptions {
+        dir: Some(checkpoint_dir(&a.out)),
+        resume: a.resume,
+    };
+    let mut bars = Bars {
+        quiet: a.quiet,
+        bar: None,
+        epochs: a.epochs,
+        loss: 0.0,
+        acc: 0.0,
+        seen: 0,
+    };
+    let t1 = Instant::now();
+    let outcome = train(&mut net, &train_set, &val_set, &cfg, None, &ckpt, &mut bars)?;
+    let train_secs = t1.elapsed().as_secs_f64();
+    let metrics = evaluate(&net, &val_set)?;
+    let mut train_config = serde_json::to_value(&cfg)?;
+    train_config["val_split"] = serde_json::json!(a.val_split);
+    train_config["data"] = serde_json::json!(a.data.display().to_string());
+    train_config["init_from"] =
+        serde_json::json!(a.init_from.as_ref().map(|p| p.display().to_string()));
+    train_config["train_images"] = serde_json::json!(train_set.len());
+    train_config["val_images"] = serde_json::json!(val_set.len());
+    train_config["wall_seconds"] = serde_json::json!(train_secs);
+    train_config["stopped_early"] = serde_json::json!(outcome.stopped_early);
+    let meta = ModelMeta {
+        format: String::new(),
+        format_version: 0,
+        arch: net.arch.clone(),
+        classes: ds.classes.clone(),
+        normalization: Normalization::default(),
+        num_params: 0,
+        weights_file: String::new(),
+        weights_sha256: String::new(),
+        train_config,
+        history: outcome.history.clone(),
+        best_epoch: Some(outcome.best_epoch),
+        final_metrics: serde_json::to_value(&metrics)?,
+    };
+    SavedModel::save(&net, meta, &a.out)?;
+    let _ = std::fs::remove_dir_all(checkpoint_dir(&a.out));
+    println!(
+        "saved {}: best epoch {} of {}, val accuracy {:.4}, val loss {:.4}, macro F1 {:.4}, {:.1}s",
+        a.out.display(),
+        outcome.best_epoch,
+        outcome.history.len(),
+        metrics.accuracy,
+        metrics.loss.unwrap_or(f64::NAN),
+        metrics.macro_f1,
+        train_secs
+    );
+    Ok(())
+}
