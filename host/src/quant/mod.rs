@@ -28,7 +28,8 @@ pub use error::{QuantError, Result};
 pub use inq::{inq_step, InqParams, InqStep, INQ_PORTIONS};
 pub use np::{
     chw_to_hwc, dense_chw_to_hwc, oihw_to_ohwi, quantize_bias, quantize_np_layer,
-    quantize_per_channel, requant_per_channel, ChannelQuantized, NpLayer, QMAX,
+    quantize_per_channel, quantize_per_tensor, requant_per_channel, ChannelQuantized, NpLayer,
+    QMAX,
 };
 pub use player::{encode_p_matrix, p_requant, quantize_p_layer, PEncoded, PLayer};
 pub use prune::{apply_mask, magnitude_prune_mask, pruned_count, sparsity_of, PruneSchedule};

@@ -86,7 +86,10 @@ fn quantize_symmetric(
             to_scale(abs_max(row))
         };
         let lim = f64::from(QMAX);
-        q.extend(row.iter().map(|&w| (f64::from(w) / s).round().clamp(-lim, lim) as i8));
+        q.extend(
+            row.iter()
+                .map(|&w| (f64::from(w) / s).round().clamp(-lim, lim) as i8),
+        );
         scale.push(s);
     }
     Ok(ChannelQuantized { q, scale })
@@ -356,15 +359,26 @@ mod tests {
     }
 
     #[test]
-    fn np_layer_final_has_no_requant() {
-        let l = quantize_np_layer(&[1.0, -1.0, 0.5, 0.25], &[0.1, 0.0], 2, 0.01, None).unwrap();
+    fn np_layer_final_is_per_tensor_without_requant() {
+        let w = [1.0f32, -1.0, 0.5, 0.25];
+        // final: one scale max|w|/127 = 1/127 for both channels; 0.5*127 = 63.5 -> 64,
+        // 0.25*127 = 31.75 -> 32; bias 0.1 / (0.01/127) = 1270
+        let l = quantize_np_layer(&w, &[0.1, 0.0], 2, 0.01, None).unwrap();
         assert!(l.requant.is_none());
-        // channel 0: scale 1/127; bias 0.1 / (0.01/127) = 1270
+        assert_eq!(l.weights, vec![127, -127, 64, 32]);
+        assert_eq!(l.w_scale, vec![1.0 / 127.0; 2]);
         assert_eq!(l.bias, vec![1270, 0]);
-        assert_eq!(l.weights, vec![127, -127, 127, 64]); // 0.25/(0.5/127) = 63.5 -> 64
-        let l =
-            quantize_np_layer(&[1.0, -1.0, 0.5, 0.25], &[0.1, 0.0], 2, 0.01, Some(0.1)).unwrap();
-        assert_eq!(l.requant.unwrap().len(), 2);
+        assert_eq!(l.logit_scale(), Some(0.01 / 127.0));
+        // hidden: per channel; channel 1 scale 0.5/127, 0.25 -> 63.5 -> 64
+        let l = quantize_np_layer(&w, &[0.1, 0.0], 2, 0.01, Some(0.1)).unwrap();
+        assert_eq!(l.weights, vec![127, -127, 127, 64]);
+        assert_eq!(l.requant.as_ref().unwrap().len(), 2);
+        assert_eq!(l.logit_scale(), None);
+        // per-tensor quantiser on its own, all-zero tensor -> scale 1
+        assert_eq!(
+            quantize_per_tensor(&[0.0; 4], 2).unwrap().scale,
+            vec![1.0, 1.0]
+        );
     }
 
     #[test]

@@ -172,17 +172,24 @@ pub struct PLayer {
     pub weights: PEncoded,
     /// `[rows]` bias at scale `in_scale * 2^n2`.
     pub bias: Vec<i32>,
-    /// One requantisation pair for all rows (the weight unit `2^n2` is per layer); `None` for
-    /// the final layer (raw logits: real logit = `acc * in_scale * 2^n2`).
-    pub requant: Option<Requant>,
+    /// `[rows]` requantisation pairs, all equal (the weight unit `2^n2` is per layer; the blob
+    /// stores one per row, as `LayerDesc::DenseP::rq`); `None` for the final layer (raw
+    /// logits: real logit = `acc * in_scale * 2^n2`).
+    pub requant: Option<Vec<Requant>>,
     /// The input activation scale used.
     pub in_scale: f64,
 }
 
 impl PLayer {
-    /// Real value of one accumulator unit, `in_scale * 2^n2`.
+    /// Real value of one accumulator unit, `in_scale * 2^n2` (the blob's `logit_scale` when
+    /// this is the final layer).
     pub fn acc_scale(&self) -> f64 {
         self.in_scale * pow2(self.weights.n2)
+    }
+
+    /// `n2` as the blob stores it (`i8`; [`InqParams`] keeps `-126 <= n2 <= 127`).
+    pub fn n2_i8(&self) -> i8 {
+        self.weights.n2 as i8
     }
 }
 
@@ -202,7 +209,7 @@ pub fn quantize_p_layer(
     let enc = encode_p_matrix(weights, rows, cols, params)?;
     let bias = quantize_bias(bias, in_scale, &vec![pow2(params.n2); rows])?;
     let requant = out_scale
-        .map(|o| p_requant(in_scale, params.n2, o))
+        .map(|o| p_requant(in_scale, params.n2, o).map(|r| vec![r; rows]))
         .transpose()?;
     Ok(PLayer {
         weights: enc,

@@ -88,15 +88,10 @@ impl LayerCompression {
         LayerCompression::np(name, l.weights.len(), l.cout(), nz, l.requant.is_some())
     }
 
-    /// From a quantised P layer; `per_row_requant` says whether the blob repeats the layer's
-    /// single requant pair for every row.
-    pub fn from_p(name: &str, l: &PLayer, per_row_requant: bool) -> Self {
+    /// From a quantised P layer (its requant pairs as stored, one per row).
+    pub fn from_p(name: &str, l: &PLayer) -> Self {
         let w = &l.weights;
-        let sets = match (l.requant.is_some(), per_row_requant) {
-            (false, _) => 0,
-            (true, true) => w.rows,
-            (true, false) => 1,
-        };
+        let sets = l.requant.as_ref().map_or(0, Vec::len);
         LayerCompression::p(
             name,
             w.rows,
@@ -242,8 +237,8 @@ mod tests {
         let d = LayerCompression::np("fc2", 640, 10, 600, false);
         assert_eq!(d.deployed_bytes, 680);
         assert!((d.sparsity() - 40.0 / 640.0).abs() < 1e-12);
-        // P 64x400, 1000 entries, 900 non-zero, 5 bits, per-layer requant:
-        // f32 4*(25600+64) = 102656; deployed 1000 + 128 + 256 + 3 = 1387
+        // P 64x400, 1000 entries, 900 non-zero, 5 bits, one requant pair (a hypothetical
+        // per-layer format): f32 4*(25600+64) = 102656; deployed 1000 + 128 + 256 + 3 = 1387
         let p = LayerCompression::p("fc1", 64, 400, 1000, 900, 5, 1);
         assert_eq!((p.float_bytes, p.deployed_bytes), (102656, 1387));
         let r = CompressionReport::new(vec![c, p, d], 100);
@@ -280,9 +275,20 @@ mod tests {
             Some(0.1),
         )
         .unwrap();
-        // entries 2, row_len 2*2, bias 2*4, requant per row 2*3 -> 20 ; per layer -> 17
-        assert_eq!(LayerCompression::from_p("b", &pl, true).deployed_bytes, 20);
-        assert_eq!(LayerCompression::from_p("b", &pl, false).deployed_bytes, 17);
-        assert_eq!(LayerCompression::from_p("b", &pl, false).nonzero, 2);
+        // entries 2, row_len 2*2, bias 2*4, requant per row 2*3 -> 20
+        assert_eq!(LayerCompression::from_p("b", &pl).deployed_bytes, 20);
+        assert_eq!(LayerCompression::from_p("b", &pl).nonzero, 2);
+        // final P layer: no requant -> 14
+        let fin = quantize_p_layer(
+            &[0.0, 1.0, 0.0, 0.0, 0.0, -0.5],
+            &[0.0, 0.0],
+            2,
+            3,
+            &p,
+            0.1,
+            None,
+        )
+        .unwrap();
+        assert_eq!(LayerCompression::from_p("c", &fin).deployed_bytes, 14);
     }
 }
