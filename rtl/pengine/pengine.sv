@@ -46,8 +46,6 @@ module pengine #(
   // status for the SoC
   output logic             busy_o
 );
-  import pengine_regs_pkg::*;
-
   initial begin
     if (AddrW < 18 || AddrW > 32) begin
       $error("pengine: AddrW must be in 18..32 (the SoC RAM ends at 0x0004_0000)");
@@ -70,7 +68,7 @@ module pengine #(
   logic reg_ready_q;
   logic reg_we;
   assign reg_we = reg_valid_i && !reg_ready_q && (reg_wstrb_i != 4'd0);
-  assign start  = reg_we && (reg_addr_i[11:2] == PENGINE_CTRL[11:2]) && reg_wdata_i[0]
+  assign start  = reg_we && (reg_addr_i[11:2] == pengine_regs_pkg::PENGINE_CTRL[11:2]) && reg_wdata_i[0]
                   && !busy_o;
 
   // ---------------------------------------------------------------------------------------------
@@ -139,21 +137,52 @@ module pengine #(
   assign retire   = valid_q && mem_ready_i;
   assign bus_free = !valid_q || mem_ready_i;
 
+  // ---- width helpers (explicit zero extension; yosys 0.23 has no parameter-width casts) ---------
+  function automatic logic [AddrW-1:0] zext_addr(input logic [17:0] v);
+    logic [AddrW-1:0] r;
+    r        = '0;
+    r[17:0]  = v;
+    zext_addr = r;
+  endfunction
+
+  function automatic logic [31:0] zext32(input logic [AddrW-1:0] v);
+    logic [31:0] r;
+    r             = '0;
+    r[AddrW-1:0]  = v;
+    zext32 = r;
+  endfunction
+
   // ---- address generator: base + (o << lg) -----------------------------------------------------
   function automatic logic [AddrW-1:0] elem_addr(input logic [AddrW-1:0] base,
                                                  input logic [15:0] idx, input logic [1:0] lg);
     logic [17:0] scaled;  // lg in 0..2 (strides 1, 2, 4 bytes)
     scaled = 18'({idx, 2'b00} >> (2'd2 - lg));
-    return base + AddrW'(scaled);
+    elem_addr = base + zext_addr(scaled);
   endfunction
 
   function automatic logic [7:0] pick_byte(input logic [31:0] w, input logic [1:0] b);
-    return 8'(w >> {b, 3'b000});
+    pick_byte = 8'(w >> {b, 3'b000});
   endfunction
 
   function automatic logic [15:0] pick_half(input logic [31:0] w, input logic a1);
-    return a1 ? w[31:16] : w[15:0];
+    pick_half = a1 ? w[31:16] : w[15:0];
   endfunction
+
+  // One shared element-address adder for the per-row arrays (selected by state).
+  logic [AddrW-1:0] ea_base, ea_addr;
+  logic [1:0]       ea_lg;
+  always_comb begin
+    ea_base = len_base_q;
+    ea_lg   = 2'd1;
+    unique case (state_q)
+      StBias:  begin ea_base = bias_base_q; ea_lg = 2'd2;    end
+      StM:     begin ea_base = m_base_q;    ea_lg = m_lg_q;  end
+      StShift: begin ea_base = sh_base_q;   ea_lg = sh_lg_q; end
+      StWrite: begin ea_base = out_base_q;  ea_lg = cfg_final_q ? 2'd2 : 2'd0; end
+      default: begin ea_base = len_base_q;  ea_lg = 2'd1;    end
+    endcase
+    ea_addr = elem_addr(ea_base, o_q, ea_lg);
+  end
 
   // ---- the shift-accumulate unit: one barrel shifter, one adder/subtractor ----------------------
   logic [7:0]  sa_x;
@@ -188,7 +217,7 @@ module pengine #(
   // slot's activation address and whether the kept input word holds it
   logic [AddrW-1:0] slot_addr;
   logic             slot_hit;
-  assign slot_addr = in_base_q + AddrW'(slot_cur_q);
+  assign slot_addr = in_base_q + zext_addr({2'b00, slot_cur_q});
   assign slot_hit  = in_ok_q && (in_wa_q == slot_addr[AddrW-1:2]);
 
   // ---------------------------------------------------------------------------------------------
@@ -248,7 +277,7 @@ module pengine #(
       StLen: begin
         if (!valid_q) begin
           valid_d = 1'b1;
-          addr_d  = elem_addr(len_base_q, o_q, 2'd1);
+          addr_d  = ea_addr;
         end else if (retire) begin
           rem_d    = pick_half(mem_rdata_i, addr_q[1]);
           cursor_d = 16'd0;
@@ -259,7 +288,7 @@ module pengine #(
       StBias: begin
         if (!valid_q) begin
           valid_d = 1'b1;
-          addr_d  = elem_addr(bias_base_q, o_q, 2'd2);
+          addr_d  = ea_addr;
         end else if (retire) begin
           acc_d   = mem_rdata_i;
           state_d = StBody;
@@ -338,7 +367,7 @@ module pengine #(
       StM: begin
         if (!valid_q) begin
           valid_d = 1'b1;
-          addr_d  = elem_addr(m_base_q, o_q, m_lg_q);
+          addr_d  = ea_addr;
         end else if (retire) begin
           m_d     = pick_half(mem_rdata_i, addr_q[1]);
           state_d = StShift;
@@ -348,7 +377,7 @@ module pengine #(
       StShift: begin
         if (!valid_q) begin
           valid_d = 1'b1;
-          addr_d  = elem_addr(sh_base_q, o_q, sh_lg_q);
+          addr_d  = ea_addr;
         end else if (retire) begin
           shift_d  = pick_byte(mem_rdata_i, addr_q[1:0]);
           rq_start = 1'b1;
@@ -366,13 +395,13 @@ module pengine #(
         if (!valid_q) begin
           valid_d = 1'b1;
           if (cfg_final_q) begin
-            addr_d  = elem_addr(out_base_q, o_q, 2'd2);
+            addr_d  = ea_addr;
             wdata_d = acc_q;
             wstrb_d = 4'b1111;
           end else begin
-            addr_d  = elem_addr(out_base_q, o_q, 2'd0);
+            addr_d  = ea_addr;
             wdata_d = {4{rq_y}};
-            wstrb_d = 4'b0001 << addr_d[1:0];
+            wstrb_d = 4'b0001 << ea_addr[1:0];
           end
         end else if (retire) begin
           o_d     = o_q + 16'd1;
@@ -438,7 +467,7 @@ module pengine #(
 
   assign busy_o      = (state_q != StIdle);
   assign mem_valid_o = valid_q;
-  assign mem_addr_o  = 32'(addr_q);
+  assign mem_addr_o  = zext32(addr_q);
   assign mem_wdata_o = wdata_q;
   assign mem_wstrb_o = wstrb_q;
 
@@ -469,13 +498,13 @@ module pengine #(
       end
       if (reg_we && !busy_o) begin
         unique case (reg_addr_i[11:2])
-          PENGINE_CFG[11:2]: begin
+          pengine_regs_pkg::PENGINE_CFG[11:2]: begin
             cfg_bits_q  <= reg_wdata_i[2:0];
             cfg_final_q <= reg_wdata_i[8];
           end
-          PENGINE_N_OUT[11:2]:     n_out_q <= reg_wdata_i[15:0];
-          PENGINE_N_IN[11:2]:      n_in_q  <= reg_wdata_i[15:0];
-          PENGINE_RQ_STRIDE[11:2]: begin
+          pengine_regs_pkg::PENGINE_N_OUT[11:2]:     n_out_q <= reg_wdata_i[15:0];
+          pengine_regs_pkg::PENGINE_N_IN[11:2]:      n_in_q  <= reg_wdata_i[15:0];
+          pengine_regs_pkg::PENGINE_RQ_STRIDE[11:2]: begin
             m_lg_q  <= reg_wdata_i[1:0];
             sh_lg_q <= reg_wdata_i[9:8];
           end
@@ -486,13 +515,13 @@ module pengine #(
     // pointer registers: datapath, not reset
     if (reg_we && !busy_o) begin
       unique case (reg_addr_i[11:2])
-        PENGINE_IN_ADDR[11:2]:    in_base_q   <= reg_wdata_i[AddrW-1:0];
-        PENGINE_ENT_ADDR[11:2]:   ent_base_q  <= reg_wdata_i[AddrW-1:0];
-        PENGINE_LEN_ADDR[11:2]:   len_base_q  <= reg_wdata_i[AddrW-1:0];
-        PENGINE_BIAS_ADDR[11:2]:  bias_base_q <= reg_wdata_i[AddrW-1:0];
-        PENGINE_M_ADDR[11:2]:     m_base_q    <= reg_wdata_i[AddrW-1:0];
-        PENGINE_SHIFT_ADDR[11:2]: sh_base_q   <= reg_wdata_i[AddrW-1:0];
-        PENGINE_OUT_ADDR[11:2]:   out_base_q  <= reg_wdata_i[AddrW-1:0];
+        pengine_regs_pkg::PENGINE_IN_ADDR[11:2]:    in_base_q   <= reg_wdata_i[AddrW-1:0];
+        pengine_regs_pkg::PENGINE_ENT_ADDR[11:2]:   ent_base_q  <= reg_wdata_i[AddrW-1:0];
+        pengine_regs_pkg::PENGINE_LEN_ADDR[11:2]:   len_base_q  <= reg_wdata_i[AddrW-1:0];
+        pengine_regs_pkg::PENGINE_BIAS_ADDR[11:2]:  bias_base_q <= reg_wdata_i[AddrW-1:0];
+        pengine_regs_pkg::PENGINE_MULT_ADDR[11:2]:     m_base_q    <= reg_wdata_i[AddrW-1:0];
+        pengine_regs_pkg::PENGINE_SHIFT_ADDR[11:2]: sh_base_q   <= reg_wdata_i[AddrW-1:0];
+        pengine_regs_pkg::PENGINE_OUT_ADDR[11:2]:   out_base_q  <= reg_wdata_i[AddrW-1:0];
         default: ;
       endcase
     end
@@ -501,19 +530,12 @@ module pengine #(
   always_comb begin
     reg_rdata_o = 32'd0;
     unique case (reg_addr_i[11:2])
-      PENGINE_STATUS[11:2]:     reg_rdata_o = {29'd0, err_q, done_q, busy_o};
-      PENGINE_CFG[11:2]:        reg_rdata_o = {23'd0, cfg_final_q, 5'd0, cfg_bits_q};
-      PENGINE_N_OUT[11:2]:      reg_rdata_o = {16'd0, n_out_q};
-      PENGINE_N_IN[11:2]:       reg_rdata_o = {16'd0, n_in_q};
-      PENGINE_IN_ADDR[11:2]:    reg_rdata_o = 32'(in_base_q);
-      PENGINE_ENT_ADDR[11:2]:   reg_rdata_o = 32'(ent_base_q);
-      PENGINE_LEN_ADDR[11:2]:   reg_rdata_o = 32'(len_base_q);
-      PENGINE_BIAS_ADDR[11:2]:  reg_rdata_o = 32'(bias_base_q);
-      PENGINE_M_ADDR[11:2]:     reg_rdata_o = 32'(m_base_q);
-      PENGINE_SHIFT_ADDR[11:2]: reg_rdata_o = 32'(sh_base_q);
-      PENGINE_OUT_ADDR[11:2]:   reg_rdata_o = 32'(out_base_q);
-      PENGINE_RQ_STRIDE[11:2]:  reg_rdata_o = {22'd0, sh_lg_q, 6'd0, m_lg_q};
-      PENGINE_CYCLES[11:2]:     reg_rdata_o = cycles_q;
+      pengine_regs_pkg::PENGINE_STATUS[11:2]:     reg_rdata_o = {29'd0, err_q, done_q, busy_o};
+      pengine_regs_pkg::PENGINE_CFG[11:2]:        reg_rdata_o = {23'd0, cfg_final_q, 5'd0, cfg_bits_q};
+      pengine_regs_pkg::PENGINE_N_OUT[11:2]:      reg_rdata_o = {16'd0, n_out_q};
+      pengine_regs_pkg::PENGINE_N_IN[11:2]:       reg_rdata_o = {16'd0, n_in_q};
+      pengine_regs_pkg::PENGINE_RQ_STRIDE[11:2]:  reg_rdata_o = {22'd0, sh_lg_q, 6'd0, m_lg_q};
+      pengine_regs_pkg::PENGINE_CYCLES[11:2]:     reg_rdata_o = cycles_q;
       default:                  reg_rdata_o = 32'd0;
     endcase
   end

@@ -13,7 +13,7 @@ package pengine_regs_pkg;
   localparam logic [11:0] PENGINE_ENT_ADDR   = 12'h018;
   localparam logic [11:0] PENGINE_LEN_ADDR   = 12'h01C;
   localparam logic [11:0] PENGINE_BIAS_ADDR  = 12'h020;
-  localparam logic [11:0] PENGINE_M_ADDR     = 12'h024;
+  localparam logic [11:0] PENGINE_MULT_ADDR  = 12'h024;
   localparam logic [11:0] PENGINE_SHIFT_ADDR = 12'h028;
   localparam logic [11:0] PENGINE_OUT_ADDR   = 12'h02C;
   localparam logic [11:0] PENGINE_RQ_STRIDE  = 12'h030;

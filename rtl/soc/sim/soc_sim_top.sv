@@ -5,7 +5,8 @@
 
 module soc_sim_top #(
   parameter int unsigned UartDiv = 2,
-  parameter bit          FastMul = 1'b0
+  parameter bit          FastMul = 1'b0,
+  parameter int unsigned RomWords = 4096   // 16 KB: the firmware binary outgrew the 8 KB board ROM
 ) (
   input  wire logic   clk_i,
   input  wire logic   rst_ni,
@@ -26,6 +27,7 @@ module soc_sim_top #(
   soc_core #(
     .UartDiv (UartDiv),
     .FastMul (FastMul),
+    .RomWords (RomWords),
     .RomFile ("")
   ) u_soc (
     .clk_i         (clk_i),
