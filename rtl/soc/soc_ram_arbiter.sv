@@ -15,9 +15,9 @@ module soc_ram_arbiter #(
   input  wire logic                 rst_ni,
   // masters
   input  wire logic [N-1:0]         m_valid_i,
-  input  wire logic [N-1:0][31:0]   m_addr_i,
-  input  wire logic [N-1:0][31:0]   m_wdata_i,
-  input  wire logic [N-1:0][3:0]    m_wstrb_i,
+  input  wire logic [N*32-1:0]     m_addr_i,    // master i at [i*32 +: 32] (flat: yosys 0.23)
+  input  wire logic [N*32-1:0]     m_wdata_i,
+  input  wire logic [N*4-1:0]      m_wstrb_i,
   output logic      [N-1:0]         m_ready_o,
   output logic             [31:0]   rdata_o,     // shared by all masters (qualified by ready)
   // RAM (SPRAM timing: write at the clock edge, read data valid in the next cycle)
@@ -63,10 +63,10 @@ module soc_ram_arbiter #(
 
   // Byte address bits [WordAw+1:2] select the word: pointers outside the RAM alias into it.
   logic [31:0] sel_addr;
-  assign sel_addr    = m_addr_i[owner];
+  assign sel_addr    = m_addr_i[owner*32 +: 32];
   assign ram_addr_o  = sel_addr[WordAw+1:2];
-  assign ram_wdata_o = m_wdata_i[owner];
-  assign ram_wen_o   = any ? m_wstrb_i[owner] : 4'd0;
+  assign ram_wdata_o = m_wdata_i[owner*32 +: 32];
+  assign ram_wen_o   = any ? m_wstrb_i[owner*4 +: 4] : 4'd0;
   assign rdata_o     = ram_rdata_i;
 
   always_comb begin
