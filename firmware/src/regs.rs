@@ -19,26 +19,26 @@ pub const FETCH_FIFO_DEPTH: usize = 4;
 // ---- SoC memory map ----
 
 /// Base address of ROM: Boot ROM in EBR (code and read-only data), preloaded with the firmware image; writable in simulation.
-pub const ROM_BASE: usize = 0x0000_0000;
+pub const ROM_BASE: u32 = 0x0000_0000;
 /// Size of ROM in bytes.
-pub const ROM_SIZE: usize = 0x0000_2000;
+pub const ROM_SIZE: u32 = 0x0000_2000;
 /// Base address of RAM: 128 KiB SPRAM: data, stack, model blob and activations; shared by the CPU and the conv engine's bus master.
-pub const RAM_BASE: usize = 0x0002_0000;
+pub const RAM_BASE: u32 = 0x0002_0000;
 /// Size of RAM in bytes.
-pub const RAM_SIZE: usize = 0x0002_0000;
+pub const RAM_SIZE: u32 = 0x0002_0000;
 /// Base address of MMIO: Memory-mapped I/O (uncached region for cores with caches).
-pub const MMIO_BASE: usize = 0xF000_0000;
+pub const MMIO_BASE: u32 = 0xF000_0000;
 /// Size of MMIO in bytes.
-pub const MMIO_SIZE: usize = 0x0000_3000;
+pub const MMIO_SIZE: u32 = 0x0000_3000;
 
 /// Register block SYS: SoC system registers: UART transmitter, simulation exit, cycle counter.
 pub mod sys {
     /// Base address of the block.
-    pub const BASE: usize = 0xF000_0000;
+    pub const BASE: u32 = 0xF000_0000;
     /// Size of the block's address window in bytes.
-    pub const SIZE: usize = 0x1000;
+    pub const SIZE: u32 = 0x1000;
     /// `UART_DATA` (rw), byte offset from `BASE`: UART transmitter. Write: send the low byte (the bus stalls while the transmitter is busy). Read: status.
-    pub const UART_DATA: usize = 0x00;
+    pub const UART_DATA: u32 = 0x00;
     /// `UART_DATA.DATA` bit position (w): Byte to send.
     pub const UART_DATA_DATA_SHIFT: u32 = 0;
     /// `UART_DATA.DATA` mask (already shifted).
@@ -48,25 +48,25 @@ pub mod sys {
     /// `UART_DATA.BUSY` mask (already shifted).
     pub const UART_DATA_BUSY_MASK: u32 = 0x00000001;
     /// `EXIT` (w), byte offset from `BASE`: Write to end the simulation with the written value as exit code (0 = pass); on the board it lights the green (0) or red LED.
-    pub const EXIT: usize = 0x04;
+    pub const EXIT: u32 = 0x04;
     /// `CYCLES` (r), byte offset from `BASE`: Free-running 32-bit cycle counter (wraps).
-    pub const CYCLES: usize = 0x08;
+    pub const CYCLES: u32 = 0x08;
 }
 
 /// Register block CONV: NP conv engine: one valid, stride-1 conv layer with bias, requantisation, ReLU clamp and optional fused 2x2 max-pool, exactly as firmware::numerics::conv2d. Configuration registers ignore writes while STATUS.BUSY is set. Data arrays may have any byte alignment (4-byte alignment is recommended and is what the firmware uses).
 pub mod conv {
     /// Base address of the block.
-    pub const BASE: usize = 0xF000_1000;
+    pub const BASE: u32 = 0xF000_1000;
     /// Size of the block's address window in bytes.
-    pub const SIZE: usize = 0x1000;
+    pub const SIZE: u32 = 0x1000;
     /// `CTRL` (w), byte offset from `BASE`: Control. Writing START while busy has no effect.
-    pub const CTRL: usize = 0x00;
+    pub const CTRL: u32 = 0x00;
     /// `CTRL.START` bit position (w): Write 1 to start a layer with the current configuration (clears DONE and ERR).
     pub const CTRL_START_SHIFT: u32 = 0;
     /// `CTRL.START` mask (already shifted).
     pub const CTRL_START_MASK: u32 = 0x00000001;
     /// `STATUS` (r), byte offset from `BASE`: Status.
-    pub const STATUS: usize = 0x04;
+    pub const STATUS: u32 = 0x04;
     /// `STATUS.BUSY` bit position (r): 1 from START until the last output byte is written.
     pub const STATUS_BUSY_SHIFT: u32 = 0;
     /// `STATUS.BUSY` mask (already shifted).
@@ -80,57 +80,57 @@ pub mod conv {
     /// `STATUS.ERR` mask (already shifted).
     pub const STATUS_ERR_MASK: u32 = 0x00000004;
     /// `IN_ADDR` (rw), byte offset from `BASE`: Byte address of the input activations, u8 [ih][iw][cin].
-    pub const IN_ADDR: usize = 0x08;
+    pub const IN_ADDR: u32 = 0x08;
     /// `W_ADDR` (rw), byte offset from `BASE`: Byte address of the weights, i8 [cout][k][k][cin].
-    pub const W_ADDR: usize = 0x0c;
+    pub const W_ADDR: u32 = 0x0c;
     /// `BIAS_ADDR` (rw), byte offset from `BASE`: Byte address of the biases, i32 little-endian [cout].
-    pub const BIAS_ADDR: usize = 0x10;
+    pub const BIAS_ADDR: u32 = 0x10;
     /// `MULT_ADDR` (rw), byte offset from `BASE`: Byte address of the requantisation multipliers, u16 little-endian [cout].
-    pub const MULT_ADDR: usize = 0x14;
+    pub const MULT_ADDR: u32 = 0x14;
     /// `SHIFT_ADDR` (rw), byte offset from `BASE`: Byte address of the requantisation shifts, u8 [cout] (values outside 1..=47 are clamped into it, as numerics::scale does).
-    pub const SHIFT_ADDR: usize = 0x18;
+    pub const SHIFT_ADDR: u32 = 0x18;
     /// `OUT_ADDR` (rw), byte offset from `BASE`: Byte address of the output activations, u8 [oh][ow][cout] (written with byte strobes).
-    pub const OUT_ADDR: usize = 0x1c;
+    pub const OUT_ADDR: u32 = 0x1c;
     /// `IH` (rw), byte offset from `BASE`: Input height.
-    pub const IH: usize = 0x20;
+    pub const IH: u32 = 0x20;
     /// `IH.VALUE` bit position (rw): 1..=DIM_MAX.
     pub const IH_VALUE_SHIFT: u32 = 0;
     /// `IH.VALUE` mask (already shifted).
     pub const IH_VALUE_MASK: u32 = 0x0000ffff;
     /// `IW` (rw), byte offset from `BASE`: Input width.
-    pub const IW: usize = 0x24;
+    pub const IW: u32 = 0x24;
     /// `IW.VALUE` bit position (rw): 1..=DIM_MAX.
     pub const IW_VALUE_SHIFT: u32 = 0;
     /// `IW.VALUE` mask (already shifted).
     pub const IW_VALUE_MASK: u32 = 0x0000ffff;
     /// `CIN` (rw), byte offset from `BASE`: Input channels.
-    pub const CIN: usize = 0x28;
+    pub const CIN: u32 = 0x28;
     /// `CIN.VALUE` bit position (rw): 1..=DIM_MAX.
     pub const CIN_VALUE_SHIFT: u32 = 0;
     /// `CIN.VALUE` mask (already shifted).
     pub const CIN_VALUE_MASK: u32 = 0x0000ffff;
     /// `COUT` (rw), byte offset from `BASE`: Output channels.
-    pub const COUT: usize = 0x2c;
+    pub const COUT: u32 = 0x2c;
     /// `COUT.VALUE` bit position (rw): 1..=DIM_MAX.
     pub const COUT_VALUE_SHIFT: u32 = 0;
     /// `COUT.VALUE` mask (already shifted).
     pub const COUT_VALUE_MASK: u32 = 0x0000ffff;
     /// `K` (rw), byte offset from `BASE`: Square kernel size.
-    pub const K: usize = 0x30;
+    pub const K: u32 = 0x30;
     /// `K.VALUE` bit position (rw): 1..=KMAX.
     pub const K_VALUE_SHIFT: u32 = 0;
     /// `K.VALUE` mask (already shifted).
     pub const K_VALUE_MASK: u32 = 0x0000000f;
     /// `FLAGS` (rw), byte offset from `BASE`: Layer options.
-    pub const FLAGS: usize = 0x34;
+    pub const FLAGS: u32 = 0x34;
     /// `FLAGS.POOL` bit position (rw): 1: fused 2x2/2 max-pool (floor) after the ReLU clamp.
     pub const FLAGS_POOL_SHIFT: u32 = 0;
     /// `FLAGS.POOL` mask (already shifted).
     pub const FLAGS_POOL_MASK: u32 = 0x00000001;
     /// `CYCLES` (r), byte offset from `BASE`: Clock cycles from START to DONE of the last run (counts while busy).
-    pub const CYCLES: usize = 0x38;
+    pub const CYCLES: u32 = 0x38;
     /// `HWCFG` (r), byte offset from `BASE`: Hardware configuration of this instance (may differ from the defaults above on bigger parts).
-    pub const HWCFG: usize = 0x3c;
+    pub const HWCFG: u32 = 0x3c;
     /// `HWCFG.LANES` bit position (r): Number of lanes.
     pub const HWCFG_LANES_SHIFT: u32 = 0;
     /// `HWCFG.LANES` mask (already shifted).
@@ -148,7 +148,7 @@ pub mod conv {
 /// Register block PENGINE: Reserved for the P-layer (power-of-two dense) engine; no registers defined yet.
 pub mod pengine {
     /// Base address of the block.
-    pub const BASE: usize = 0xF000_2000;
+    pub const BASE: u32 = 0xF000_2000;
     /// Size of the block's address window in bytes.
-    pub const SIZE: usize = 0x1000;
+    pub const SIZE: u32 = 0x1000;
 }
