@@ -13,5 +13,6 @@ pub mod eval;
 pub mod layers;
 pub mod model;
 pub mod optim;
+pub mod quant;
 pub mod rng;
 pub mod train;
