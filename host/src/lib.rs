@@ -13,6 +13,7 @@ pub mod eval;
 pub mod layers;
 pub mod model;
 pub mod optim;
+pub mod plots;
 pub mod quant;
 pub mod rng;
 pub mod train;
