@@ -313,21 +313,21 @@ pub fn render_rs(map: &RegMap) -> String {
     s.push_str("\n// ---- SoC memory map ----\n\n");
     for r in &map.region {
         doc_lines(&mut s, "", &format!("Base address of {}: {}", r.name, r.doc));
-        let _ = writeln!(s, "pub const {}_BASE: usize = {};", r.name, rs_hex(r.base));
+        let _ = writeln!(s, "pub const {}_BASE: u32 = {};", r.name, rs_hex(r.base));
         doc_lines(&mut s, "", &format!("Size of {} in bytes.", r.name));
-        let _ = writeln!(s, "pub const {}_SIZE: usize = {};", r.name, rs_hex(r.size));
+        let _ = writeln!(s, "pub const {}_SIZE: u32 = {};", r.name, rs_hex(r.size));
     }
     for b in &map.block {
         s.push('\n');
         doc_lines(&mut s, "", &format!("Register block {}: {}", b.name, b.doc));
         let _ = writeln!(s, "pub mod {} {{", b.name.to_ascii_lowercase());
         doc_lines(&mut s, "    ", "Base address of the block.");
-        let _ = writeln!(s, "    pub const BASE: usize = {};", rs_hex(b.base));
+        let _ = writeln!(s, "    pub const BASE: u32 = {};", rs_hex(b.base));
         doc_lines(&mut s, "    ", "Size of the block's address window in bytes.");
-        let _ = writeln!(s, "    pub const SIZE: usize = {:#x};", b.size);
+        let _ = writeln!(s, "    pub const SIZE: u32 = {:#x};", b.size);
         for r in &b.reg {
             doc_lines(&mut s, "    ", &format!("`{}` ({}), byte offset from `BASE`: {}", r.name, r.access, r.doc));
-            let _ = writeln!(s, "    pub const {}: usize = {:#04x};", r.name, r.offset);
+            let _ = writeln!(s, "    pub const {}: u32 = {:#04x};", r.name, r.offset);
             for f in &r.fields {
                 let p = format!("{}_{}", r.name, f.name);
                 doc_lines(&mut s, "    ", &format!("`{}.{}` bit position ({}): {}", r.name, f.name, f.access, f.doc));

@@ -1,0 +1,8 @@
+rtl/gen/accel_pkg.sv
+rtl/accel/conv_pkg.sv
+rtl/accel/conv_wbuf.sv
+rtl/accel/conv_lane.sv
+rtl/accel/conv_fetch.sv
+rtl/accel/conv_agen.sv
+rtl/accel/conv_post.sv
+rtl/accel/conv_engine.sv

@@ -1,0 +1,262 @@
+// Address generator: walks one layer and emits the byte segments the consumer will need, in
+// consumption order, each with a tag:
+//
+//   for each group of up to Lanes output channels:
+//     bias (4*nl bytes), multipliers (2*nl), shifts (nl), then nl weight blocks of k*k*cin;
+//     for oy, ox (output pixels, pooled if pool), for py, px < P (P = 2 if pool else 1),
+//       for ky < k: the kernel row at input (oy*P+py+ky, ox*P+px), k*cin contiguous bytes (HWC).
+//
+// All addresses advance by additions only (the products iw*cin, k*cin, k*k*cin come from
+// the engine's setup phase).
+//
+// Reset: asynchronous, active low, on control state only.
+`default_nettype none
+
+module conv_agen
+  import conv_pkg::*;
+#(
+  parameter int unsigned Lanes    = 5,
+  parameter int unsigned AddrBits = 32,
+  parameter int unsigned DimBits  = 10
+) (
+  input  wire logic                clk_i,
+  input  wire logic                rst_ni,
+  input  wire logic                start_i,   // pulse: configuration below is valid and stays so
+  // layer configuration
+  input  wire logic [AddrBits-1:0] in_addr_i,
+  input  wire logic [AddrBits-1:0] w_addr_i,
+  input  wire logic [AddrBits-1:0] bias_addr_i,
+  input  wire logic [AddrBits-1:0] mult_addr_i,
+  input  wire logic [AddrBits-1:0] shift_addr_i,
+  input  wire logic [DimBits-1:0]  cin_i,
+  input  wire logic [DimBits-1:0]  cout_i,
+  input  wire logic [3:0]          k_i,
+  input  wire logic                pool_i,
+  input  wire logic [DimBits-1:0]  oh_i,      // output rows (after pooling), >= 1
+  input  wire logic [DimBits-1:0]  ow_i,      // output columns (after pooling), >= 1
+  input  wire logic [AddrBits-1:0] row_stride_i, // iw*cin
+  input  wire logic [15:0]         kc_i,      // k*cin: bytes of one kernel row
+  input  wire logic [15:0]         kkc_i,     // k*k*cin: weight bytes per lane
+  // segment output
+  output logic                     seg_valid_o,
+  input  wire logic                seg_ready_i,
+  output logic [AddrBits-1:0]      seg_addr_o,
+  output logic [15:0]              seg_len_o,
+  output seg_tag_t                 seg_tag_o
+);
+  typedef enum logic [2:0] {
+    StIdle, StBias, StMult, StShift, StWeight, StAct
+  } state_e;
+
+  state_e              state_q, state_d;
+  logic                out_valid_q, out_valid_d;
+  logic [AddrBits-1:0] out_addr_q, out_addr_d;
+  logic [15:0]         out_len_q, out_len_d;
+  seg_tag_t            out_tag_q, out_tag_d;
+
+  logic [DimBits-1:0]  rem_q, rem_d;       // output channels not yet started
+  logic [DimBits-1:0]  lane_q, lane_d;     // weight block index within the group
+  logic [DimBits-1:0]  oy_q, oy_d, ox_q, ox_d;
+  logic                py_q, py_d, px_q, px_d;
+  logic [3:0]          ky_q, ky_d;
+  logic [AddrBits-1:0] b_ptr_q, b_ptr_d, m_ptr_q, m_ptr_d, s_ptr_q, s_ptr_d, w_ptr_q, w_ptr_d;
+  logic [AddrBits-1:0] row_q, row_d, pix_q, pix_d, win_q, win_d, seg_q, seg_d;
+
+  logic [DimBits-1:0]  nl;                 // lanes used by the current group
+  logic                last_group;
+  logic [AddrBits-1:0] cin_a, x_step, y_step;
+  logic                win_last, pix_last, pix_first, row_end, layer_end;
+
+  always_comb begin
+    win_last   = ky_q == k_i - 4'd1;
+    pix_first  = !py_q && !px_q;
+    pix_last   = !pool_i || (py_q && px_q);
+    row_end    = ox_q == ow_i - 1'b1;
+    last_group = rem_q <= DimBits'(Lanes);
+    nl         = last_group ? rem_q : DimBits'(Lanes);
+    cin_a      = AddrBits'(cin_i);
+    x_step     = pool_i ? cin_a << 1 : cin_a;
+    y_step     = pool_i ? row_stride_i << 1 : row_stride_i;
+    layer_end  = last_group && oy_q == oh_i - 1'b1 && row_end && pix_last && win_last;
+  end
+
+  assign seg_valid_o = out_valid_q;
+  assign seg_addr_o  = out_addr_q;
+  assign seg_len_o   = out_len_q;
+  assign seg_tag_o   = out_tag_q;
+
+  logic emit;   // the output register is free (or being taken) this cycle
+  assign emit = !out_valid_q || seg_ready_i;
+
+  always_comb begin
+    state_d     = state_q;
+    out_valid_d = out_valid_q && !seg_ready_i;
+    out_addr_d  = out_addr_q;
+    out_len_d   = out_len_q;
+    out_tag_d   = out_tag_q;
+    rem_d       = rem_q;
+    lane_d      = lane_q;
+    oy_d        = oy_q;
+    ox_d        = ox_q;
+    py_d        = py_q;
+    px_d        = px_q;
+    ky_d        = ky_q;
+    b_ptr_d     = b_ptr_q;
+    m_ptr_d     = m_ptr_q;
+    s_ptr_d     = s_ptr_q;
+    w_ptr_d     = w_ptr_q;
+    row_d       = row_q;
+    pix_d       = pix_q;
+    win_d       = win_q;
+    seg_d       = seg_q;
+
+    unique case (state_q)
+      StIdle: begin
+        if (start_i) begin
+          state_d = StBias;
+          rem_d   = cout_i;
+          b_ptr_d = bias_addr_i;
+          m_ptr_d = mult_addr_i;
+          s_ptr_d = shift_addr_i;
+          w_ptr_d = w_addr_i;
+        end
+      end
+      StBias: begin
+        if (emit) begin
+          out_valid_d = 1'b1;
+          out_addr_d  = b_ptr_q;
+          out_len_d   = 16'({nl, 2'b00});
+          out_tag_d   = '{kind: KindBias, default: 1'b0};
+          b_ptr_d     = b_ptr_q + AddrBits'({nl, 2'b00});
+          state_d     = StMult;
+        end
+      end
+      StMult: begin
+        if (emit) begin
+          out_valid_d = 1'b1;
+          out_addr_d  = m_ptr_q;
+          out_len_d   = 16'({nl, 1'b0});
+          out_tag_d   = '{kind: KindMult, default: 1'b0};
+          m_ptr_d     = m_ptr_q + AddrBits'({nl, 1'b0});
+          state_d     = StShift;
+        end
+      end
+      StShift: begin
+        if (emit) begin
+          out_valid_d = 1'b1;
+          out_addr_d  = s_ptr_q;
+          out_len_d   = 16'(nl);
+          out_tag_d   = '{kind: KindShift, default: 1'b0};
+          s_ptr_d     = s_ptr_q + AddrBits'(nl);
+          lane_d      = '0;
+          state_d     = StWeight;
+        end
+      end
+      StWeight: begin
+        if (emit) begin
+          out_valid_d = 1'b1;
+          out_addr_d  = w_ptr_q;
+          out_len_d   = kkc_i;
+          out_tag_d   = '{kind: KindWeight, default: 1'b0};
+          w_ptr_d     = w_ptr_q + AddrBits'(kkc_i);
+          lane_d      = lane_q + 1'b1;
+          if (lane_q == nl - 1'b1) begin
+            state_d = StAct;
+            oy_d    = '0;
+            ox_d    = '0;
+            py_d    = 1'b0;
+            px_d    = 1'b0;
+            ky_d    = '0;
+            row_d   = in_addr_i;
+            pix_d   = in_addr_i;
+            win_d   = in_addr_i;
+            seg_d   = in_addr_i;
+          end
+        end
+      end
+      StAct: begin
+        if (emit) begin
+          out_valid_d = 1'b1;
+          out_addr_d  = seg_q;
+          out_len_d   = kc_i;
+          out_tag_d   = '{last_seg: layer_end, pix_last: pix_last, pix_first: pix_first,
+                          win_last: win_last, win_first: ky_q == 4'd0, kind: KindAct};
+          if (!win_last) begin
+            ky_d  = ky_q + 4'd1;
+            seg_d = seg_q + row_stride_i;
+          end else begin
+            ky_d = '0;
+            if (pool_i && !px_q) begin            // (py, 0) -> (py, 1)
+              px_d  = 1'b1;
+              win_d = win_q + cin_a;
+              seg_d = win_q + cin_a;
+            end else if (pool_i && !py_q) begin   // (0, 1) -> (1, 0)
+              px_d  = 1'b0;
+              py_d  = 1'b1;
+              win_d = pix_q + row_stride_i;
+              seg_d = pix_q + row_stride_i;
+            end else begin                        // next output pixel
+              px_d = 1'b0;
+              py_d = 1'b0;
+              if (!row_end) begin
+                ox_d  = ox_q + 1'b1;
+                pix_d = pix_q + x_step;
+                win_d = pix_q + x_step;
+                seg_d = pix_q + x_step;
+              end else begin
+                ox_d  = '0;
+                oy_d  = oy_q + 1'b1;
+                pix_d = row_q + y_step;
+                row_d = row_q + y_step;
+                win_d = row_q + y_step;
+                seg_d = row_q + y_step;
+                if (oy_q == oh_i - 1'b1) begin    // group done
+                  rem_d   = rem_q - nl;
+                  state_d = last_group ? StIdle : StBias;
+                end
+              end
+            end
+          end
+        end
+      end
+      default: state_d = StIdle;
+    endcase
+  end
+
+  always_ff @(posedge clk_i or negedge rst_ni) begin
+    if (!rst_ni) begin
+      state_q     <= StIdle;
+      out_valid_q <= 1'b0;
+    end else begin
+      state_q     <= state_d;
+      out_valid_q <= out_valid_d;
+    end
+  end
+
+  always_ff @(posedge clk_i) begin
+    out_addr_q <= out_addr_d;
+    out_len_q  <= out_len_d;
+    out_tag_q  <= out_tag_d;
+    rem_q      <= rem_d;
+    lane_q     <= lane_d;
+    oy_q       <= oy_d;
+    ox_q       <= ox_d;
+    py_q       <= py_d;
+    px_q       <= px_d;
+    ky_q       <= ky_d;
+    b_ptr_q    <= b_ptr_d;
+    m_ptr_q    <= m_ptr_d;
+    s_ptr_q    <= s_ptr_d;
+    w_ptr_q    <= w_ptr_d;
+    row_q      <= row_d;
+    pix_q      <= pix_d;
+    win_q      <= win_d;
+    seg_q      <= seg_d;
+  end
+
+  initial begin
+    if (Lanes < 1 || Lanes >= (1 << DimBits)) $error("conv_agen: Lanes out of range");
+  end
+endmodule : conv_agen
+
+`default_nettype wire

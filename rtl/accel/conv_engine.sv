@@ -1,0 +1,556 @@
+// cnnfpga NP conv engine: one valid, stride-1 convolution layer with bias, requantisation,
+// ReLU clamp and optional fused 2x2 max-pool, bit-exact with firmware::numerics::conv2d.
+//
+// Dataflow: Lanes output channels ("a group") are computed at once. For each group the engine
+// loads the lanes' biases, multipliers, shifts and k*k*cin weights into local registers and
+// buffers, then streams, for every output pixel and every window of it, the k kernel rows
+// (k*cin contiguous bytes each, HWC) through all lanes: one activation byte per cycle is
+// broadcast to the Lanes MACs. With pooling the four windows' accumulators are max-combined
+// and requantised once (requantisation is monotonic). A shared bit-serial requantiser and a
+// byte-merging writer work on pixel n while the MACs compute pixel n+1.
+//
+// Ports:
+//  - register slave (CPU side): one access at a time, reg_ready_o one cycle after reg_valid_i
+//    (one wait state), read data valid with reg_ready_o; byte offsets from accel_pkg (CONV_*).
+//  - memory master (PicoRV32 native): mem_valid_o held with stable address/data until
+//    mem_ready_i; one outstanding transfer; any number of wait states; reads have
+//    mem_wstrb_o = 0.
+//
+// Reset: asynchronous assert, active low (rst_ni), on control state only; datapath registers
+// are not reset. Parameters default to the generated accel_pkg values.
+`default_nettype none
+
+module conv_engine
+  import accel_pkg::*;
+  import conv_pkg::*;
+#(
+  parameter int unsigned Lanes     = accel_pkg::LANES,
+  parameter int unsigned KMax      = accel_pkg::KMAX,
+  parameter int unsigned DimMax    = accel_pkg::DIM_MAX,
+  parameter int unsigned WbufDepth = accel_pkg::WBUF_DEPTH,
+  parameter int unsigned FifoDepth = accel_pkg::FETCH_FIFO_DEPTH,
+  parameter int unsigned AddrBits  = 32   // internal pointer width (18 is enough for the UP5K SoC)
+) (
+  input  wire logic                  clk_i,
+  input  wire logic                  rst_ni,
+  // register slave
+  input  wire logic                  reg_valid_i,
+  input  wire logic                  reg_we_i,
+  input  wire logic [CONV_AW-1:0]    reg_addr_i,
+  input  wire logic [31:0]           reg_wdata_i,
+  output logic      [31:0]           reg_rdata_o,
+  output logic                       reg_ready_o,
+  // memory master
+  output logic                       mem_valid_o,
+  input  wire logic                  mem_ready_i,
+  output logic      [31:0]           mem_addr_o,
+  output logic      [31:0]           mem_wdata_o,
+  output logic      [3:0]            mem_wstrb_o,
+  input  wire logic [31:0]           mem_rdata_i,
+  // status (for an interrupt or an LED)
+  output logic                       busy_o
+);
+  localparam int unsigned DimBits  = $clog2(DimMax + 1);
+  localparam int unsigned WbufBits = $clog2(WbufDepth);
+  localparam int unsigned LaneBits = Lanes > 1 ? $clog2(Lanes) : 1;
+  localparam int unsigned PBits    = $clog2(4 * Lanes + 1);  // byte index in a parameter segment
+
+  typedef enum logic [1:0] {StIdle, StSetup, StRun, StDrain} state_e;
+
+  // ------------------------------------------------------------------ registers
+  logic [AddrBits-1:0] in_addr_q, w_addr_q, bias_addr_q, mult_addr_q, shift_addr_q, out_addr_q;
+  logic [15:0]         ih_q, iw_q, cin_q, cout_q;
+  logic [3:0]          k_q;
+  logic                pool_q;
+  logic [31:0]         cycles_q, cycles_d;
+  logic                done_q, done_d, err_q, err_d;
+
+  logic reg_ready_q, reg_fire, reg_wr, start;
+  logic [31:0] reg_rdata_q, reg_rdata_d;
+
+  state_e state_q, state_d;
+  logic   busy;
+  assign busy   = state_q != StIdle;
+  assign busy_o = busy;
+
+  assign reg_fire = reg_valid_i && reg_ready_q;
+  assign reg_wr   = reg_fire && reg_we_i && !busy;   // configuration is frozen while busy
+  assign start    = reg_wr && reg_addr_i == CONV_CTRL && reg_wdata_i[CONV_CTRL_START_LSB];
+  assign reg_ready_o = reg_ready_q;
+  assign reg_rdata_o = reg_rdata_q;
+
+  always_comb begin
+    unique case (reg_addr_i)
+      CONV_STATUS:     reg_rdata_d = 32'({err_q, done_q, busy});
+      CONV_IN_ADDR:    reg_rdata_d = 32'(in_addr_q);
+      CONV_W_ADDR:     reg_rdata_d = 32'(w_addr_q);
+      CONV_BIAS_ADDR:  reg_rdata_d = 32'(bias_addr_q);
+      CONV_MULT_ADDR:  reg_rdata_d = 32'(mult_addr_q);
+      CONV_SHIFT_ADDR: reg_rdata_d = 32'(shift_addr_q);
+      CONV_OUT_ADDR:   reg_rdata_d = 32'(out_addr_q);
+      CONV_IH:         reg_rdata_d = 32'(ih_q);
+      CONV_IW:         reg_rdata_d = 32'(iw_q);
+      CONV_CIN:        reg_rdata_d = 32'(cin_q);
+      CONV_COUT:       reg_rdata_d = 32'(cout_q);
+      CONV_K:          reg_rdata_d = 32'(k_q);
+      CONV_FLAGS:      reg_rdata_d = 32'(pool_q);
+      CONV_CYCLES:     reg_rdata_d = cycles_q;
+      CONV_HWCFG:      reg_rdata_d = (32'(Lanes) << CONV_HWCFG_LANES_LSB)
+                                   | (32'(KMax) << CONV_HWCFG_KMAX_LSB)
+                                   | (32'(WbufBits) << CONV_HWCFG_WBUF_LOG2_LSB);
+      default:         reg_rdata_d = 32'd0;
+    endcase
+  end
+
+  always_ff @(posedge clk_i or negedge rst_ni) begin
+    if (!rst_ni) begin
+      reg_ready_q  <= 1'b0;
+      in_addr_q    <= '0;
+      w_addr_q     <= '0;
+      bias_addr_q  <= '0;
+      mult_addr_q  <= '0;
+      shift_addr_q <= '0;
+      out_addr_q   <= '0;
+      ih_q         <= '0;
+      iw_q         <= '0;
+      cin_q        <= '0;
+      cout_q       <= '0;
+      k_q          <= '0;
+      pool_q       <= 1'b0;
+    end else begin
+      reg_ready_q <= reg_valid_i && !reg_ready_q;
+      if (reg_wr) begin
+        unique case (reg_addr_i)
+          CONV_IN_ADDR:    in_addr_q    <= reg_wdata_i[AddrBits-1:0];
+          CONV_W_ADDR:     w_addr_q     <= reg_wdata_i[AddrBits-1:0];
+          CONV_BIAS_ADDR:  bias_addr_q  <= reg_wdata_i[AddrBits-1:0];
+          CONV_MULT_ADDR:  mult_addr_q  <= reg_wdata_i[AddrBits-1:0];
+          CONV_SHIFT_ADDR: shift_addr_q <= reg_wdata_i[AddrBits-1:0];
+          CONV_OUT_ADDR:   out_addr_q   <= reg_wdata_i[AddrBits-1:0];
+          CONV_IH:         ih_q         <= reg_wdata_i[15:0];
+          CONV_IW:         iw_q         <= reg_wdata_i[15:0];
+          CONV_CIN:        cin_q        <= reg_wdata_i[15:0];
+          CONV_COUT:       cout_q       <= reg_wdata_i[15:0];
+          CONV_K:          k_q          <= reg_wdata_i[3:0];
+          CONV_FLAGS:      pool_q       <= reg_wdata_i[CONV_FLAGS_POOL_LSB];
+          default: ;
+        endcase
+      end
+    end
+  end
+
+  always_ff @(posedge clk_i) begin
+    reg_rdata_q <= reg_rdata_d;
+  end
+
+  // ------------------------------------------------------------------ setup
+  // Three products by shift-and-add: iw*cin (row stride), k*cin, k*k*cin.
+  logic [1:0]          step_q, step_d;
+  logic [AddrBits-1:0] ma_q, ma_d, mp_q, mp_d;
+  logic [15:0]         mb_q, mb_d;
+  logic [AddrBits-1:0] row_stride_q, row_stride_d;
+  logic [15:0]         kc_q, kc_d, kkc_q, kkc_d;
+
+  logic               bad_cfg;
+  logic [15:0]        k16, ch, cw;
+  logic [DimBits-1:0] oh, ow;
+  always_comb begin
+    k16     = {12'd0, k_q};
+    bad_cfg = k_q == 4'd0 || 32'(k_q) > KMax || cin_q == '0 || cout_q == '0
+           || ih_q < k16 || iw_q < k16
+           || 32'(ih_q) > DimMax || 32'(iw_q) > DimMax || 32'(cin_q) > DimMax
+           || 32'(cout_q) > DimMax;
+    ch      = ih_q - k16 + 16'd1;
+    cw      = iw_q - k16 + 16'd1;
+    oh      = DimBits'(pool_q ? ch >> 1 : ch);
+    ow      = DimBits'(pool_q ? cw >> 1 : cw);
+  end
+
+  // ------------------------------------------------------------------ address generator + fetch
+  logic                seg_valid, seg_ready;
+  logic [AddrBits-1:0] seg_addr;
+  logic [15:0]         seg_len;
+  seg_tag_t            seg_tag;
+  logic                run_start;
+
+  conv_agen #(.Lanes(Lanes), .AddrBits(AddrBits), .DimBits(DimBits)) u_agen (
+    .clk_i        (clk_i),
+    .rst_ni       (rst_ni),
+    .start_i      (run_start),
+    .in_addr_i    (in_addr_q),
+    .w_addr_i     (w_addr_q),
+    .bias_addr_i  (bias_addr_q),
+    .mult_addr_i  (mult_addr_q),
+    .shift_addr_i (shift_addr_q),
+    .cin_i        (DimBits'(cin_q)),
+    .cout_i       (DimBits'(cout_q)),
+    .k_i          (k_q),
+    .pool_i       (pool_q),
+    .oh_i         (oh),
+    .ow_i         (ow),
+    .row_stride_i (row_stride_q),
+    .kc_i         (kc_q),
+    .kkc_i        (kkc_q),
+    .seg_valid_o  (seg_valid),
+    .seg_ready_i  (seg_ready),
+    .seg_addr_o   (seg_addr),
+    .seg_len_o    (seg_len),
+    .seg_tag_o    (seg_tag)
+  );
+
+  logic                rd_req, rd_gnt, rd_done, wr_req, wr_gnt, wr_done;
+  logic [AddrBits-1:0] rd_addr, wr_addr;
+  logic [31:0]         wr_data;
+  logic [3:0]          wr_strb;
+  logic                b_valid, b_first, b_last, b_pop;
+  logic [7:0]          b_byte;
+  seg_tag_t            b_tag;
+
+  conv_fetch #(.AddrBits(AddrBits), .FifoDepth(FifoDepth)) u_fetch (
+    .clk_i        (clk_i),
+    .rst_ni       (rst_ni),
+    .clear_i      (start),
+    .seg_valid_i  (seg_valid),
+    .seg_ready_o  (seg_ready),
+    .seg_addr_i   (seg_addr),
+    .seg_len_i    (seg_len),
+    .seg_tag_i    (seg_tag),
+    .rd_req_o     (rd_req),
+    .rd_addr_o    (rd_addr),
+    .rd_gnt_i     (rd_gnt),
+    .rd_done_i    (rd_done),
+    .rd_data_i    (mem_rdata_i),
+    .byte_valid_o (b_valid),
+    .byte_o       (b_byte),
+    .byte_first_o (b_first),
+    .byte_last_o  (b_last),
+    .byte_tag_o   (b_tag),
+    .byte_pop_i   (b_pop)
+  );
+
+  // ------------------------------------------------------------------ bus arbiter
+  // One outstanding transfer; writes (rare, they free the requantiser) win over reads.
+  logic                mem_valid_q, mem_valid_d, mem_we_q, mem_we_d;
+  logic [AddrBits-1:0] mem_addr_q, mem_addr_d;
+  logic [31:0]         mem_wdata_q, mem_wdata_d;
+  logic [3:0]          mem_wstrb_q, mem_wstrb_d;
+  logic                can_issue;
+
+  always_comb begin
+    can_issue   = !mem_valid_q || mem_ready_i;
+    wr_gnt      = can_issue && wr_req;
+    rd_gnt      = can_issue && !wr_req && rd_req;
+    rd_done     = mem_valid_q && mem_ready_i && !mem_we_q;
+    wr_done     = mem_valid_q && mem_ready_i && mem_we_q;
+    mem_valid_d = can_issue ? (wr_req || rd_req) : mem_valid_q;
+    mem_we_d    = mem_we_q;
+    mem_addr_d  = mem_addr_q;
+    mem_wdata_d = mem_wdata_q;
+    mem_wstrb_d = mem_wstrb_q;
+    if (wr_gnt) begin
+      mem_we_d    = 1'b1;
+      mem_addr_d  = wr_addr;
+      mem_wdata_d = wr_data;
+      mem_wstrb_d = wr_strb;
+    end else if (rd_gnt) begin
+      mem_we_d    = 1'b0;
+      mem_addr_d  = rd_addr;
+      mem_wstrb_d = 4'd0;
+    end
+  end
+
+  always_ff @(posedge clk_i or negedge rst_ni) begin
+    if (!rst_ni) begin
+      mem_valid_q <= 1'b0;
+    end else begin
+      mem_valid_q <= mem_valid_d;
+    end
+  end
+
+  always_ff @(posedge clk_i) begin
+    mem_we_q    <= mem_we_d;
+    mem_addr_q  <= mem_addr_d;
+    mem_wdata_q <= mem_wdata_d;
+    mem_wstrb_q <= mem_wstrb_d;
+  end
+
+  assign mem_valid_o = mem_valid_q;
+  assign mem_addr_o  = 32'(mem_addr_q);
+  assign mem_wdata_o = mem_wdata_q;
+  assign mem_wstrb_o = mem_wstrb_q;
+
+  // ------------------------------------------------------------------ consumer
+  logic [Lanes-1:0][31:0] bias_q, bias_d;
+  logic [Lanes-1:0][15:0] mult_q, mult_d;
+  logic [Lanes-1:0][5:0]  shift_q, shift_d;
+  logic [PBits-1:0]       pcnt_q, pcnt_d, pidx;
+  logic [LaneBits-1:0]    wlane_q, wlane_d;
+  logic [WbufBits-1:0]    widx_q, widx_d, wb_addr;
+  logic [Lanes-1:0]       wb_we;
+  logic [DimBits-1:0]     crem_q, crem_d, nl_q, nl_d;
+  logic                   grp_start;
+
+  // MAC pipeline flags
+  logic       s1_valid_q, s1_valid_d, s1_first_q, s1_first_d, s1_wlast_q, s1_wlast_d;
+  logic       s1_pfirst_q, s1_pfirst_d, s1_plast_q, s1_plast_d;
+  logic [7:0] s1_act_q, s1_act_d;
+  logic       s2_valid_q, s2_first_q, s2_wlast_q, s2_pfirst_q, s2_plast_q;
+  logic       res_valid_q, res_valid_d, res_release, post_idle;
+
+  logic grp_idle, pix_end_byte, pix_end_busy, can_take;
+  always_comb begin
+    grp_idle     = !s1_valid_q && !s2_valid_q && !res_valid_q && post_idle;
+    pix_end_byte = b_tag.kind == KindAct && b_last && b_tag.win_last && b_tag.pix_last;
+    pix_end_busy = res_valid_q || (s1_valid_q && s1_wlast_q && s1_plast_q)
+                               || (s2_valid_q && s2_wlast_q && s2_plast_q);
+    if (b_tag.kind == KindBias && b_first) can_take = grp_idle;
+    else if (pix_end_byte)                 can_take = !pix_end_busy;
+    else                                   can_take = 1'b1;
+  end
+  assign b_pop = state_q == StRun && b_valid && can_take;
+
+  always_comb begin
+    bias_d      = bias_q;
+    mult_d      = mult_q;
+    shift_d     = shift_q;
+    pcnt_d      = pcnt_q;
+    wlane_d     = wlane_q;
+    widx_d      = widx_q;
+    crem_d      = crem_q;
+    nl_d        = nl_q;
+    grp_start   = 1'b0;
+    wb_we       = '0;
+    wb_addr     = widx_q;
+    s1_valid_d  = 1'b0;
+    s1_first_d  = 1'b0;
+    s1_wlast_d  = 1'b0;
+    s1_pfirst_d = b_tag.pix_first;
+    s1_plast_d  = b_tag.pix_last;
+    s1_act_d    = b_byte;
+    pidx        = b_first ? '0 : pcnt_q;
+
+    if (run_start) begin
+      crem_d = DimBits'(cout_q);
+    end
+    if (b_pop) begin
+      pcnt_d = pidx + 1'b1;
+      unique case (b_tag.kind)
+        KindBias: begin
+          if (b_first) begin
+            grp_start = 1'b1;
+            nl_d      = crem_q > DimBits'(Lanes) ? DimBits'(Lanes) : crem_q;
+            crem_d    = crem_q - nl_d;
+          end
+          for (int j = 0; j < int'(Lanes); j++) begin
+            if ((int'(pidx) >> 2) == j) bias_d[j][8*pidx[1:0] +: 8] = b_byte;
+          end
+        end
+        KindMult: begin
+          for (int j = 0; j < int'(Lanes); j++) begin
+            if ((int'(pidx) >> 1) == j) mult_d[j][8*pidx[0] +: 8] = b_byte;
+          end
+        end
+        KindShift: begin
+          for (int j = 0; j < int'(Lanes); j++) begin
+            if (int'(pidx) == j) begin
+              shift_d[j] = b_byte == 8'd0 ? 6'd1 : (b_byte > 8'd47 ? 6'd47 : b_byte[5:0]);
+            end
+          end
+          wlane_d = '0;
+        end
+        KindWeight: begin
+          wb_addr = b_first ? '0 : widx_q;
+          widx_d  = wb_addr + 1'b1;
+          for (int j = 0; j < int'(Lanes); j++) begin
+            wb_we[j] = int'(wlane_q) == j;
+          end
+          if (b_last) wlane_d = wlane_q + 1'b1;
+        end
+        KindAct: begin
+          wb_addr    = (b_first && b_tag.win_first) ? '0 : widx_q;
+          widx_d     = wb_addr + 1'b1;
+          s1_valid_d = 1'b1;
+          s1_first_d = b_first && b_tag.win_first;
+          s1_wlast_d = b_last && b_tag.win_last;
+        end
+        default: ;
+      endcase
+    end
+    res_valid_d = (res_valid_q && !res_release) || (s2_valid_q && s2_wlast_q && s2_plast_q);
+  end
+
+  logic [Lanes-1:0][31:0] res_all;
+  for (genvar j = 0; j < int'(Lanes); j++) begin : g_lane
+    logic [31:0] res;
+    conv_lane #(.WbufDepth(WbufDepth)) u_lane (
+      .clk_i          (clk_i),
+      .wb_we_i        (wb_we[j]),
+      .wb_addr_i      (wb_addr),
+      .wb_wdata_i     (b_byte),
+      .s1_valid_i     (s1_valid_q),
+      .s1_act_i       (s1_act_q),
+      .s2_valid_i     (s2_valid_q),
+      .s2_first_i     (s2_first_q),
+      .s2_win_last_i  (s2_wlast_q),
+      .s2_pix_first_i (s2_pfirst_q),
+      .s2_pix_last_i  (s2_plast_q),
+      .bias_i         (bias_q[j]),
+      .res_o          (res)
+    );
+    assign res_all[j] = res;
+  end
+
+  conv_post #(.Lanes(Lanes), .AddrBits(AddrBits), .DimBits(DimBits)) u_post (
+    .clk_i         (clk_i),
+    .rst_ni        (rst_ni),
+    .run_start_i   (run_start),
+    .grp_start_i   (grp_start),
+    .out_addr_i    (out_addr_q),
+    .cout_i        (DimBits'(cout_q)),
+    .nl_i          (nl_q),
+    .res_valid_i   (res_valid_q),
+    .res_i         (res_all),
+    .mult_i        (mult_q),
+    .shift_i       (shift_q),
+    .res_release_o (res_release),
+    .idle_o        (post_idle),
+    .wr_req_o      (wr_req),
+    .wr_addr_o     (wr_addr),
+    .wr_data_o     (wr_data),
+    .wr_strb_o     (wr_strb),
+    .wr_gnt_i      (wr_gnt),
+    .wr_done_i     (wr_done)
+  );
+
+  // ------------------------------------------------------------------ control FSM
+  logic end_seen;
+  assign end_seen = b_pop && b_last && b_tag.last_seg;
+
+  always_comb begin
+    state_d      = state_q;
+    done_d       = done_q;
+    err_d        = err_q;
+    cycles_d     = busy ? cycles_q + 32'd1 : cycles_q;
+    step_d       = step_q;
+    ma_d         = ma_q;
+    mb_d         = mb_q;
+    mp_d         = mp_q;
+    row_stride_d = row_stride_q;
+    kc_d         = kc_q;
+    kkc_d        = kkc_q;
+    run_start    = 1'b0;
+
+    unique case (state_q)
+      StIdle: begin
+        if (start) begin
+          done_d   = bad_cfg;
+          err_d    = bad_cfg;
+          cycles_d = '0;
+          if (!bad_cfg) begin
+            state_d = StSetup;
+            step_d  = 2'd0;
+            ma_d    = AddrBits'(cin_q);
+            mb_d    = iw_q;
+            mp_d    = '0;
+          end
+        end
+      end
+      StSetup: begin
+        if (mb_q != 16'd0) begin
+          mp_d = mb_q[0] ? mp_q + ma_q : mp_q;
+          ma_d = ma_q << 1;
+          mb_d = mb_q >> 1;
+        end else begin
+          mp_d = '0;
+          mb_d = k16;
+          unique case (step_q)
+            2'd0: begin row_stride_d = mp_q; ma_d = AddrBits'(cin_q); step_d = 2'd1; end
+            2'd1: begin kc_d = mp_q[15:0]; ma_d = mp_q; step_d = 2'd2; end
+            default: begin
+              kkc_d = mp_q[15:0];
+              if (mp_q > AddrBits'(WbufDepth)) begin
+                state_d = StIdle;
+                done_d  = 1'b1;
+                err_d   = 1'b1;
+              end else if (oh == '0 || ow == '0) begin
+                state_d = StIdle;       // nothing to compute (pooling a 1-wide map)
+                done_d  = 1'b1;
+              end else begin
+                state_d   = StRun;
+                run_start = 1'b1;
+              end
+            end
+          endcase
+        end
+      end
+      StRun: begin
+        if (end_seen) state_d = StDrain;
+      end
+      StDrain: begin
+        if (grp_idle && !mem_valid_q) begin
+          state_d = StIdle;
+          done_d  = 1'b1;
+        end
+      end
+      default: state_d = StIdle;
+    endcase
+  end
+
+  always_ff @(posedge clk_i or negedge rst_ni) begin
+    if (!rst_ni) begin
+      state_q     <= StIdle;
+      done_q      <= 1'b0;
+      err_q       <= 1'b0;
+      cycles_q    <= '0;
+      s1_valid_q  <= 1'b0;
+      s2_valid_q  <= 1'b0;
+      res_valid_q <= 1'b0;
+    end else begin
+      state_q     <= state_d;
+      done_q      <= done_d;
+      err_q       <= err_d;
+      cycles_q    <= cycles_d;
+      s1_valid_q  <= s1_valid_d;
+      s2_valid_q  <= s1_valid_q;
+      res_valid_q <= res_valid_d;
+    end
+  end
+
+  always_ff @(posedge clk_i) begin
+    step_q       <= step_d;
+    ma_q         <= ma_d;
+    mb_q         <= mb_d;
+    mp_q         <= mp_d;
+    row_stride_q <= row_stride_d;
+    kc_q         <= kc_d;
+    kkc_q        <= kkc_d;
+    bias_q       <= bias_d;
+    mult_q       <= mult_d;
+    shift_q      <= shift_d;
+    pcnt_q       <= pcnt_d;
+    wlane_q      <= wlane_d;
+    widx_q       <= widx_d;
+    crem_q       <= crem_d;
+    nl_q         <= nl_d;
+    s1_first_q   <= s1_first_d;
+    s1_wlast_q   <= s1_wlast_d;
+    s1_pfirst_q  <= s1_pfirst_d;
+    s1_plast_q   <= s1_plast_d;
+    s1_act_q     <= s1_act_d;
+    s2_first_q   <= s1_first_q;
+    s2_wlast_q   <= s1_wlast_q;
+    s2_pfirst_q  <= s1_pfirst_q;
+    s2_plast_q   <= s1_plast_q;
+  end
+
+  initial begin
+    if (Lanes < 1 || Lanes > 64) $error("conv_engine: Lanes must be in 1..64");
+    if (KMax < 1 || KMax > 15) $error("conv_engine: KMax must be in 1..15");
+    if (DimMax < KMax || DimMax > 32767) $error("conv_engine: DimMax must be in KMax..32767");
+    if (WbufDepth < 2 || (WbufDepth & (WbufDepth - 1)) != 0 || WbufDepth > 32768)
+      $error("conv_engine: WbufDepth must be a power of two in 2..32768");
+    if (AddrBits < 8 || AddrBits > 32) $error("conv_engine: AddrBits must be in 8..32");
+  end
+endmodule : conv_engine
+
+`default_nettype wire
