@@ -39,6 +39,13 @@ pub const INPUT_ADDR: u32 = MODEL_ADDR + MODEL_MAX_LEN;
 pub const INPUT_MAX_LEN: u32 = 8 * 1024;
 /// Initial stack pointer (end of RAM); the stack owns `[INPUT_ADDR + INPUT_MAX_LEN, STACK_TOP)`.
 pub const STACK_TOP: u32 = RAM_BASE + RAM_LEN;
+/// SPI flash read window (picosoc `spimemio`, read-only, sequential word reads are fastest).
+pub const FLASH_BASE: u32 = 0x0100_0000;
+/// Flash copy of the model blob followed by the input image, laid out like RAM from
+/// `MODEL_ADDR` (image at `+MODEL_MAX_LEN`). At boot the firmware copies
+/// `MODEL_MAX_LEN + INPUT_MAX_LEN` bytes from here to `MODEL_ADDR` if the first word here is
+/// the blob magic; otherwise it uses RAM as it finds it (a harness preloaded it).
+pub const FLASH_MODEL: u32 = FLASH_BASE + 0x10_0000;
 /// MMIO base (uncached region on every supported core).
 pub const MMIO_BASE: u32 = 0xF000_0000;
 /// UART TX: write = send the low byte (the bus stalls while busy); read bit 0 = busy.

@@ -1,7 +1,8 @@
 //! The cnnfpga soft-core firmware (PicoRV32, `riscv32imc-unknown-none-elf`).
 //!
 //! Boot: `_start` sets `sp`, copies `.data`, zeroes `.bss` and calls `main`. `main` runs a
-//! requantisation self-test, parses the model blob at `memmap::MODEL_ADDR`, runs it on the
+//! requantisation self-test, copies blob + image from SPI flash to RAM if the flash holds a
+//! blob (`memmap::FLASH_MODEL`), parses the model blob at `memmap::MODEL_ADDR`, runs it on the
 //! image at `memmap::INPUT_ADDR` with the software backend, prints the result over the UART
 //! and writes the exit code to `memmap::EXIT`:
 //!
@@ -144,8 +145,12 @@ mod soc {
     }
 
     fn exit(code: u32) -> ! {
-        // SAFETY: EXIT is the SoC's exit/LED register (memmap.rs).
-        unsafe { write_volatile(EXIT as *mut u32, code) };
+        // SAFETY: UART_TX and EXIT are the SoC's UART and exit/LED registers (memmap.rs).
+        unsafe {
+            // let the last byte leave the UART before the simulation stops
+            while read_volatile(UART_TX as *const u32) & 1 != 0 {}
+            write_volatile(EXIT as *mut u32, code);
+        }
         loop {
             core::hint::spin_loop();
         }
@@ -261,6 +266,24 @@ mod soc {
         ok
     }
 
+    /// Copies blob + image from the flash window to RAM when the flash holds a blob (see
+    /// `memmap::FLASH_MODEL`): ascending word loads only, as spimemio streams them.
+    fn load_from_flash() -> bool {
+        let src = FLASH_MODEL as *const u32;
+        let dst = MODEL_ADDR as *mut u32;
+        // SAFETY: the flash window is readable; [MODEL_ADDR, INPUT_ADDR + INPUT_MAX_LEN) is RAM
+        // reserved for blob and image (memmap.rs), disjoint from everything this program uses.
+        unsafe {
+            if read_volatile(src) != u32::from_le_bytes(firmware::model::MAGIC) {
+                return false;
+            }
+            for i in 0..((MODEL_MAX_LEN + INPUT_MAX_LEN) / 4) as usize {
+                write_volatile(dst.add(i), read_volatile(src.add(i)));
+            }
+        }
+        true
+    }
+
     #[no_mangle]
     extern "C" fn main() -> ! {
         let mut uart = Uart;
@@ -270,6 +293,9 @@ mod soc {
         if !selftest() {
             uart.s("error: requant selftest").nl();
             exit(4);
+        }
+        if load_from_flash() {
+            uart.s("loaded model and image from flash").nl();
         }
         // SAFETY: [MODEL_ADDR, +MODEL_MAX_LEN) is RAM reserved for the blob (memmap.rs), filled
         // before reset and never written by this program.
