@@ -34,7 +34,7 @@ fn main() {
         .map(|_| {
             let row: Vec<i32> = (0..100)
                 .map(|_| {
-                    if r.next() % 4 == 0 {
+                    if r.next() & 3 == 0 {
                         [1, -1, 2, -2, 4, -4, 8][r.range(0, 6) as usize]
                     } else {
                         0
@@ -96,7 +96,7 @@ fn main() {
     let mut flash = blob.clone();
     flash.resize(MODEL_MAX_LEN as usize, 0);
     flash.extend_from_slice(&image);
-    while flash.len() % 4 != 0 {
+    while flash.len() & 3 != 0 {
         flash.push(0);
     }
     std::fs::write(format!("{out}/model.bin"), &blob).unwrap();
