@@ -21,12 +21,12 @@ const MODELS: &[Model] = &[
         rust_type: "ConvEngineModel",
     },
     // A wider, shallower variant: checks that the RTL is generic in its parameters
-    // (Lanes that do not divide cout, a 2-entry fetch FIFO, 128-byte weight buffers).
+    // (Lanes that do not divide cout, a 2-entry fetch FIFO, 256-byte weight buffers).
     Model {
         name: "conv_engine_l8",
         top: "conv_engine",
         filelist: "rtl/accel.f",
-        args: &["-GLanes=8", "-GFifoDepth=2", "-GWbufDepth=128", "-GKMax=3"],
+        args: &["-GLanes=8", "-GFifoDepth=2", "-GWbufDepth=256"],
         clock: "clk_i",
         rust_type: "ConvEngineL8Model",
     },

@@ -88,7 +88,7 @@ macro_rules! impl_engine_ports {
 
 // Parameters as passed in sim/build.rs (defaults come from the generated register map).
 impl_engine_ports!(ConvEngineModel, firmware::regs::LANES, firmware::regs::WBUF_DEPTH, firmware::regs::KMAX);
-impl_engine_ports!(ConvEngineL8Model, 8, 128, 3);
+impl_engine_ports!(ConvEngineL8Model, 8, 256, 5);
 
 /// Without Verilator there is no model; this type stands in so that code still compiles and
 /// every attempt to create an engine fails with the setup hint.

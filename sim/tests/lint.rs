@@ -1,0 +1,79 @@
+//! `verilator --lint-only -Wall` on every RTL file, one test per file, asserting empty output.
+//! Waivers live in rtl/lint/waivers.vlt (one rule, one file, a reason each).
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap().to_path_buf()
+}
+
+/// Lints `file` with `top` as top module; packages and sibling modules are found via -y.
+fn lint(file: &str, top: &str) {
+    let root = root();
+    let mut files = vec!["rtl/gen/accel_pkg.sv", "rtl/accel/conv_pkg.sv"];
+    if !files.contains(&file) {
+        files.push(file);
+    }
+    let out = Command::new(std::env::var("VERILATOR").unwrap_or_else(|_| "verilator".into()))
+        .current_dir(&root)
+        .args(["--lint-only", "-Wall", "rtl/lint/waivers.vlt", "-y", "rtl/accel", "--top-module", top])
+        .args(files)
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run verilator ({e}): run scripts/setup.sh"));
+    let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    assert!(out.status.success() && text.trim().is_empty(), "lint of {file} is not clean:\n{text}");
+}
+
+macro_rules! lint_tests {
+    ($($name:ident => ($file:literal, $top:literal)),* $(,)?) => {
+        $( #[test] fn $name() { lint($file, $top); } )*
+        const LINTED: &[&str] = &[$($file),*];
+    };
+}
+
+lint_tests! {
+    accel_pkg => ("rtl/gen/accel_pkg.sv", "accel_pkg"),
+    conv_pkg => ("rtl/accel/conv_pkg.sv", "conv_pkg"),
+    conv_wbuf => ("rtl/accel/conv_wbuf.sv", "conv_wbuf"),
+    conv_lane => ("rtl/accel/conv_lane.sv", "conv_lane"),
+    conv_fetch => ("rtl/accel/conv_fetch.sv", "conv_fetch"),
+    conv_agen => ("rtl/accel/conv_agen.sv", "conv_agen"),
+    conv_post => ("rtl/accel/conv_post.sv", "conv_post"),
+    conv_engine => ("rtl/accel/conv_engine.sv", "conv_engine"),
+}
+
+#[test]
+fn every_rtl_file_has_a_lint_test() {
+    let root = root();
+    let mut files: Vec<String> = Vec::new();
+    for dir in ["rtl/accel", "rtl/gen"] {
+        for e in std::fs::read_dir(root.join(dir)).unwrap() {
+            let name = e.unwrap().file_name().into_string().unwrap();
+            if name.ends_with(".sv") || name.ends_with(".v") {
+                files.push(format!("{dir}/{name}"));
+            }
+        }
+    }
+    for f in &files {
+        assert!(LINTED.contains(&f.as_str()), "{f} has no lint test in sim/tests/lint.rs");
+    }
+    // and the file list used by the build names exactly these files
+    let fl = std::fs::read_to_string(root.join("rtl/accel.f")).unwrap();
+    let mut listed: Vec<&str> = fl.lines().map(str::trim).filter(|l| !l.is_empty() && !l.starts_with('#')).collect();
+    listed.sort();
+    files.sort();
+    assert_eq!(listed, files.iter().map(String::as_str).collect::<Vec<_>>(), "rtl/accel.f is out of date");
+}
+
+/// The lint has teeth: a width bug is reported.
+#[test]
+fn lint_reports_a_width_bug() {
+    let dir = std::env::temp_dir().join(format!("cnnfpga-lint-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let f = dir.join("bad_width.sv");
+    std::fs::write(&f, "`default_nettype none\nmodule bad_width (input wire logic [7:0] a_i, output logic [3:0] y_o);\n  assign y_o = a_i;\nendmodule\n").unwrap();
+    let out = Command::new("verilator").args(["--lint-only", "-Wall"]).arg(&f).output().expect("verilator");
+    let text = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success() && text.contains("WIDTH"), "expected a WIDTH warning, got:\n{text}");
+}
