@@ -1,0 +1,135 @@
+//! The `cnnfpga` binary end to end on the sample data: train -> eval --json -> predict, and the
+//! clear errors for bad values and mismatched classes.
+
+use std::path::PathBuf;
+use std::process::Command;
+
+fn bin() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_cnnfpga"))
+}
+fn sample() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../data/sample")
+}
+
+#[test]
+fn train_eval_predict() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("m");
+    let st = bin()
+        .args([
+            "train",
+            "--arch",
+            "mlp",
+            "--hidden",
+            "8",
+            "--epochs",
+            "2",
+            "--quiet",
+            "--augment",
+        ])
+        .arg("--data")
+        .arg(sample())
+        .arg("--out")
+        .arg(&out)
+        .output()
+        .unwrap();
+    assert!(
+        st.status.success(),
+        "{}",
+        String::from_utf8_lossy(&st.stderr)
+    );
+    let meta: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(out.join("model.json")).unwrap()).unwrap();
+    assert_eq!(meta["format_version"], 1);
+    assert_eq!(meta["history"].as_array().unwrap().len(), 2);
+    assert_eq!(meta["classes"][2], "elephant");
+    assert!(!out.with_extension("checkpoint").exists());
+
+    let ev = bin()
+        .arg("eval")
+        .arg("--model")
+        .arg(&out)
+        .arg("--data")
+        .arg(sample())
+        .arg("--json")
+        .output()
+        .unwrap();
+    assert!(
+        ev.status.success(),
+        "{}",
+        String::from_utf8_lossy(&ev.stderr)
+    );
+    let text = String::from_utf8(ev.stdout).unwrap();
+    assert_eq!(text.trim().lines().count(), 1);
+    let j: serde_json::Value = serde_json::from_str(&text).unwrap();
+    for k in [
+        "accuracy",
+        "macro_precision",
+        "macro_recall",
+        "macro_f1",
+        "loss",
+        "confusion",
+        "classes",
+        "per_class",
+    ] {
+        assert!(j.get(k).is_some(), "missing {k}");
+    }
+    let total: u64 = j["confusion"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|r| r.as_array().unwrap())
+        .map(|v| v.as_u64().unwrap())
+        .sum();
+    assert_eq!(total, 200);
+
+    let img = sample().join("cat/0000.jpg");
+    let pr = bin()
+        .arg("predict")
+        .arg("--model")
+        .arg(&out)
+        .arg(&img)
+        .output()
+        .unwrap();
+    assert!(pr.status.success());
+    let line = String::from_utf8(pr.stdout).unwrap();
+    assert!(line.contains("cat=") && line.contains("sheep="), "{line}");
+
+    // Eval on a folder with other class names is refused.
+    let other = tmp.path().join("other");
+    std::fs::create_dir_all(other.join("dog")).unwrap();
+    std::fs::copy(&img, other.join("dog/a.jpg")).unwrap();
+    let bad = bin()
+        .arg("eval")
+        .arg("--model")
+        .arg(&out)
+        .arg("--data")
+        .arg(&other)
+        .output()
+        .unwrap();
+    assert!(!bad.status.success());
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("class names differ"));
+}
+
+#[test]
+fn bad_values_are_clear_errors() {
+    let cases: [(&[&str], &str); 5] = [
+        (&["--val-split", "1.5"], "val-split"),
+        (&["--val-split", "0"], "val-split"),
+        (&["--lr", "0"], "lr"),
+        (&["--batch", "0"], "batch"),
+        (&["--arch", "resnet"], "unknown architecture"),
+    ];
+    for (args, want) in cases {
+        let o = bin()
+            .args(["train", "--out", "/nonexistent/x"])
+            .arg("--data")
+            .arg(sample())
+            .args(args)
+            .output()
+            .unwrap();
+        assert!(!o.status.success());
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert!(err.contains(want), "{args:?}: {err}");
+    }
+}
