@@ -68,3 +68,21 @@ pub fn bench_train(
         ms_per_step: secs * 1e3 / steps as f64,
     })
 }
+
+/// Images per second of on-the-fly augmentation alone ([`crate::train::make_batch`] with the
+/// default [`crate::augment::AugmentConfig`]), over `steps` batches.
+pub fn bench_augment(ds: &Dataset, batch: usize, steps: usize) -> f64 {
+    let cfg = crate::train::TrainConfig {
+        augment: Some(Default::default()),
+        ..Default::default()
+    };
+    let n = ds.len().max(1);
+    let t0 = Instant::now();
+    for k in 0..steps {
+        let items: Vec<(usize, Option<u64>)> = (0..batch)
+            .map(|j| ((k * batch + j) % n, Some(j as u64)))
+            .collect();
+        std::hint::black_box(crate::train::make_batch(ds, &items, &cfg, k));
+    }
+    (steps * batch) as f64 / t0.elapsed().as_secs_f64()
+}

@@ -234,7 +234,7 @@ impl Dataset {
                     idx.len()
                 )));
             }
-            Rng::derive(&[seed, 0x5311_7, label as u64]).shuffle(&mut idx);
+            Rng::derive(&[seed, 0x0005_3117, label as u64]).shuffle(&mut idx);
             let nv = ((idx.len() as f64 * val_frac).round() as usize).clamp(1, idx.len() - 1);
             va.extend_from_slice(&idx[..nv]);
             tr.extend_from_slice(&idx[nv..]);

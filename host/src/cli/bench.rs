@@ -31,6 +31,9 @@ pub struct TrainArgs {
     /// Only this architecture (paper-cnn or mlp).
     #[arg(long)]
     pub arch: Option<String>,
+    /// Also time the on-the-fly augmentation alone.
+    #[arg(long)]
+    pub augment: bool,
     /// Print one JSON object.
     #[arg(long)]
     pub json: bool,
@@ -74,8 +77,17 @@ fn run_train(a: TrainArgs) -> anyhow::Result<()> {
         }
         results.push(r);
     }
+    let augment = a
+        .augment
+        .then(|| crate::bench::bench_augment(&ds, a.batch, a.steps));
+    if let (Some(r), false) = (augment, a.json) {
+        println!("augment    batch {:4}  {:8.1} images/s", a.batch, r);
+    }
     if a.json {
-        println!("{}", serde_json::json!({ "train": results }));
+        println!(
+            "{}",
+            serde_json::json!({ "train": results, "augment_images_per_second": augment })
+        );
     }
     Ok(())
 }

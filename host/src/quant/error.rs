@@ -24,6 +24,16 @@ pub enum QuantError {
         /// The rejected width.
         bits: u8,
     },
+    /// A P-layer level count outside `1..=2^(bits-1) - 1`.
+    #[error("{op}: {levels} non-zero levels, the code holds 1..={max}")]
+    BadLevels {
+        /// Failing operation.
+        op: &'static str,
+        /// The rejected count.
+        levels: u8,
+        /// Most the code width holds.
+        max: u8,
+    },
     /// A real requantisation multiplier that `m / 2^shift` (`m` in `[2^14, 2^15)`, shift in
     /// `1..=47`) cannot represent to 15 significant bits: not finite, not positive, below
     /// `2^-33` or at/above `16383.75`.

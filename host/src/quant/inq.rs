@@ -1,7 +1,7 @@
 //! Incremental Network Quantization (Zhou et al., ICLR 2017) for P layers: weights become 0 or
 //! `±2^e`, `n2 <= e <= n1`, a growing portion at a time, largest magnitudes first.
 
-use firmware::numerics::PCode;
+use firmware::numerics::{PCode, PBITS_MAX, PBITS_MIN};
 
 use super::error::{check_bits, check_finite, check_len, QuantError, Result};
 use super::requant::pow2;
@@ -11,15 +11,19 @@ pub const INQ_PORTIONS: [f64; 4] = [0.5, 0.75, 0.875, 1.0];
 
 /// The power-of-two grid of one P layer.
 ///
-/// With code width `bits` the entry holds `L = 2^(bits-1) - 1` non-zero magnitudes (magnitude
-/// `k` in `1..=L` means `2^(k-1)` units of `2^n2`), so the representable weights are 0 and
-/// `±2^e` for `e` in `n2..=n1` with `n2 = n1 - (L - 1)`. (The INQ paper spends one bit on a
-/// zero flag, giving `2^(b-2)` exponents; here zero is a code of its own, so `bits` buys
-/// `2^(bits-1) - 1` exponents.)
+/// With code width `bits` the entry can hold up to `2^(bits-1) - 1` non-zero magnitudes
+/// (magnitude `k` means `2^(k-1)` units of `2^n2`); the layer uses `L = levels` of them
+/// (default: all), so the representable weights are 0 and `±2^e` for `e` in `n2..=n1` with
+/// `n2 = n1 - (L - 1)` (`docs/numerics.md`, P layer). (The INQ paper spends one bit on a zero
+/// flag, giving `2^(b-2)` exponents; here zero is a code of its own.) Fewer levels than the
+/// code allows keep the shifts small: the model reader requires
+/// `|bias| + 255 * sum|w| < 2^31` per row, so e.g. 6- and 7-bit codes cannot use all theirs.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct InqParams {
     /// Code width, `PBITS_MIN..=PBITS_MAX`.
     pub bits: u8,
+    /// Non-zero magnitudes used, `1..=2^(bits-1) - 1`.
+    pub levels: u8,
     /// Largest exponent.
     pub n1: i32,
     /// Smallest exponent: the layer's unit is `2^n2`.
@@ -27,28 +31,53 @@ pub struct InqParams {
 }
 
 impl InqParams {
-    /// The grid with largest exponent `n1`. The grid must lie inside f32's normal range
-    /// (`-126 <= n2`, `n1 <= 127`) so every level is an exact f32.
+    /// The grid with largest exponent `n1` using every level the code holds. The grid must lie
+    /// inside f32's normal range (`-126 <= n2`, `n1 <= 127`) so every level is an exact f32
+    /// (and `n2` fits the blob's `i8`).
     pub fn new(bits: u8, n1: i32) -> Result<Self> {
-        const OP: &str = "InqParams::new";
-        check_bits(OP, bits)?;
-        let n2 = n1 - (i32::from(levels(bits)) - 1);
+        check_bits("InqParams::new", bits)?;
+        InqParams::make("InqParams::new", bits, max_levels(bits), n1)
+    }
+
+    /// The same grid top `n1` with only `levels` non-zero magnitudes (`n2` moves up).
+    pub fn with_levels(self, levels: u8) -> Result<Self> {
+        InqParams::make("InqParams::with_levels", self.bits, levels, self.n1)
+    }
+
+    fn make(op: &'static str, bits: u8, levels: u8, n1: i32) -> Result<Self> {
+        check_bits(op, bits)?;
+        let max = max_levels(bits);
+        if !(1..=max).contains(&levels) {
+            return Err(QuantError::BadLevels { op, levels, max });
+        }
+        let n2 = n1 - (i32::from(levels) - 1);
         if n2 < -126 || n1 > 127 {
             return Err(QuantError::BadScale {
-                op: OP,
+                op,
                 scale: 2f64.powi(n1),
             });
         }
-        Ok(InqParams { bits, n1, n2 })
+        Ok(InqParams {
+            bits,
+            levels,
+            n1,
+            n2,
+        })
     }
 
-    /// The grid for `s = max|w|`: `n1 = floor(log2(4s/3))`, computed exactly as the `n1` with
-    /// `3 * 2^n1 <= 4s < 3 * 2^(n1+1)` (so `s < 1.5 * 2^n1`: no weight of the layer lies above
-    /// the top level's rounding interval). `s` must be positive and finite.
+    /// The grid for `s = max|w|` using every level: see [`Self::from_max_levels`].
     pub fn from_max(bits: u8, s: f64) -> Result<Self> {
+        InqParams::from_max_levels(bits, max_levels(bits), s)
+    }
+
+    /// The grid for `s = max|w|` with `levels` non-zero magnitudes: `n1 = floor(log2(4s/3))`,
+    /// computed exactly as the `n1` with `3 * 2^n1 <= 4s < 3 * 2^(n1+1)` (so `s < 1.5 * 2^n1`:
+    /// no weight of the layer lies above the top level's rounding interval), and
+    /// `n2 = n1 - (levels - 1)`. `s` must be positive and finite.
+    pub fn from_max_levels(bits: u8, levels: u8, s: f64) -> Result<Self> {
         const OP: &str = "InqParams::from_max";
         check_bits(OP, bits)?;
-        if !(s.is_finite() && s > 0.0 && s >= pow2(-1000) && s <= pow2(1000)) {
+        if !(s.is_finite() && s >= pow2(-1000) && s <= pow2(1000)) {
             return Err(QuantError::BadScale { op: OP, scale: s });
         }
         let four_s = 4.0 * s;
@@ -59,23 +88,23 @@ impl InqParams {
         while 3.0 * pow2(n1 + 1) <= four_s {
             n1 += 1;
         }
-        InqParams::new(bits, n1)
+        InqParams::make(OP, bits, levels, n1)
     }
 
-    /// The grid for a weight tensor (any shape, flattened), from its `max|w|`. Compute it once,
-    /// before the first INQ step, and keep it for all steps (as INQ does): later retraining may
-    /// move unquantised weights, but the grid stays fixed.
+    /// The grid for a weight tensor (any shape, flattened) from its `max|w|`, every level.
+    /// Compute it once, before the first INQ step, and keep it for all steps (as INQ does):
+    /// retraining may move unquantised weights, but the grid stays fixed.
     pub fn from_weights(bits: u8, weights: &[f32]) -> Result<Self> {
+        InqParams::from_weights_levels(bits, max_levels(bits), weights)
+    }
+
+    /// [`Self::from_weights`] with `levels` non-zero magnitudes.
+    pub fn from_weights_levels(bits: u8, levels: u8, weights: &[f32]) -> Result<Self> {
         check_finite("InqParams::from_weights", weights)?;
         let s = weights
             .iter()
             .fold(0.0f64, |m, &w| m.max(f64::from(w).abs()));
-        InqParams::from_max(bits, s)
-    }
-
-    /// Number of non-zero magnitudes `L = 2^(bits-1) - 1`.
-    pub fn levels(&self) -> u8 {
-        levels(self.bits)
+        InqParams::from_max_levels(bits, levels, s)
     }
 
     /// The layer's unit `2^n2` (the P layer's weight scale).
@@ -116,9 +145,14 @@ impl InqParams {
     }
 }
 
-/// `L = 2^(bits-1) - 1` = `PCode::max_shift(bits) + 1`.
-fn levels(bits: u8) -> u8 {
-    PCode::max_shift(bits) + 1
+/// Most non-zero magnitudes a code width holds: `2^(bits-1) - 1` = `PCode::max_shift(bits) + 1`
+/// (0 for a width outside `PBITS_MIN..=PBITS_MAX`).
+pub fn max_levels(bits: u8) -> u8 {
+    if (PBITS_MIN..=PBITS_MAX).contains(&bits) {
+        PCode::max_shift(bits) + 1
+    } else {
+        0
+    }
 }
 
 /// Outcome of one INQ partition step.
@@ -198,16 +232,16 @@ mod tests {
     fn n1_n2_by_hand() {
         // s = 1.1: 4s/3 = 1.466 -> n1 = 0; bits 3 -> L = 3, n2 = 0 - 2 = -2
         let p = InqParams::from_max(3, 1.1).unwrap();
-        assert_eq!((p.n1, p.n2, p.levels()), (0, -2, 3));
+        assert_eq!((p.n1, p.n2, p.levels), (0, -2, 3));
         // exact boundary: s = 0.75 -> 4s/3 = 1 -> n1 = 0; just below -> n1 = -1
         assert_eq!(InqParams::from_max(3, 0.75).unwrap().n1, 0);
         assert_eq!(InqParams::from_max(3, 0.75 - 1e-12).unwrap().n1, -1);
         // s = 0.1: 4s/3 = 0.1333 -> log2 = -2.9 -> n1 = -3; bits 5 -> L = 15, n2 = -17
         let p = InqParams::from_max(5, 0.1).unwrap();
-        assert_eq!((p.n1, p.n2, p.levels()), (-3, -17, 15));
+        assert_eq!((p.n1, p.n2, p.levels), (-3, -17, 15));
         // ternary: bits 2 -> L = 1, n2 = n1
         let p = InqParams::from_max(2, 1.1).unwrap();
-        assert_eq!((p.n1, p.n2, p.levels()), (0, 0, 1));
+        assert_eq!((p.n1, p.n2, p.levels), (0, 0, 1));
         assert!(matches!(
             InqParams::from_max(8, 1.0),
             Err(QuantError::BadBits { bits: 8, .. })

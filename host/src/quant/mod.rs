@@ -25,7 +25,7 @@ mod requant;
 
 pub use calib::{activation_scale, quantize_activation, Calibration, INPUT_SCALE};
 pub use error::{QuantError, Result};
-pub use inq::{inq_step, InqParams, InqStep, INQ_PORTIONS};
+pub use inq::{inq_step, max_levels, InqParams, InqStep, INQ_PORTIONS};
 pub use np::{
     chw_to_hwc, dense_chw_to_hwc, oihw_to_ohwi, quantize_bias, quantize_np_layer,
     quantize_per_channel, quantize_per_tensor, requant_per_channel, ChannelQuantized, NpLayer,

@@ -80,7 +80,7 @@ pub fn encode_p_matrix(
     check_len(OP, "weights [rows][cols]", rows * cols, weights.len())?;
     let bits = params.bits;
     let max_skip = usize::from(PCode::max_skip(bits));
-    let e_max = params.n2 + i32::from(params.levels()) - 1;
+    let e_max = params.n2 + i32::from(params.levels) - 1;
     let mut out = PEncoded {
         bits,
         n2: params.n2,
