@@ -66,6 +66,17 @@ pub enum QuantError {
         /// `value / scale`, rounded: what would have been stored.
         quantised: f64,
     },
+    /// A channel whose worst-case accumulator `|bias| + 255 * sum|w|` reaches `2^31` (the model
+    /// reader's bound, `docs/numerics.md`, accumulator overflow).
+    #[error("{op}: channel {channel} worst-case accumulator {bound} >= 2^31")]
+    AccumulatorOverflow {
+        /// Failing operation.
+        op: &'static str,
+        /// Output channel.
+        channel: usize,
+        /// `|bias| + 255 * sum|w|`.
+        bound: i64,
+    },
     /// A buffer whose length disagrees with the shape it was described with.
     #[error("{op}: {what} has {got} elements, expected {expected}")]
     ShapeMismatch {
@@ -181,6 +192,29 @@ pub(crate) fn check_finite(op: &'static str, values: &[f32]) -> Result<()> {
             value: values[index],
         }),
     }
+}
+
+/// Checks the model reader's accumulator bound `|bias[c]| + 255 * sum_i |w[c][i]| < 2^31` for
+/// integer weights `w: [cout][per]` (`abs_w` gives `|w|` as i64).
+pub(crate) fn check_acc_bound<T: Copy>(
+    op: &'static str,
+    weights: &[T],
+    bias: &[i32],
+    abs_w: impl Fn(T) -> i64,
+) -> Result<()> {
+    let per = if bias.is_empty() {
+        0
+    } else {
+        weights.len() / bias.len()
+    };
+    for (channel, &b) in bias.iter().enumerate() {
+        let row = &weights[channel * per..(channel + 1) * per];
+        let bound = i64::from(b).abs() + 255 * row.iter().map(|&w| abs_w(w)).sum::<i64>();
+        if bound >= 1 << 31 {
+            return Err(QuantError::AccumulatorOverflow { op, channel, bound });
+        }
+    }
+    Ok(())
 }
 
 /// Checks a code width against the firmware's supported range.

@@ -3,7 +3,7 @@
 
 use firmware::numerics::Requant;
 
-use super::error::{check_finite, check_len, check_scale, QuantError, Result};
+use super::error::{check_acc_bound, check_finite, check_len, check_scale, QuantError, Result};
 use super::requant::quantize_multiplier_ch;
 
 /// Largest stored weight magnitude (TFLite's symmetric int8 range `[-127, 127]`).
@@ -180,7 +180,8 @@ impl NpLayer {
 /// [`oihw_to_ohwi`]-permuted), bias `[cout]`, input activation scale, and the output activation
 /// scale. With `out_scale: None` it is the final, logit-producing layer: no requantisation,
 /// and weights quantised per tensor ([`quantize_per_tensor`]) so all logits share one unit.
-/// Otherwise weights are per channel ([`quantize_per_channel`]).
+/// Otherwise weights are per channel ([`quantize_per_channel`]). Fails with
+/// [`QuantError::AccumulatorOverflow`] where the model reader would reject the channel.
 pub fn quantize_np_layer(
     weights: &[f32],
     bias: &[f32],
@@ -194,6 +195,7 @@ pub fn quantize_np_layer(
         None => quantize_per_tensor(weights, cout)?,
     };
     let b = quantize_bias(bias, in_scale, &w.scale)?;
+    check_acc_bound("quantize_np_layer", &w.q, &b, |q| i64::from(q).abs())?;
     let requant = out_scale
         .map(|o| requant_per_channel(in_scale, &w.scale, o))
         .transpose()?;
@@ -356,6 +358,27 @@ mod tests {
                 shift: 24
             }]
         );
+    }
+
+    #[test]
+    fn np_layer_accumulator_bound() {
+        // one channel, w = 1.0 -> q = 127 at scale 1/127; in_scale 1 -> bias scale 1/127.
+        // bias 16909066 (exact in f32) -> 16909066 * 127 = 2147451382 (fits i32), but
+        // 2147451382 + 255 * 127 = 2147483767 >= 2^31 -> rejected
+        let r = quantize_np_layer(&[1.0], &[16909066.0], 1, 1.0, Some(1.0));
+        assert!(
+            matches!(
+                r,
+                Err(QuantError::AccumulatorOverflow {
+                    channel: 0,
+                    bound: 2147483767,
+                    ..
+                })
+            ),
+            "{r:?}"
+        );
+        // 16909000 * 127 + 32385 = 2147475385 < 2^31 -> accepted
+        assert!(quantize_np_layer(&[1.0], &[16909000.0], 1, 1.0, Some(1.0)).is_ok());
     }
 
     #[test]

@@ -3,7 +3,7 @@
 
 use firmware::numerics::{PCode, Requant};
 
-use super::error::{check_bits, check_len, check_scale, QuantError, Result};
+use super::error::{check_acc_bound, check_bits, check_len, check_scale, QuantError, Result};
 use super::inq::InqParams;
 use super::np::quantize_bias;
 use super::requant::{pow2, quantize_multiplier};
@@ -195,7 +195,8 @@ impl PLayer {
 
 /// Quantises one P layer: weights `[rows][cols]` on the grid of `params` (see
 /// [`encode_p_matrix`]), float bias `[rows]`, input scale, output scale (`None` for the final
-/// layer).
+/// layer). Fails with [`QuantError::AccumulatorOverflow`] where the model reader would reject
+/// a row (too many levels for the row's fan-in: use [`InqParams::with_levels`]).
 pub fn quantize_p_layer(
     weights: &[f32],
     bias: &[f32],
@@ -208,6 +209,7 @@ pub fn quantize_p_layer(
     check_len("quantize_p_layer", "bias [rows]", rows, bias.len())?;
     let enc = encode_p_matrix(weights, rows, cols, params)?;
     let bias = quantize_bias(bias, in_scale, &vec![pow2(params.n2); rows])?;
+    check_acc_bound("quantize_p_layer", &enc.decode(), &bias, i64::abs)?;
     let requant = out_scale
         .map(|o| p_requant(in_scale, params.n2, o).map(|r| vec![r; rows]))
         .transpose()?;
@@ -331,6 +333,17 @@ mod tests {
         assert!(l.requant.is_none());
         assert!((l.acc_scale() - 0.025).abs() < 1e-15);
         assert_eq!(l.weights.decode(), vec![1, -4]);
+        // 6-bit, all 31 levels, n1 = 0: 1.0 is 2^30 units; 255 * 2^30 >= 2^31 -> rejected
+        // (bias 0); with 8 levels 1.0 is 2^7 units: 255 * 128 fits
+        let p6 = InqParams::new(6, 0).unwrap();
+        let r = quantize_p_layer(&[1.0, 0.0], &[0.0], 1, 2, &p6, 0.1, None);
+        assert!(
+            matches!(r, Err(QuantError::AccumulatorOverflow { channel: 0, .. })),
+            "{r:?}"
+        );
+        let p8 = p6.with_levels(8).unwrap();
+        let l = quantize_p_layer(&[1.0, 0.0], &[0.0], 1, 2, &p8, 0.1, None).unwrap();
+        assert_eq!(l.weights.decode(), vec![128, 0]);
     }
 
     /// (bits, rows, cols, per weight (keep draw, magnitude, negative), input, bias)
