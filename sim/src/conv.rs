@@ -6,7 +6,7 @@
 //! use sim::{conv::Engine, layer::ConvLayer, rng::Rng};
 //! let mut rng = Rng::new(1);
 //! let layer = ConvLayer::random(&mut rng, 8, 8, 3, 5, 3, true);
-//! let mut e = Engine::<sim::vl::ConvEngineModel>::new(7).unwrap();
+//! let mut e = Engine::<sim::conv::DefaultModel>::new(7).unwrap();
 //! let run = e.run(&layer).unwrap();
 //! assert_eq!(run.output, layer.reference());
 //! ```
@@ -239,6 +239,11 @@ impl<M: EnginePorts> Engine<M> {
     /// Direct access to the model (e.g. to open a trace).
     pub fn model(&mut self) -> &mut M {
         &mut self.m
+    }
+
+    /// Traces the model to an FST file from now on.
+    pub fn open_trace(&mut self, path: &std::path::Path) -> std::io::Result<()> {
+        EnginePorts::open_trace(&mut self.m, path)
     }
 
     /// Holds `rst_ni` low for two cycles (the memory drops any transfer in progress).

@@ -154,7 +154,7 @@ fn fst_trace_is_written() {
     let _ = std::fs::remove_file(&path);
     {
         let mut e = engine(15);
-        e.model().open_trace(&path).unwrap();
+        e.open_trace(&path).unwrap();
         let l = ConvLayer::random(&mut Rng::new(5), 6, 6, 2, 5, 3, true);
         let r = e.run(&l).unwrap();
         assert_eq!(r.output, l.reference());
