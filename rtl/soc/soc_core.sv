@@ -16,7 +16,8 @@ module soc_core #(
   parameter int unsigned RomWords = accel_pkg::ROM_SIZE / 4,  // boot ROM size in 32-bit words
   parameter int unsigned UartDiv  = 104,           // clock cycles per UART bit
   parameter bit          FastMul  = 1'b0,          // 1: single-cycle DSP multiplier
-  parameter              RomFile  = "firmware.hex" // ROM contents (SIM: +fw=<file> wins, "" = none)
+  parameter              RomFile  = "firmware.hex", // ROM contents (SIM: +fw=<file> wins, "" = none)
+  parameter bit          PEngine  = 1'b1           // 0: no P-layer engine (its block reads 0, CFG too)
 ) (
   input  wire logic        clk_i,
   input  wire logic        rst_ni,
@@ -233,7 +234,7 @@ module soc_core #(
   // ---------------------------------------------------------------------------------------------
   logic        simple_sel;
   logic [31:0] sys_rdata_q;
-  assign simple_sel = sel_rom || sel_sys || sel_conv || sel_none;
+  assign simple_sel = sel_rom || sel_sys || sel_conv || sel_none || (sel_pe && !PEngine);
   always_ff @(posedge clk_i) begin
     if (!rst_ni) begin
       simple_ready_q <= 1'b0;
@@ -253,25 +254,39 @@ module soc_core #(
   logic [3:0]  pe_mem_wstrb;
   logic        unused_pe_busy;
 
-  pengine #(
-    .AddrW (32)
-  ) u_pengine (
-    .clk_i       (clk_i),
-    .rst_ni      (rst_ni),
-    .reg_valid_i (cpu_valid && sel_pe),
-    .reg_ready_o (pe_reg_ready),
-    .reg_addr_i  (cpu_addr[11:0]),
-    .reg_wdata_i (cpu_wdata),
-    .reg_wstrb_i (cpu_wstrb),
-    .reg_rdata_o (pe_reg_rdata),
-    .mem_valid_o (pe_mem_valid),
-    .mem_ready_i (pe_mem_ready),
-    .mem_addr_o  (pe_mem_addr),
-    .mem_wdata_o (pe_mem_wdata),
-    .mem_wstrb_o (pe_mem_wstrb),
-    .mem_rdata_i (ram_rdata),
-    .busy_o      (unused_pe_busy)
-  );
+  if (PEngine) begin : g_pengine
+    pengine #(
+      .AddrW (32)
+    ) u_pengine (
+      .clk_i       (clk_i),
+      .rst_ni      (rst_ni),
+      .reg_valid_i (cpu_valid && sel_pe),
+      .reg_ready_o (pe_reg_ready),
+      .reg_addr_i  (cpu_addr[11:0]),
+      .reg_wdata_i (cpu_wdata),
+      .reg_wstrb_i (cpu_wstrb),
+      .reg_rdata_o (pe_reg_rdata),
+      .mem_valid_o (pe_mem_valid),
+      .mem_ready_i (pe_mem_ready),
+      .mem_addr_o  (pe_mem_addr),
+      .mem_wdata_o (pe_mem_wdata),
+      .mem_wstrb_o (pe_mem_wstrb),
+      .mem_rdata_i (ram_rdata),
+      .busy_o      (unused_pe_busy)
+    );
+  end else begin : g_no_pengine
+    // Absent engine: the block answers like an unmapped one (see simple_sel); reads give 0, so
+    // the firmware sees CFG = 0 instead of its reset value 4 and falls back to software.
+    assign pe_reg_ready   = 1'b0;
+    assign pe_reg_rdata   = 32'd0;
+    assign pe_mem_valid   = 1'b0;
+    assign pe_mem_addr    = 32'd0;
+    assign pe_mem_wdata   = 32'd0;
+    assign pe_mem_wstrb   = 4'd0;
+    assign unused_pe_busy = 1'b0;
+    logic unused_pe_mem_ready;
+    assign unused_pe_mem_ready = pe_mem_ready;
+  end
 
   // ---------------------------------------------------------------------------------------------
   // RAM: arbiter (0 = CPU, 1 = conv engine, 2 = P engine) + SPRAM
@@ -357,7 +372,7 @@ module soc_core #(
     end else if (sel_flash) begin
       cpu_ready = flash_ready;
       cpu_rdata = flash_rdata;
-    end else if (sel_pe) begin
+    end else if (sel_pe && PEngine) begin
       cpu_ready = pe_reg_ready;
       cpu_rdata = pe_reg_rdata;
     end else begin
