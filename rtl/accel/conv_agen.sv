@@ -12,9 +12,7 @@
 // Reset: asynchronous, active low, on control state only.
 `default_nettype none
 
-module conv_agen
-  import conv_pkg::*;
-#(
+module conv_agen #(
   parameter int unsigned Lanes    = 5,
   parameter int unsigned AddrBits = 32,
   parameter int unsigned DimBits  = 10
@@ -42,7 +40,7 @@ module conv_agen
   input  wire logic                seg_ready_i,
   output logic [AddrBits-1:0]      seg_addr_o,
   output logic [15:0]              seg_len_o,
-  output seg_tag_t                 seg_tag_o
+  output logic [conv_pkg::TAG_W-1:0] seg_tag_o
 );
   typedef enum logic [2:0] {
     StIdle, StBias, StMult, StShift, StWeight, StAct
@@ -52,7 +50,7 @@ module conv_agen
   logic                out_valid_q, out_valid_d;
   logic [AddrBits-1:0] out_addr_q, out_addr_d;
   logic [15:0]         out_len_q, out_len_d;
-  seg_tag_t            out_tag_q, out_tag_d;
+  logic [conv_pkg::TAG_W-1:0] out_tag_q, out_tag_d;
 
   logic [DimBits-1:0]  rem_q, rem_d;       // output channels not yet started
   logic [DimBits-1:0]  lane_q, lane_d;     // weight block index within the group
@@ -126,7 +124,7 @@ module conv_agen
           out_valid_d = 1'b1;
           out_addr_d  = b_ptr_q;
           out_len_d   = 16'({nl, 2'b00});
-          out_tag_d   = '{kind: KindBias, default: 1'b0};
+          out_tag_d   = conv_pkg::TAG_W'(conv_pkg::KIND_BIAS);
           b_ptr_d     = b_ptr_q + AddrBits'({nl, 2'b00});
           state_d     = StMult;
         end
@@ -136,7 +134,7 @@ module conv_agen
           out_valid_d = 1'b1;
           out_addr_d  = m_ptr_q;
           out_len_d   = 16'({nl, 1'b0});
-          out_tag_d   = '{kind: KindMult, default: 1'b0};
+          out_tag_d   = conv_pkg::TAG_W'(conv_pkg::KIND_MULT);
           m_ptr_d     = m_ptr_q + AddrBits'({nl, 1'b0});
           state_d     = StShift;
         end
@@ -146,7 +144,7 @@ module conv_agen
           out_valid_d = 1'b1;
           out_addr_d  = s_ptr_q;
           out_len_d   = 16'(nl);
-          out_tag_d   = '{kind: KindShift, default: 1'b0};
+          out_tag_d   = conv_pkg::TAG_W'(conv_pkg::KIND_SHIFT);
           s_ptr_d     = s_ptr_q + AddrBits'(nl);
           lane_d      = '0;
           state_d     = StWeight;
@@ -157,7 +155,7 @@ module conv_agen
           out_valid_d = 1'b1;
           out_addr_d  = w_ptr_q;
           out_len_d   = kkc_i;
-          out_tag_d   = '{kind: KindWeight, default: 1'b0};
+          out_tag_d   = conv_pkg::TAG_W'(conv_pkg::KIND_WEIGHT);
           w_ptr_d     = w_ptr_q + AddrBits'(kkc_i);
           lane_d      = lane_q + 1'b1;
           if (lane_q == nl - 1'b1) begin
@@ -179,8 +177,8 @@ module conv_agen
           out_valid_d = 1'b1;
           out_addr_d  = seg_q;
           out_len_d   = kc_i;
-          out_tag_d   = '{last_seg: layer_end, pix_last: pix_last, pix_first: pix_first,
-                          win_last: win_last, win_first: ky_q == 4'd0, kind: KindAct};
+          out_tag_d   = {layer_end, pix_last, pix_first, win_last, ky_q == 4'd0,
+                         conv_pkg::KIND_ACT};  // conv_pkg::TAG_* order
           if (!win_last) begin
             ky_d  = ky_q + 4'd1;
             seg_d = seg_q + row_stride_i;

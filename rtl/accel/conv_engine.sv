@@ -20,10 +20,7 @@
 // are not reset. Parameters default to the generated accel_pkg values.
 `default_nettype none
 
-module conv_engine
-  import accel_pkg::*;
-  import conv_pkg::*;
-#(
+module conv_engine #(
   parameter int unsigned Lanes     = accel_pkg::LANES,
   parameter int unsigned KMax      = accel_pkg::KMAX,
   parameter int unsigned DimMax    = accel_pkg::DIM_MAX,
@@ -36,7 +33,7 @@ module conv_engine
   // register slave
   input  wire logic                  reg_valid_i,
   input  wire logic                  reg_we_i,
-  input  wire logic [CONV_AW-1:0]    reg_addr_i,
+  input  wire logic [accel_pkg::CONV_AW-1:0]    reg_addr_i,
   input  wire logic [31:0]           reg_wdata_i,
   output logic      [31:0]           reg_rdata_o,
   output logic                       reg_ready_o,
@@ -75,29 +72,29 @@ module conv_engine
 
   assign reg_fire = reg_valid_i && reg_ready_q;
   assign reg_wr   = reg_fire && reg_we_i && !busy;   // configuration is frozen while busy
-  assign start    = reg_wr && reg_addr_i == CONV_CTRL && reg_wdata_i[CONV_CTRL_START_LSB];
+  assign start    = reg_wr && reg_addr_i == accel_pkg::CONV_CTRL && reg_wdata_i[accel_pkg::CONV_CTRL_START_LSB];
   assign reg_ready_o = reg_ready_q;
   assign reg_rdata_o = reg_rdata_q;
 
   always_comb begin
     unique case (reg_addr_i)
-      CONV_STATUS:     reg_rdata_d = 32'({err_q, done_q, busy});
-      CONV_IN_ADDR:    reg_rdata_d = 32'(in_addr_q);
-      CONV_W_ADDR:     reg_rdata_d = 32'(w_addr_q);
-      CONV_BIAS_ADDR:  reg_rdata_d = 32'(bias_addr_q);
-      CONV_MULT_ADDR:  reg_rdata_d = 32'(mult_addr_q);
-      CONV_SHIFT_ADDR: reg_rdata_d = 32'(shift_addr_q);
-      CONV_OUT_ADDR:   reg_rdata_d = 32'(out_addr_q);
-      CONV_IH:         reg_rdata_d = 32'(ih_q);
-      CONV_IW:         reg_rdata_d = 32'(iw_q);
-      CONV_CIN:        reg_rdata_d = 32'(cin_q);
-      CONV_COUT:       reg_rdata_d = 32'(cout_q);
-      CONV_K:          reg_rdata_d = 32'(k_q);
-      CONV_FLAGS:      reg_rdata_d = 32'(pool_q);
-      CONV_CYCLES:     reg_rdata_d = cycles_q;
-      CONV_HWCFG:      reg_rdata_d = (32'(Lanes) << CONV_HWCFG_LANES_LSB)
-                                   | (32'(KMax) << CONV_HWCFG_KMAX_LSB)
-                                   | (32'(WbufBits) << CONV_HWCFG_WBUF_LOG2_LSB);
+      accel_pkg::CONV_STATUS:     reg_rdata_d = 32'({err_q, done_q, busy});
+      accel_pkg::CONV_IN_ADDR:    reg_rdata_d = 32'(in_addr_q);
+      accel_pkg::CONV_W_ADDR:     reg_rdata_d = 32'(w_addr_q);
+      accel_pkg::CONV_BIAS_ADDR:  reg_rdata_d = 32'(bias_addr_q);
+      accel_pkg::CONV_MULT_ADDR:  reg_rdata_d = 32'(mult_addr_q);
+      accel_pkg::CONV_SHIFT_ADDR: reg_rdata_d = 32'(shift_addr_q);
+      accel_pkg::CONV_OUT_ADDR:   reg_rdata_d = 32'(out_addr_q);
+      accel_pkg::CONV_IH:         reg_rdata_d = 32'(ih_q);
+      accel_pkg::CONV_IW:         reg_rdata_d = 32'(iw_q);
+      accel_pkg::CONV_CIN:        reg_rdata_d = 32'(cin_q);
+      accel_pkg::CONV_COUT:       reg_rdata_d = 32'(cout_q);
+      accel_pkg::CONV_K:          reg_rdata_d = 32'(k_q);
+      accel_pkg::CONV_FLAGS:      reg_rdata_d = 32'(pool_q);
+      accel_pkg::CONV_CYCLES:     reg_rdata_d = cycles_q;
+      accel_pkg::CONV_HWCFG:      reg_rdata_d = (32'(Lanes) << accel_pkg::CONV_HWCFG_LANES_LSB)
+                                   | (32'(KMax) << accel_pkg::CONV_HWCFG_KMAX_LSB)
+                                   | (32'(WbufBits) << accel_pkg::CONV_HWCFG_WBUF_LOG2_LSB);
       default:         reg_rdata_d = 32'd0;
     endcase
   end
@@ -121,18 +118,18 @@ module conv_engine
       reg_ready_q <= reg_valid_i && !reg_ready_q;
       if (reg_wr) begin
         unique case (reg_addr_i)
-          CONV_IN_ADDR:    in_addr_q    <= reg_wdata_i[AddrBits-1:0];
-          CONV_W_ADDR:     w_addr_q     <= reg_wdata_i[AddrBits-1:0];
-          CONV_BIAS_ADDR:  bias_addr_q  <= reg_wdata_i[AddrBits-1:0];
-          CONV_MULT_ADDR:  mult_addr_q  <= reg_wdata_i[AddrBits-1:0];
-          CONV_SHIFT_ADDR: shift_addr_q <= reg_wdata_i[AddrBits-1:0];
-          CONV_OUT_ADDR:   out_addr_q   <= reg_wdata_i[AddrBits-1:0];
-          CONV_IH:         ih_q         <= reg_wdata_i[15:0];
-          CONV_IW:         iw_q         <= reg_wdata_i[15:0];
-          CONV_CIN:        cin_q        <= reg_wdata_i[15:0];
-          CONV_COUT:       cout_q       <= reg_wdata_i[15:0];
-          CONV_K:          k_q          <= reg_wdata_i[3:0];
-          CONV_FLAGS:      pool_q       <= reg_wdata_i[CONV_FLAGS_POOL_LSB];
+          accel_pkg::CONV_IN_ADDR:    in_addr_q    <= reg_wdata_i[AddrBits-1:0];
+          accel_pkg::CONV_W_ADDR:     w_addr_q     <= reg_wdata_i[AddrBits-1:0];
+          accel_pkg::CONV_BIAS_ADDR:  bias_addr_q  <= reg_wdata_i[AddrBits-1:0];
+          accel_pkg::CONV_MULT_ADDR:  mult_addr_q  <= reg_wdata_i[AddrBits-1:0];
+          accel_pkg::CONV_SHIFT_ADDR: shift_addr_q <= reg_wdata_i[AddrBits-1:0];
+          accel_pkg::CONV_OUT_ADDR:   out_addr_q   <= reg_wdata_i[AddrBits-1:0];
+          accel_pkg::CONV_IH:         ih_q         <= reg_wdata_i[15:0];
+          accel_pkg::CONV_IW:         iw_q         <= reg_wdata_i[15:0];
+          accel_pkg::CONV_CIN:        cin_q        <= reg_wdata_i[15:0];
+          accel_pkg::CONV_COUT:       cout_q       <= reg_wdata_i[15:0];
+          accel_pkg::CONV_K:          k_q          <= reg_wdata_i[3:0];
+          accel_pkg::CONV_FLAGS:      pool_q       <= reg_wdata_i[accel_pkg::CONV_FLAGS_POOL_LSB];
           default: ;
         endcase
       end
@@ -170,7 +167,7 @@ module conv_engine
   logic                seg_valid, seg_ready;
   logic [AddrBits-1:0] seg_addr;
   logic [15:0]         seg_len;
-  seg_tag_t            seg_tag;
+  logic [conv_pkg::TAG_W-1:0] seg_tag;
   logic                run_start;
 
   conv_agen #(.Lanes(Lanes), .AddrBits(AddrBits), .DimBits(DimBits)) u_agen (
@@ -204,7 +201,9 @@ module conv_engine
   logic [3:0]          wr_strb;
   logic                b_valid, b_first, b_last, b_pop;
   logic [7:0]          b_byte;
-  seg_tag_t            b_tag;
+  logic [conv_pkg::TAG_W-1:0] b_tag;
+  logic [2:0]          b_kind;
+  assign b_kind = b_tag[conv_pkg::TAG_KIND +: 3];
 
   conv_fetch #(.AddrBits(AddrBits), .FifoDepth(FifoDepth)) u_fetch (
     .clk_i        (clk_i),
@@ -280,9 +279,10 @@ module conv_engine
   assign mem_wstrb_o = mem_wstrb_q;
 
   // ------------------------------------------------------------------ consumer
-  logic [Lanes-1:0][31:0] bias_q, bias_d;
-  logic [Lanes-1:0][15:0] mult_q, mult_d;
-  logic [Lanes-1:0][5:0]  shift_q, shift_d;
+  // Per-lane parameters, lane j at [W*j +: W] (flat vectors: yosys 0.23).
+  logic [Lanes*32-1:0]    bias_q, bias_d;
+  logic [Lanes*16-1:0]    mult_q, mult_d;
+  logic [Lanes*6-1:0]     shift_q, shift_d;
   logic [PBits-1:0]       pcnt_q, pcnt_d, pidx;
   logic [LaneBits-1:0]    wlane_q, wlane_d;
   logic [WbufBits-1:0]    widx_q, widx_d, wb_addr;
@@ -300,10 +300,10 @@ module conv_engine
   logic grp_idle, pix_end_byte, pix_end_busy, can_take;
   always_comb begin
     grp_idle     = !s1_valid_q && !s2_valid_q && !res_valid_q && post_idle;
-    pix_end_byte = b_tag.kind == KindAct && b_last && b_tag.win_last && b_tag.pix_last;
+    pix_end_byte = b_kind == conv_pkg::KIND_ACT && b_last && b_tag[conv_pkg::TAG_WIN_LAST] && b_tag[conv_pkg::TAG_PIX_LAST];
     pix_end_busy = res_valid_q || (s1_valid_q && s1_wlast_q && s1_plast_q)
                                || (s2_valid_q && s2_wlast_q && s2_plast_q);
-    if (b_tag.kind == KindBias && b_first) can_take = grp_idle;
+    if (b_kind == conv_pkg::KIND_BIAS && b_first) can_take = grp_idle;
     else if (pix_end_byte)                 can_take = !pix_end_busy;
     else                                   can_take = 1'b1;
   end
@@ -324,8 +324,8 @@ module conv_engine
     s1_valid_d  = 1'b0;
     s1_first_d  = 1'b0;
     s1_wlast_d  = 1'b0;
-    s1_pfirst_d = b_tag.pix_first;
-    s1_plast_d  = b_tag.pix_last;
+    s1_pfirst_d = b_tag[conv_pkg::TAG_PIX_FIRST];
+    s1_plast_d  = b_tag[conv_pkg::TAG_PIX_LAST];
     s1_act_d    = b_byte;
     pidx        = b_first ? '0 : pcnt_q;
 
@@ -334,44 +334,44 @@ module conv_engine
     end
     if (b_pop) begin
       pcnt_d = pidx + 1'b1;
-      unique case (b_tag.kind)
-        KindBias: begin
+      unique case (b_kind)
+        conv_pkg::KIND_BIAS: begin
           if (b_first) begin
             grp_start = 1'b1;
             nl_d      = crem_q > DimBits'(Lanes) ? DimBits'(Lanes) : crem_q;
             crem_d    = crem_q - nl_d;
           end
-          for (int j = 0; j < int'(Lanes); j++) begin
-            if ((int'(pidx) >> 2) == j) bias_d[j][8*pidx[1:0] +: 8] = b_byte;
+          for (int j = 0; j < 32'(Lanes); j++) begin
+            if ((32'(pidx) >> 2) == j) bias_d[32*j + 8*32'(pidx[1:0]) +: 8] = b_byte;
           end
         end
-        KindMult: begin
-          for (int j = 0; j < int'(Lanes); j++) begin
-            if ((int'(pidx) >> 1) == j) mult_d[j][8*pidx[0] +: 8] = b_byte;
+        conv_pkg::KIND_MULT: begin
+          for (int j = 0; j < 32'(Lanes); j++) begin
+            if ((32'(pidx) >> 1) == j) mult_d[16*j + 8*32'(pidx[0]) +: 8] = b_byte;
           end
         end
-        KindShift: begin
-          for (int j = 0; j < int'(Lanes); j++) begin
-            if (int'(pidx) == j) begin
-              shift_d[j] = b_byte == 8'd0 ? 6'd1 : (b_byte > 8'd47 ? 6'd47 : b_byte[5:0]);
+        conv_pkg::KIND_SHIFT: begin
+          for (int j = 0; j < 32'(Lanes); j++) begin
+            if (32'(pidx) == j) begin
+              shift_d[6*j +: 6] = b_byte == 8'd0 ? 6'd1 : (b_byte > 8'd47 ? 6'd47 : b_byte[5:0]);
             end
           end
           wlane_d = '0;
         end
-        KindWeight: begin
+        conv_pkg::KIND_WEIGHT: begin
           wb_addr = b_first ? '0 : widx_q;
           widx_d  = wb_addr + 1'b1;
-          for (int j = 0; j < int'(Lanes); j++) begin
-            wb_we[j] = int'(wlane_q) == j;
+          for (int j = 0; j < 32'(Lanes); j++) begin
+            wb_we[j] = 32'(wlane_q) == j;
           end
           if (b_last) wlane_d = wlane_q + 1'b1;
         end
-        KindAct: begin
-          wb_addr    = (b_first && b_tag.win_first) ? '0 : widx_q;
+        conv_pkg::KIND_ACT: begin
+          wb_addr    = (b_first && b_tag[conv_pkg::TAG_WIN_FIRST]) ? '0 : widx_q;
           widx_d     = wb_addr + 1'b1;
           s1_valid_d = 1'b1;
-          s1_first_d = b_first && b_tag.win_first;
-          s1_wlast_d = b_last && b_tag.win_last;
+          s1_first_d = b_first && b_tag[conv_pkg::TAG_WIN_FIRST];
+          s1_wlast_d = b_last && b_tag[conv_pkg::TAG_WIN_LAST];
         end
         default: ;
       endcase
@@ -379,8 +379,8 @@ module conv_engine
     res_valid_d = (res_valid_q && !res_release) || (s2_valid_q && s2_wlast_q && s2_plast_q);
   end
 
-  logic [Lanes-1:0][31:0] res_all;
-  for (genvar j = 0; j < int'(Lanes); j++) begin : g_lane
+  logic [Lanes*32-1:0]    res_all;
+  for (genvar j = 0; j < 32'(Lanes); j++) begin : g_lane
     logic [31:0] res;
     conv_lane #(.WbufDepth(WbufDepth)) u_lane (
       .clk_i          (clk_i),
@@ -394,10 +394,10 @@ module conv_engine
       .s2_win_last_i  (s2_wlast_q),
       .s2_pix_first_i (s2_pfirst_q),
       .s2_pix_last_i  (s2_plast_q),
-      .bias_i         (bias_q[j]),
+      .bias_i         (bias_q[32*j +: 32]),
       .res_o          (res)
     );
-    assign res_all[j] = res;
+    assign res_all[32*j +: 32] = res;
   end
 
   conv_post #(.Lanes(Lanes), .AddrBits(AddrBits), .DimBits(DimBits)) u_post (
@@ -424,7 +424,7 @@ module conv_engine
 
   // ------------------------------------------------------------------ control FSM
   logic end_seen;
-  assign end_seen = b_pop && b_last && b_tag.last_seg;
+  assign end_seen = b_pop && b_last && b_tag[conv_pkg::TAG_LAST_SEG];
 
   always_comb begin
     state_d      = state_q;

@@ -6,9 +6,7 @@
 // Reset: asynchronous, active low, on control state only (the FIFO data is not reset).
 `default_nettype none
 
-module conv_fetch
-  import conv_pkg::*;
-#(
+module conv_fetch #(
   parameter int unsigned AddrBits  = 32,
   parameter int unsigned FifoDepth = 4
 ) (
@@ -20,7 +18,7 @@ module conv_fetch
   output logic                     seg_ready_o,
   input  wire logic [AddrBits-1:0] seg_addr_i,
   input  wire logic [15:0]         seg_len_i,   // >= 1
-  input  wire seg_tag_t            seg_tag_i,
+  input  wire logic [conv_pkg::TAG_W-1:0] seg_tag_i,
   // word read requests (to the bus arbiter; one outstanding transfer in the whole engine)
   output logic                     rd_req_o,
   output logic [AddrBits-1:0]      rd_addr_o,   // word aligned
@@ -32,20 +30,17 @@ module conv_fetch
   output logic [7:0]               byte_o,
   output logic                     byte_first_o, // first byte of its segment
   output logic                     byte_last_o,  // last byte of its segment
-  output seg_tag_t                 byte_tag_o,
+  output logic [conv_pkg::TAG_W-1:0] byte_tag_o,
   input  wire logic                byte_pop_i
 );
   localparam int unsigned PtrBits = $clog2(FifoDepth);
   localparam int unsigned CntBits = $clog2(FifoDepth + 1);
 
-  typedef struct packed {
-    logic [31:0] data;
-    logic [1:0]  lo;     // first valid byte lane
-    logic [1:0]  hi;     // last valid byte lane
-    logic        first;  // holds the segment's first byte
-    logic        last;   // holds the segment's last byte
-    seg_tag_t    tag;
-  } entry_t;
+  // Metadata of a FIFO word, a plain vector (yosys 0.23): {tag, last, first, hi, lo}.
+  //   lo: first valid byte lane; hi: last valid byte lane; first/last: holds the segment's
+  //   first/last byte; tag: the segment's tag.
+  localparam int unsigned MetaW = conv_pkg::TAG_W + 6;
+  localparam int unsigned MLo = 0, MHi = 2, MFirst = 4, MLast = 5, MTag = 6;
 
   // ---- current segment ----
   logic                seg_q, seg_d;
@@ -53,14 +48,15 @@ module conv_fetch
   logic [1:0]          lo_q, lo_d;
   logic [15:0]         left_q, left_d;
   logic                first_q, first_d;
-  seg_tag_t            tag_q, tag_d;
+  logic [conv_pkg::TAG_W-1:0] tag_q, tag_d;
 
   // ---- the word in flight ----
   logic                inflight_q, inflight_d;
-  entry_t              meta_q, meta_d;   // .data unused until rd_done_i
+  logic [MetaW-1:0]    meta_q, meta_d;
 
   // ---- FIFO ----
-  entry_t              fifo_q [FifoDepth];
+  logic [31:0]         fifo_data_q [FifoDepth];
+  logic [MetaW-1:0]    fifo_meta_q [FifoDepth];
   logic [PtrBits-1:0]  wr_q, wr_d, rd_q, rd_d;
   logic [CntBits-1:0]  cnt_q, cnt_d;
   logic [1:0]          off_q, off_d;     // bytes already taken from the head entry
@@ -82,19 +78,21 @@ module conv_fetch
   assign rd_req_o    = seg_q && ({1'b0, cnt_q} + {{CntBits{1'b0}}, inflight_q} < (CntBits + 1)'(FifoDepth));
   assign rd_addr_o   = {waddr_q, 2'b00};
 
-  entry_t head;
-  logic [1:0] idx;
-  assign head         = fifo_q[rd_q];
-  assign idx          = head.lo + off_q;
+  logic [31:0]      head_data;
+  logic [MetaW-1:0] head;
+  logic [1:0]       idx;
+  assign head_data    = fifo_data_q[rd_q];
+  assign head         = fifo_meta_q[rd_q];
+  assign idx          = head[MLo +: 2] + off_q;
   assign byte_valid_o = cnt_q != '0;
-  assign byte_o       = head.data[{idx, 3'b000} +: 8];
-  assign byte_first_o = head.first && off_q == 2'd0;
-  assign byte_last_o  = head.last && idx == head.hi;
-  assign byte_tag_o   = head.tag;
+  assign byte_o       = head_data[{idx, 3'b000} +: 8];
+  assign byte_first_o = head[MFirst] && off_q == 2'd0;
+  assign byte_last_o  = head[MLast] && idx == head[MHi +: 2];
+  assign byte_tag_o   = head[MTag +: conv_pkg::TAG_W];
 
   logic push, pop;
   assign push = rd_done_i && inflight_q;
-  assign pop  = byte_pop_i && byte_valid_o && idx == head.hi;
+  assign pop  = byte_pop_i && byte_valid_o && idx == head[MHi +: 2];
 
   always_comb begin
     seg_d      = seg_q;
@@ -120,7 +118,7 @@ module conv_fetch
     end
     if (rd_gnt_i) begin
       inflight_d  = 1'b1;
-      meta_d      = '{data: '0, lo: lo_q, hi: word_hi, first: first_q, last: word_last, tag: tag_q};
+      meta_d      = {tag_q, word_last, first_q, word_hi, lo_q};
       waddr_d     = waddr_q + 1'b1;
       lo_d        = 2'd0;
       left_d      = left_q - {13'd0, word_n};
@@ -177,8 +175,8 @@ module conv_fetch
     tag_q   <= tag_d;
     meta_q  <= meta_d;
     if (push) begin
-      fifo_q[wr_q] <= '{data: rd_data_i, lo: meta_q.lo, hi: meta_q.hi, first: meta_q.first,
-                        last: meta_q.last, tag: meta_q.tag};
+      fifo_data_q[wr_q] <= rd_data_i;
+      fifo_meta_q[wr_q] <= meta_q;
     end
   end
 

@@ -25,9 +25,9 @@ module conv_post #(
   input  wire logic [DimBits-1:0]       nl_i,         // lanes used by this group (1..Lanes)
   // results of the MAC lanes
   input  wire logic                     res_valid_i,
-  input  wire logic [Lanes-1:0][31:0]   res_i,
-  input  wire logic [Lanes-1:0][15:0]   mult_i,
-  input  wire logic [Lanes-1:0][5:0]    shift_i,      // already clamped into 1..47
+  input  wire logic [Lanes*32-1:0]      res_i,        // lane j at [32*j +: 32] (flat: yosys 0.23)
+  input  wire logic [Lanes*16-1:0]      mult_i,       // lane j at [16*j +: 16]
+  input  wire logic [Lanes*6-1:0]       shift_i,      // lane j at [6*j +: 6], clamped into 1..47
   output logic                          res_release_o, // res_i has been read
   output logic                          idle_o,
   // write requests (to the bus arbiter)
@@ -46,7 +46,7 @@ module conv_post #(
   logic [LaneBits-1:0]   lane_q, lane_d;
   logic [3:0]            bit_q, bit_d;
   logic signed [49:0]    p_q, p_d;
-  logic [Lanes-1:0][7:0] obuf_q, obuf_d;
+  logic [Lanes*8-1:0]    obuf_q, obuf_d;    // lane j at [8*j +: 8]
   logic [DimBits-1:0]    wl_q, wl_d;        // first lane of the next write
   logic                  sent_q, sent_d;    // write granted, waiting for completion
   logic [AddrBits-1:0]   grp_q, grp_d, pix_q, pix_d;
@@ -58,9 +58,9 @@ module conv_post #(
   logic signed [49:0] v, q;
   logic [7:0]         y;
   always_comb begin
-    acc = $signed(res_i[lane_q]);
-    m   = mult_i[lane_q];
-    s   = shift_i[lane_q];
+    acc = $signed(res_i[32*lane_q +: 32]);
+    m   = mult_i[16*lane_q +: 16];
+    s   = shift_i[6*lane_q +: 6];
     v   = p_q + (50'sd1 <<< (s - 6'd1));
     q   = v >>> s;
     if (q < 0) y = 8'd0;
@@ -83,9 +83,9 @@ module conv_post #(
     wr_data_o = '0;
     wr_strb_o = '0;
     for (int b = 0; b < 4; b++) begin
-      if (b >= int'(off) && b < int'(off) + int'(n_bytes)) begin
+      if (b >= 32'(off) && b < 32'(off) + 32'(n_bytes)) begin
         wr_strb_o[b]          = 1'b1;
-        wr_data_o[8*b +: 8]   = obuf_q[LaneBits'(int'(wl_q) + b - int'(off))];
+        wr_data_o[8*b +: 8]   = obuf_q[8*(32'(wl_q) + b - 32'(off)) +: 8];
       end
     end
   end
@@ -128,7 +128,7 @@ module conv_post #(
         if (bit_q == 4'd0) state_d = StRound;
       end
       StRound: begin
-        obuf_d[lane_q] = y;
+        obuf_d[8*lane_q +: 8] = y;
         if (DimBits'(lane_q) == nl_i - 1'b1) begin
           res_release_o = 1'b1;
           state_d       = StWrite;
