@@ -26,6 +26,21 @@ pub struct BenchResult {
     pub images_per_second: f64,
     /// Mean milliseconds per step.
     pub ms_per_step: f64,
+    /// CPU seconds of all threads of the process over the timed steps (Linux only): on a shared
+    /// machine `images / cpu_seconds` is steadier than the wall-clock rate.
+    #[serde(default)]
+    pub cpu_seconds: Option<f64>,
+}
+
+/// CPU time of all threads of this process so far (sum of `/proc/self/task/*/schedstat`
+/// run times), or `None` where that is not available.
+pub fn process_cpu_seconds() -> Option<f64> {
+    let mut ns = 0u64;
+    for t in std::fs::read_dir("/proc/self/task").ok()? {
+        let s = std::fs::read_to_string(t.ok()?.path().join("schedstat")).ok()?;
+        ns += s.split_whitespace().next()?.parse::<u64>().ok()?;
+    }
+    Some(ns as f64 * 1e-9)
 }
 
 /// Times `steps` training steps (after 2 warm-up steps) of `arch` on batches cycled from `ds`.
@@ -54,11 +69,13 @@ pub fn bench_train(
     for k in 0..2 {
         step(k, &mut net, &mut rng);
     }
+    let cpu0 = process_cpu_seconds();
     let t0 = Instant::now();
     for k in 0..steps {
         step(k + 2, &mut net, &mut rng);
     }
     let secs = t0.elapsed().as_secs_f64();
+    let cpu_seconds = cpu0.and_then(|c0| Some(process_cpu_seconds()? - c0));
     Ok(BenchResult {
         arch: net.arch.name.clone(),
         batch,
@@ -66,6 +83,7 @@ pub fn bench_train(
         threads: rayon::current_num_threads(),
         images_per_second: (steps * batch) as f64 / secs,
         ms_per_step: secs * 1e3 / steps as f64,
+        cpu_seconds,
     })
 }
 

@@ -76,6 +76,106 @@ fn conv_matches_naive_on_random_shapes() {
 }
 const GRAD: usize = layers::GRAD_CHUNK;
 
+/// Naive conv backward: `(dx, dw, db)` for output gradient `dy`, in f64.
+fn naive_conv_backward(
+    x: &Array4<f32>,
+    w: &ArrayD<f32>,
+    dy: &Array4<f32>,
+) -> (Array4<f32>, Vec<f32>, Vec<f32>) {
+    let (n, h, wd, c) = x.dim();
+    let (o, k) = (w.shape()[0], w.shape()[1]);
+    let (oh, ow) = (h - k + 1, wd - k + 1);
+    let mut dx = vec![0f64; n * h * wd * c];
+    let mut dw = vec![0f64; o * k * k * c];
+    let mut db = vec![0f64; o];
+    for i in 0..n {
+        for oy in 0..oh {
+            for ox in 0..ow {
+                for oc in 0..o {
+                    let g = dy[[i, oy, ox, oc]] as f64;
+                    db[oc] += g;
+                    for ky in 0..k {
+                        for kx in 0..k {
+                            for ic in 0..c {
+                                let xi = ((i * h + oy + ky) * wd + ox + kx) * c + ic;
+                                let wi = ((oc * k + ky) * k + kx) * c + ic;
+                                dx[xi] += g * w.as_slice().unwrap()[wi] as f64;
+                                dw[wi] += g * x.as_slice().unwrap()[xi] as f64;
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+    let f = |v: Vec<f64>| v.into_iter().map(|a| a as f32).collect::<Vec<f32>>();
+    (
+        Array4::from_shape_vec((n, h, wd, c), f(dx)).unwrap(),
+        f(dw),
+        f(db),
+    )
+}
+
+/// Shapes `(n, h, w, c, out, k)` for the direct-kernel tests: the paper's two layers, odd
+/// sizes (pixel tiles with remainders), 1x1 kernels, and channel counts around the 8/16/24
+/// register blocks (including a split into two blocks).
+const KERNEL_SHAPES: &[(usize, usize, usize, usize, usize, usize)] = &[
+    (2, 64, 64, 3, 10, 3),
+    (2, 31, 31, 10, 20, 5),
+    (1, 5, 5, 1, 1, 1),
+    (3, 7, 9, 1, 8, 3),
+    (2, 6, 11, 5, 9, 2),
+    (1, 10, 7, 4, 16, 4),
+    (2, 8, 8, 3, 17, 3),
+    (1, 9, 13, 7, 24, 5),
+    (2, 7, 8, 2, 25, 3),
+    (1, 12, 12, 6, 53, 3),
+    (GRAD + 3, 6, 6, 2, 3, 2),
+];
+
+fn check_conv_kernels(portable: bool) {
+    layers::force_portable_kernels(portable);
+    let mut rng = Rng::new(if portable { 31 } else { 32 });
+    for &(n, h, w, c, o, k) in KERNEL_SHAPES {
+        let x = rand4([n, h, w, c], &mut rng);
+        let wt = randd(&[o, k, k, c], &mut rng);
+        let b = randd(&[o], &mut rng);
+        let y = layers::conv_forward(&x, &wt, &b);
+        close(
+            y.as_slice().unwrap(),
+            naive_conv(&x, &wt, &b).as_slice().unwrap(),
+            1e-4,
+        );
+        let yr = layers::conv_forward_act(&x, &wt, &b, true);
+        let relu: Vec<f32> = y.iter().map(|v| v.max(0.0)).collect();
+        assert_eq!(yr.as_slice().unwrap(), &relu[..]);
+        let dy = rand4([n, h - k + 1, w - k + 1, o], &mut rng);
+        let (dx, dw, db) = layers::conv_backward(&x, &wt, &dy, true);
+        let (ndx, ndw, ndb) = naive_conv_backward(&x, &wt, &dy);
+        let shape = format!("{:?}", (n, h, w, c, o, k));
+        eprintln!("checking {shape} portable={portable}");
+        close(
+            dx.unwrap().as_slice().unwrap(),
+            ndx.as_slice().unwrap(),
+            1e-4,
+        );
+        close(dw.as_slice().unwrap(), &ndw, 1e-4);
+        close(db.as_slice().unwrap(), &ndb, 1e-4);
+        let (none, dw2, _) = layers::conv_backward(&x, &wt, &dy, false);
+        assert!(none.is_none());
+        assert_eq!(dw2.as_slice().unwrap(), dw.as_slice().unwrap());
+    }
+    layers::force_portable_kernels(false);
+}
+
+#[test]
+fn conv_kernels_match_naive_forward_and_backward() {
+    // Whichever kernels this CPU selects (AVX2+FMA on x86-64 where present), then the portable
+    // ones (one test, so the global switch does not race with itself).
+    check_conv_kernels(false);
+    check_conv_kernels(true);
+}
+
 #[test]
 fn pool_and_dense_match_naive_and_flatten_is_hwc() {
     let mut rng = Rng::new(12);

@@ -70,8 +70,12 @@ fn run_train(a: TrainArgs) -> anyhow::Result<()> {
     for (arch, optim) in archs {
         let r = bench_train(arch, optim, &ds, a.batch, a.steps)?;
         if !a.json {
+            let per_cpu = r
+                .cpu_seconds
+                .map(|c| format!(", {:.1} images/CPU-s", (r.batch * r.steps) as f64 / c))
+                .unwrap_or_default();
             println!(
-                "{:10} batch {:4}  {:8.1} images/s  {:7.2} ms/step  ({} threads, {} steps)",
+                "{:10} batch {:4}  {:8.1} images/s  {:7.2} ms/step  ({} threads, {} steps{per_cpu})",
                 r.arch, r.batch, r.images_per_second, r.ms_per_step, r.threads, r.steps
             );
         }
