@@ -201,6 +201,9 @@ pub enum Cache {
     Pool([usize; 4], Vec<u8>),
     /// Dropout: the multiplier per element (0 or 1/(1-p)).
     Mask(Vec<f32>),
+    /// Fused conv + ReLU + max-pool ([`conv_relu_pool_forward`]): the conv input and the
+    /// arg-max codes. The ReLU and pool layers of the triple keep [`Cache::None`].
+    ConvReluPool(Array4<f32>, Vec<u8>),
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -978,19 +981,163 @@ pub fn conv_backward(
     dy: &Array4<f32>,
     need_dx: bool,
 ) -> (Option<Array4<f32>>, ArrayD<f32>, ArrayD<f32>) {
-    let [n, h, w, c] = dims(x);
-    let ws = wgt.shape().to_vec();
-    let (o, k) = (ws[0], ws[1]);
-    let (oh, ow) = (h - k + 1, w - k + 1);
-    let (p, kkc) = (oh * ow, k * k * c);
-    let (in_len, out_len) = (h * w * c, p * o);
+    let [n, h, w, _] = dims(x);
+    let k = wgt.shape()[1];
+    let out_len = (h - k + 1) * (w - k + 1) * wgt.shape()[0];
     assert_eq!(
         dy.len(),
         n * out_len,
         "conv_backward: output gradient shape"
     );
-    let xs = x.as_slice().unwrap();
     let dys = dy.as_slice().unwrap();
+    conv_backward_with(x, wgt, need_dx, |i, d| {
+        d.copy_from_slice(&dys[i * out_len..(i + 1) * out_len])
+    })
+}
+
+/// Arg-max code of a fused pool window whose maximum (after ReLU) was 0: no gradient flows.
+pub const POOL_NO_GRAD: u8 = 4;
+
+/// Fused conv + bias + ReLU + 2x2/2 max-pool forward over a batch `[n, h, w, c]` ->
+/// `[n, oh/2, ow/2, out_ch]`, one image at a time (the full-size conv output only ever exists
+/// as a per-thread scratch image). Also returns, per pooled element, the arg-max position
+/// 0..4 in its window (first maximum wins, as [`maxpool_forward`]) or [`POOL_NO_GRAD`] where
+/// the maximum is 0 — exactly the gradient routing of the unfused conv, ReLU, pool.
+pub fn conv_relu_pool_forward(
+    x: &Array4<f32>,
+    wgt: &ArrayD<f32>,
+    bias: &ArrayD<f32>,
+) -> (Array4<f32>, Vec<u8>) {
+    let [n, h, w, c] = dims(x);
+    let ws = wgt.shape();
+    let (o, k) = (ws[0], ws[1]);
+    assert_eq!(
+        ws,
+        &[o, k, k, c],
+        "conv_relu_pool_forward: weight shape vs input channels"
+    );
+    assert_eq!(bias.len(), o, "conv_relu_pool_forward: bias length");
+    let (oh, ow) = (h - k + 1, w - k + 1);
+    let (ph, pw) = (oh / 2, ow / 2);
+    let mut y = Array4::<f32>::zeros((n, ph, pw, o));
+    let mut arg = vec![0u8; n * ph * pw * o];
+    let (xs, bs) = (x.as_slice().unwrap(), bias.as_slice().unwrap());
+    let packed = pack_weights(wgt.as_slice().unwrap(), o, k * k * c);
+    let g = ConvGeom { h, w, c, k, o };
+    let plen = ph * pw * o;
+    if plen > 0 {
+        y.as_slice_mut()
+            .unwrap()
+            .par_chunks_mut(plen)
+            .zip(arg.par_chunks_mut(plen))
+            .zip(xs.par_chunks(h * w * c))
+            .for_each_init(
+                || vec![0f32; oh * ow * o],
+                |conv, ((yi, ai), xi)| {
+                    conv_direct_image(xi, g, &packed, bs, true, conv);
+                    pool_image(conv, [oh, ow, o], yi, ai, true);
+                },
+            );
+    }
+    (y, arg)
+}
+
+/// Backward of [`conv_relu_pool_forward`] from the pooled gradient `dpool [n, oh/2, ow/2, o]`
+/// and the arg-max codes. Returns `(dx, dw, db)` like [`conv_backward`].
+pub fn conv_relu_pool_backward(
+    x: &Array4<f32>,
+    wgt: &ArrayD<f32>,
+    arg: &[u8],
+    dpool: &Array4<f32>,
+    need_dx: bool,
+) -> (Option<Array4<f32>>, ArrayD<f32>, ArrayD<f32>) {
+    let [n, h, w, _] = dims(x);
+    let (o, k) = (wgt.shape()[0], wgt.shape()[1]);
+    let (oh, ow) = (h - k + 1, w - k + 1);
+    let (ph, pw) = (oh / 2, ow / 2);
+    let plen = ph * pw * o;
+    assert!(
+        dpool.len() == n * plen && arg.len() == n * plen,
+        "conv_relu_pool_backward: pooled gradient / arg-max shape"
+    );
+    let dps = dpool.as_slice().unwrap();
+    conv_backward_with(x, wgt, need_dx, |i, dy| {
+        dy.fill(0.0);
+        let (dpi, ai) = (&dps[i * plen..][..plen], &arg[i * plen..][..plen]);
+        for py in 0..ph {
+            for px in 0..pw {
+                let q0 = (py * pw + px) * o;
+                for ch in 0..o {
+                    let q = ai[q0 + ch];
+                    if q < POOL_NO_GRAD {
+                        let (yy, xx) = (2 * py + (q / 2) as usize, 2 * px + (q % 2) as usize);
+                        dy[(yy * ow + xx) * o + ch] = dpi[q0 + ch];
+                    }
+                }
+            }
+        }
+    })
+}
+
+/// 2x2/2 max-pool of one HWC image `[h, w, c]` into `y [h/2, w/2, c]` with arg-max codes;
+/// with `no_grad_at_zero`, windows whose maximum is `<= 0` get [`POOL_NO_GRAD`].
+fn pool_image(
+    x: &[f32],
+    [h, w, c]: [usize; 3],
+    y: &mut [f32],
+    arg: &mut [u8],
+    no_grad_at_zero: bool,
+) {
+    let (oh, ow) = (h / 2, w / 2);
+    for oy in 0..oh {
+        for ox in 0..ow {
+            let base = [
+                ((2 * oy) * w + 2 * ox) * c,
+                ((2 * oy) * w + 2 * ox + 1) * c,
+                ((2 * oy + 1) * w + 2 * ox) * c,
+                ((2 * oy + 1) * w + 2 * ox + 1) * c,
+            ];
+            let o = (oy * ow + ox) * c;
+            for ch in 0..c {
+                let mut best = x[base[0] + ch];
+                let mut bi = 0u8;
+                for (q, b) in base.iter().enumerate().skip(1) {
+                    let v = x[b + ch];
+                    if v > best {
+                        best = v;
+                        bi = q as u8;
+                    }
+                }
+                y[o + ch] = best;
+                arg[o + ch] = if no_grad_at_zero && best <= 0.0 {
+                    POOL_NO_GRAD
+                } else {
+                    bi
+                };
+            }
+        }
+    }
+}
+
+/// Conv backward where `fill(i, dy)` writes the output gradient of image `i` into the scratch
+/// `dy [oh*ow*o]` (so callers can build it from a pooled gradient without a batch-size array).
+fn conv_backward_with<F>(
+    x: &Array4<f32>,
+    wgt: &ArrayD<f32>,
+    need_dx: bool,
+    fill: F,
+) -> (Option<Array4<f32>>, ArrayD<f32>, ArrayD<f32>)
+where
+    F: Fn(usize, &mut [f32]) + Sync,
+{
+    let [n, h, w, c] = dims(x);
+    let ws = wgt.shape().to_vec();
+    let (o, k) = (ws[0], ws[1]);
+    assert_eq!(ws, [o, k, k, c], "conv_backward: weight shape vs input");
+    let (oh, ow) = (h - k + 1, w - k + 1);
+    let (p, kkc) = (oh * ow, k * k * c);
+    let (in_len, out_len) = (h * w * c, p * o);
+    let xs = x.as_slice().unwrap();
     let g = ConvGeom { h, w, c, k, o };
     // The input gradient is the forward kernel on dy zero-padded by k-1, flipped weights.
     let (ph, pw) = (h + k - 1, w + k - 1);
@@ -1017,21 +1164,19 @@ pub fn conv_backward(
         None
     };
     let chunk_imgs = GRAD_CHUNK.min(n.max(1));
-    let work = |xc: &[f32], dyc: &[f32], mut dxc: Option<&mut [f32]>| {
+    let work = |chunk: usize, xc: &[f32], mut dxc: Option<&mut [f32]>| {
         let mut dwp = vec![0f32; packed_len];
         let mut db = vec![0f32; o];
         let mut dyp = Vec::new();
+        let mut dyi = vec![0f32; out_len];
         let mut pad = if need_dx {
             vec![0f32; ph * pw * o]
         } else {
             Vec::new()
         };
-        for (i, (xi, dyi)) in xc
-            .chunks_exact(in_len)
-            .zip(dyc.chunks_exact(out_len))
-            .enumerate()
-        {
-            conv_dw_image(xi, g, dyi, &mut dyp, &mut dwp, fma);
+        for (i, xi) in xc.chunks_exact(in_len).enumerate() {
+            fill(chunk * chunk_imgs + i, &mut dyi);
+            conv_dw_image(xi, g, &dyi, &mut dyp, &mut dwp, fma);
             for row in dyi.chunks_exact(o) {
                 for (b, g) in db.iter_mut().zip(row) {
                     *b += *g;
@@ -1056,13 +1201,13 @@ pub fn conv_backward(
             .unwrap()
             .par_chunks_mut(in_len * chunk_imgs)
             .zip(xs.par_chunks(in_len * chunk_imgs))
-            .zip(dys.par_chunks(out_len * chunk_imgs))
-            .map(|((dxc, xc), dyc)| work(xc, dyc, Some(dxc)))
+            .enumerate()
+            .map(|(ci, (dxc, xc))| work(ci, xc, Some(dxc)))
             .collect(),
         None => xs
             .par_chunks(in_len * chunk_imgs)
-            .zip(dys.par_chunks(out_len * chunk_imgs))
-            .map(|(xc, dyc)| work(xc, dyc, None))
+            .enumerate()
+            .map(|(ci, xc)| work(ci, xc, None))
             .collect(),
     };
     let mut dw = vec![0f32; o * kkc];
@@ -1206,37 +1351,14 @@ pub fn maxpool_forward(x: &Array4<f32>) -> (Array4<f32>, Vec<u8>) {
     let mut y = Array4::<f32>::zeros((n, oh, ow, c));
     let mut arg = vec![0u8; n * oh * ow * c];
     let xs = x.as_slice().unwrap();
-    y.as_slice_mut()
-        .unwrap()
-        .par_chunks_mut(oh * ow * c)
-        .zip(arg.par_chunks_mut(oh * ow * c))
-        .zip(xs.par_chunks(h * w * c))
-        .for_each(|((yi, ai), xi)| {
-            for oy in 0..oh {
-                for ox in 0..ow {
-                    let base = [
-                        ((2 * oy) * w + 2 * ox) * c,
-                        ((2 * oy) * w + 2 * ox + 1) * c,
-                        ((2 * oy + 1) * w + 2 * ox) * c,
-                        ((2 * oy + 1) * w + 2 * ox + 1) * c,
-                    ];
-                    let o = (oy * ow + ox) * c;
-                    for ch in 0..c {
-                        let mut best = xi[base[0] + ch];
-                        let mut bi = 0u8;
-                        for (q, b) in base.iter().enumerate().skip(1) {
-                            let v = xi[b + ch];
-                            if v > best {
-                                best = v;
-                                bi = q as u8;
-                            }
-                        }
-                        yi[o + ch] = best;
-                        ai[o + ch] = bi;
-                    }
-                }
-            }
-        });
+    if oh * ow * c > 0 {
+        y.as_slice_mut()
+            .unwrap()
+            .par_chunks_mut(oh * ow * c)
+            .zip(arg.par_chunks_mut(oh * ow * c))
+            .zip(xs.par_chunks(h * w * c))
+            .for_each(|((yi, ai), xi)| pool_image(xi, [h, w, c], yi, ai, false));
+    }
     (y, arg)
 }
 

@@ -334,8 +334,30 @@ impl Net {
         let pidx = self.param_index();
         let mut caches = Vec::with_capacity(self.arch.layers.len());
         let mut cur = x;
-        for (i, l) in self.arch.layers.iter().enumerate() {
+        let layers = &self.arch.layers;
+        let mut fused_until = 0;
+        for (i, l) in layers.iter().enumerate() {
+            if i < fused_until {
+                // ReLU and pool already applied by the fused conv at `fused_until - 3`.
+                if train {
+                    caches.push(Cache::None);
+                }
+                continue;
+            }
+            let fuse = matches!(l, LayerSpec::Conv2d { .. })
+                && matches!(layers.get(i + 1), Some(LayerSpec::Relu))
+                && matches!(layers.get(i + 2), Some(LayerSpec::MaxPool2));
             let (next, cache) = match *l {
+                LayerSpec::Conv2d { .. } if fuse => {
+                    let k = pidx[i].unwrap();
+                    let (y, arg) = layers::conv_relu_pool_forward(
+                        &cur,
+                        &self.params[k].value,
+                        &self.params[k + 1].value,
+                    );
+                    fused_until = i + 3;
+                    (y, Cache::ConvReluPool(cur, arg))
+                }
                 LayerSpec::Conv2d { .. } => {
                     let k = pidx[i].unwrap();
                     let y = layers::conv_forward(
@@ -409,6 +431,21 @@ impl Net {
                     grads[k + 1] = Some(db);
                     dx.unwrap_or_else(|| Array4::zeros((0, 0, 0, 0)))
                 }
+                (LayerSpec::Conv2d { .. }, Cache::ConvReluPool(x, arg)) => {
+                    let k = pidx[i].unwrap();
+                    let (dx, dw, db) = layers::conv_relu_pool_backward(
+                        &x,
+                        &self.params[k].value,
+                        &arg,
+                        &g,
+                        need_dx,
+                    );
+                    grads[k] = Some(dw);
+                    grads[k + 1] = Some(db);
+                    dx.unwrap_or_else(|| Array4::zeros((0, 0, 0, 0)))
+                }
+                // Applied inside the fused conv (see `forward`).
+                (LayerSpec::Relu | LayerSpec::MaxPool2, Cache::None) => g,
                 (LayerSpec::Dense { .. }, Cache::Input(x)) => {
                     let k = pidx[i].unwrap();
                     let (dx, dw, db) =

@@ -529,3 +529,47 @@ fn architecture_rules() {
     assert!(j.contains("\"type\":\"conv2d\""));
     assert_eq!(serde_json::from_str::<Arch>(&j).unwrap(), a);
 }
+
+#[test]
+fn fused_conv_relu_pool_equals_the_three_layers() {
+    let mut rng = Rng::new(41);
+    // Paper shapes (batch 2), odd conv outputs (floor pooling drops a row/column), and a
+    // negative bias so that many windows are entirely <= 0 (no gradient).
+    for &(n, h, w, c, o, k, bias_shift) in &[
+        (2, 64, 64, 3, 10, 3, 0.0),
+        (2, 31, 31, 10, 20, 5, 0.0),
+        (3, 8, 9, 2, 5, 2, -0.5),
+        (GRAD + 1, 7, 7, 3, 26, 3, -1.0),
+    ] {
+        let x = rand4([n, h, w, c], &mut rng);
+        let wt = randd(&[o, k, k, c], &mut rng);
+        let b = randd(&[o], &mut rng).mapv(|v| v + bias_shift);
+        let (y, arg) = layers::conv_relu_pool_forward(&x, &wt, &b);
+        let mut conv = layers::conv_forward(&x, &wt, &b);
+        let pos = layers::relu_forward(&mut conv);
+        let (y_ref, arg_ref) = layers::maxpool_forward(&conv);
+        assert_eq!(y.as_slice().unwrap(), y_ref.as_slice().unwrap());
+        let mut no_grad = 0;
+        for (i, (&a, &r)) in arg.iter().zip(&arg_ref).enumerate() {
+            if a == layers::POOL_NO_GRAD {
+                assert_eq!(y.as_slice().unwrap()[i], 0.0);
+                no_grad += 1;
+            } else {
+                assert_eq!(a, r);
+            }
+        }
+        assert!(bias_shift == 0.0 || no_grad > 0);
+        let dp = rand4([n, y.dim().1, y.dim().2, o], &mut rng);
+        let s = conv.shape();
+        let mut dconv = layers::maxpool_backward([s[0], s[1], s[2], s[3]], &arg_ref, &dp);
+        layers::relu_backward(&pos, &mut dconv);
+        let (dx_ref, dw_ref, db_ref) = layers::conv_backward(&x, &wt, &dconv, true);
+        let (dx, dw, db) = layers::conv_relu_pool_backward(&x, &wt, &arg, &dp, true);
+        assert_eq!(
+            dx.unwrap().as_slice().unwrap(),
+            dx_ref.unwrap().as_slice().unwrap()
+        );
+        assert_eq!(dw.as_slice().unwrap(), dw_ref.as_slice().unwrap());
+        assert_eq!(db.as_slice().unwrap(), db_ref.as_slice().unwrap());
+    }
+}
