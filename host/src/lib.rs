@@ -15,5 +15,6 @@ pub mod model;
 pub mod optim;
 pub mod plots;
 pub mod quant;
+pub mod report;
 pub mod rng;
 pub mod train;

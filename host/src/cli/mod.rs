@@ -6,6 +6,7 @@ use clap::{Parser, Subcommand};
 pub mod bench;
 pub mod eval;
 pub mod predict;
+pub mod report;
 pub mod train;
 
 /// cnnfpga: train, evaluate and deploy a small image CNN.
@@ -29,6 +30,8 @@ pub enum Command {
     Eval(eval::Args),
     /// Classify image files.
     Predict(predict::Args),
+    /// Reproduce the paper's CNN-vs-MLP experiment with ablations: report.md, metrics.json, figures.
+    Report(report::Args),
     /// Benchmarks.
     #[command(subcommand)]
     Bench(bench::BenchCommand),
@@ -47,5 +50,6 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Eval(a) => eval::run(a),
         Command::Predict(a) => predict::run(a),
         Command::Bench(c) => bench::run(c),
+        Command::Report(a) => report::run(a),
     }
 }

@@ -1,0 +1,243 @@
+//! `cnnfpga report` end to end on the sample data (CI-sized: 2 seeds, 2 epochs): the files
+//! exist and parse, the numbers are consistent with each other, the test part is held out, the
+//! pretrained model is cached, and a mismatched test folder is refused.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use host::model::SavedModel;
+
+fn bin() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_cnnfpga"))
+}
+fn sample() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../data/sample")
+}
+
+fn report(out: &Path, extra: &[&str]) -> std::process::Output {
+    bin()
+        .args(["report", "--quick", "--quiet", "--threads", "2"])
+        .arg("--data")
+        .arg(sample())
+        .arg("--pretrain")
+        .arg(sample())
+        .arg("--out")
+        .arg(out)
+        .args(extra)
+        .output()
+        .unwrap()
+}
+
+fn json(path: &Path) -> serde_json::Value {
+    serde_json::from_slice(&std::fs::read(path).unwrap()).unwrap()
+}
+
+#[test]
+fn report_end_to_end_on_sample() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("rep");
+    let st = report(&out, &["--seeds", "2", "--epochs", "2"]);
+    assert!(
+        st.status.success(),
+        "{}",
+        String::from_utf8_lossy(&st.stderr)
+    );
+    let stdout = String::from_utf8_lossy(&st.stdout);
+    assert!(stdout.contains("headline CNN"), "{stdout}");
+
+    // metrics.json: keys, run count, internal consistency.
+    let m = json(&out.join("metrics.json"));
+    for k in [
+        "settings",
+        "classes",
+        "counts",
+        "pretrain",
+        "runs",
+        "summary",
+        "paired",
+        "headline_cnn",
+        "headline_seed",
+        "shortcut_check",
+        "files",
+        "wall_seconds",
+    ] {
+        assert!(m.get(k).is_some(), "metrics.json lacks {k}");
+    }
+    let classes = m["classes"].as_array().unwrap();
+    assert_eq!(classes.len(), 5);
+    let runs = m["runs"].as_array().unwrap();
+    assert_eq!(runs.len(), 4 * 2, "4 configurations x 2 seeds");
+    let ids: Vec<&str> = m["summary"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["config"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        ids,
+        ["mlp-sgd", "cnn-adam", "cnn-adam-aug", "cnn-adam-aug-ft"]
+    );
+    // 40 images per class: 20 % test = 8 each, the rest 32 -> 6 validation + 26 training.
+    let sum = |key: &str| -> u64 {
+        m["counts"][key]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|v| v.as_u64().unwrap())
+            .sum()
+    };
+    assert_eq!((sum("train"), sum("val"), sum("test")), (130, 30, 40));
+    for r in runs {
+        let t = &r["test"];
+        let acc = t["accuracy"].as_f64().unwrap();
+        assert!((0.0..=1.0).contains(&acc));
+        let conf: u64 = t["confusion"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .flat_map(|row| row.as_array().unwrap())
+            .map(|v| v.as_u64().unwrap())
+            .sum();
+        assert_eq!(conf, 40, "every test image counted once");
+        let diag: u64 = (0..5).map(|i| t["confusion"][i][i].as_u64().unwrap()).sum();
+        assert!((diag as f64 / 40.0 - acc).abs() < 1e-9);
+        let best = r["best_epoch"].as_u64().unwrap();
+        assert!(best >= 1 && best <= r["epochs_run"].as_u64().unwrap());
+        assert_eq!(
+            r["history"].as_array().unwrap().len() as u64,
+            r["epochs_run"].as_u64().unwrap()
+        );
+    }
+    // Summary means are the means of the runs.
+    for s in m["summary"].as_array().unwrap() {
+        let accs: Vec<f64> = runs
+            .iter()
+            .filter(|r| r["config"] == s["config"])
+            .map(|r| r["test"]["accuracy"].as_f64().unwrap())
+            .collect();
+        assert_eq!(accs.len(), 2);
+        let mean = (accs[0] + accs[1]) / 2.0;
+        let std = (accs[0] - accs[1]).abs() / 2f64.sqrt();
+        assert!((s["accuracy"]["mean"].as_f64().unwrap() - mean).abs() < 1e-9);
+        assert!((s["accuracy"]["std"].as_f64().unwrap() - std).abs() < 1e-9);
+    }
+    assert_eq!(m["pretrain"]["cached"], false);
+    let sc = &m["shortcut_check"];
+    assert_eq!(sc["non_horse_images"], 32);
+    assert_eq!(sc["horse_images"], 8);
+
+    // report.md: Table 2, ablation, settings, the command.
+    let md = std::fs::read_to_string(out.join("report.md")).unwrap();
+    for needle in [
+        "## Table 2",
+        "| test score (accuracy) |",
+        "| test cost (loss) |",
+        "| F1 (macro) |",
+        "| best epoch (of run) |",
+        "## Ablation",
+        "MLP-SGD",
+        "CNN-Adam no-aug",
+        "CNN-Adam aug+ft",
+        "### Per class",
+        "| horse |",
+        "cnnfpga report",
+        "![prediction_grid.png](prediction_grid.png)",
+    ] {
+        assert!(md.contains(needle), "report.md lacks {needle:?}");
+    }
+
+    // Figures decode with sane sizes.
+    for (f, min_w, min_h) in [
+        ("learning_curves.png", 1280, 800),
+        ("confusion_matrices.png", 600, 400),
+        ("prediction_grid.png", 8 * 150, 56 + 5 * 190),
+        ("comparison_bars.png", 900, 500),
+        ("ablation_bars.png", 800, 500),
+    ] {
+        let img = image::open(out.join(f)).unwrap_or_else(|e| panic!("{f}: {e}"));
+        let (w, h) = (img.width(), img.height());
+        assert!(
+            w >= min_w && h >= min_h && w <= 4000 && h <= 4000,
+            "{f}: {w}x{h}"
+        );
+    }
+
+    // The first seed's models load, hold the classes and record the held-out split.
+    for id in ["mlp-sgd", "cnn-adam", "cnn-adam-aug", "cnn-adam-aug-ft"] {
+        let sm = SavedModel::load(&out.join("models").join(id)).unwrap();
+        assert_eq!(sm.meta.classes.len(), 5);
+        let tc = &sm.meta.train_config;
+        assert_eq!(
+            tc["train_images"].as_u64().unwrap()
+                + tc["val_images"].as_u64().unwrap()
+                + tc["test_images"].as_u64().unwrap(),
+            200
+        );
+    }
+    let ft = SavedModel::load(&out.join("models/cnn-adam-aug-ft")).unwrap();
+    // Pretrained on the same five classes here, so all 4 weight + 4 bias tensors load (with
+    // another class count the head would be re-initialised: 6).
+    assert_eq!(ft.meta.train_config["tensors_loaded"], 8);
+
+    // A second run with the same pretraining settings reuses the cached pretrained model.
+    let st = report(&out, &["--seeds", "1", "--epochs", "1"]);
+    assert!(
+        st.status.success(),
+        "{}",
+        String::from_utf8_lossy(&st.stderr)
+    );
+    let m2 = json(&out.join("metrics.json"));
+    assert_eq!(m2["pretrain"]["cached"], true);
+    assert_eq!(m2["runs"].as_array().unwrap().len(), 4);
+}
+
+#[test]
+fn report_refuses_test_folder_with_other_classes() {
+    let tmp = tempfile::tempdir().unwrap();
+    let test = tmp.path().join("test");
+    for class in ["cat", "dog"] {
+        std::fs::create_dir_all(test.join(class)).unwrap();
+        std::fs::copy(
+            sample().join("cat/0000.jpg"),
+            test.join(class).join("a.jpg"),
+        )
+        .unwrap();
+    }
+    let st = bin()
+        .args(["report", "--quick", "--quiet"])
+        .arg("--data")
+        .arg(sample())
+        .arg("--test")
+        .arg(&test)
+        .arg("--out")
+        .arg(tmp.path().join("rep"))
+        .output()
+        .unwrap();
+    assert!(!st.status.success());
+    let err = String::from_utf8_lossy(&st.stderr);
+    assert!(err.contains("test folder"), "{err}");
+    assert!(!tmp.path().join("rep/report.md").exists());
+}
+
+#[test]
+fn report_rejects_bad_options() {
+    let tmp = tempfile::tempdir().unwrap();
+    for bad in [
+        ["--seeds", "0"],
+        ["--test-split", "1.5"],
+        ["--dropout", "1"],
+    ] {
+        let st = bin()
+            .args(["report", "--quick", "--quiet"])
+            .arg("--data")
+            .arg(sample())
+            .arg("--out")
+            .arg(tmp.path().join("rep"))
+            .args(bad)
+            .output()
+            .unwrap();
+        assert!(!st.status.success(), "{bad:?} accepted");
+        let err = String::from_utf8_lossy(&st.stderr);
+        assert!(err.contains("report config"), "{bad:?}: {err}");
+    }
+}
