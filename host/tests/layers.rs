@@ -131,6 +131,10 @@ const KERNEL_SHAPES: &[(usize, usize, usize, usize, usize, usize)] = &[
     (2, 7, 8, 2, 25, 3),
     (1, 12, 12, 6, 53, 3),
     (GRAD + 3, 6, 6, 2, 3, 2),
+    // Kernel rows of >= 16 floats (sparse backward eligible): 16, 65 (64 + 1 split), 100.
+    (2, 6, 7, 8, 5, 2),
+    (2, 9, 10, 13, 7, 5),
+    (1, 12, 11, 20, 30, 5),
 ];
 
 fn check_conv_kernels(portable: bool) {
@@ -163,6 +167,16 @@ fn check_conv_kernels(portable: bool) {
         close(db.as_slice().unwrap(), &ndb, 1e-4);
         let (none, dw2, _) = layers::conv_backward(&x, &wt, &dy, false);
         assert!(none.is_none());
+        assert_eq!(dw2.as_slice().unwrap(), dw.as_slice().unwrap());
+        // A gradient as sparse as behind ReLU + max-pool (~15 % non-zero) takes the sparse
+        // backward where kernel rows are long enough.
+        let dy = dy.mapv(|v| if v.abs() < 0.85 { 0.0 } else { v });
+        let (dx, dw, db) = layers::conv_backward(&x, &wt, &dy, true);
+        let (ndx, ndw, ndb) = naive_conv_backward(&x, &wt, &dy);
+        close(dx.unwrap().as_slice().unwrap(), ndx.as_slice().unwrap(), 1e-4);
+        close(dw.as_slice().unwrap(), &ndw, 1e-4);
+        close(db.as_slice().unwrap(), &ndb, 1e-4);
+        let (_, dw2, _) = layers::conv_backward(&x, &wt, &dy, false);
         assert_eq!(dw2.as_slice().unwrap(), dw.as_slice().unwrap());
     }
     layers::force_portable_kernels(false);
