@@ -752,7 +752,7 @@ fn conv_direct_image(
         match np {
             8 => conv_block::<8, 8>(fma, x, g, wp, bias, c0, nb, relu, y),
             16 => conv_block::<6, 16>(fma, x, g, wp, bias, c0, nb, relu, y),
-            _ => conv_block::<4, 24>(fma, x, g, wp, bias, c0, nb, relu, y),
+            _ => conv_block::<3, 24>(fma, x, g, wp, bias, c0, nb, relu, y),
         }
         off += kkc * np;
     }
