@@ -7,6 +7,8 @@ Setup (only PyPI is reachable, so the plain PyPI wheel):
     python3 -m venv /tmp/torchvenv && /tmp/torchvenv/bin/pip install torch
 Run:
     /tmp/torchvenv/bin/python bench/peers/pytorch_paper_cnn.py [--steps 20] [--batch 128] [--threads 2]
+Besides wall-clock images/s it prints images per CPU-second (process CPU time of all threads),
+the rate `cnnfpga bench train` also prints, which is steadier on a shared machine.
 
 The networks match host/src/model.rs (Arch::paper_cnn, Arch::mlp): conv3x3x10 valid + ReLU,
 maxpool 2, conv5x5x20 valid + ReLU, maxpool 2, flatten (13*13*20 = 3380), dense 64 + ReLU +
@@ -51,13 +53,15 @@ def bench(name, model, opt, batch, steps, channels_last=False):
 
     for _ in range(3):
         step()
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), time.process_time()
     for _ in range(steps):
         step()
     dt = time.perf_counter() - t0
+    cpu = time.process_time() - c0  # all threads of the process
     return {"arch": name, "batch": batch, "steps": steps, "threads": torch.get_num_threads(),
             "channels_last": channels_last, "images_per_second": steps * batch / dt,
-            "ms_per_step": dt * 1e3 / steps, "torch": torch.__version__}
+            "ms_per_step": dt * 1e3 / steps, "cpu_seconds": cpu,
+            "images_per_cpu_second": steps * batch / cpu, "torch": torch.__version__}
 
 
 def main():
@@ -80,7 +84,8 @@ def main():
     else:
         for r in results:
             print(f"{r['arch']:10} batch {r['batch']:4} {r['images_per_second']:9.1f} images/s "
-                  f"{r['ms_per_step']:7.2f} ms/step ({r['threads']} threads, channels_last={r['channels_last']}, torch {r['torch']})")
+                  f"{r['ms_per_step']:7.2f} ms/step ({r['threads']} threads, channels_last={r['channels_last']}, "
+                  f"{r['images_per_cpu_second']:.1f} images/CPU-s, torch {r['torch']})")
 
 
 if __name__ == "__main__":
