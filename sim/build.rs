@@ -30,9 +30,29 @@ const MODELS: &[Model] = &[
         clock: "clk_i",
         rust_type: "ConvEngineL8Model",
     },
+    // The P-layer engine standalone, with the SoC's 18-bit pointers.
+    Model {
+        name: "pengine",
+        top: "pengine",
+        filelist: "rtl/pengine.f",
+        args: &["-GAddrW=18"],
+        clock: "clk_i",
+        rust_type: "PengineModel",
+    },
+    // The SoC simulation top (PicoRV32 + boot ROM + SPRAM + flash model + both engines), as
+    // the board builds it except for a fast UART (2 cycles per bit).
+    Model {
+        name: "soc",
+        top: "soc_sim_top",
+        filelist: "rtl/soc.f",
+        args: &["-DSIM", "--timescale", "1ns/1ps"],
+        clock: "clk_i",
+        rust_type: "SocModel",
+    },
 ];
 
-const SETUP_HINT: &str = "Verilator not found: run scripts/setup.sh (installs verilator, g++, make, zlib1g-dev)";
+const SETUP_HINT: &str =
+    "Verilator not found: run scripts/setup.sh (installs verilator, g++, make, zlib1g-dev)";
 
 fn main() {
     let root = std::path::PathBuf::from(std::env::var("CARGO_MANIFEST_DIR").unwrap())
@@ -44,6 +64,7 @@ fn main() {
     println!("cargo:rerun-if-changed=build_support/vlgen.rs");
     println!("cargo:rerun-if-env-changed=VERILATOR");
     println!("cargo:rerun-if-env-changed=CI");
+    println!("cargo:rerun-if-env-changed=PICORV32_DIR");
     println!("cargo:rustc-check-cfg=cfg(sim_no_verilator)");
     for m in MODELS {
         println!("cargo:rerun-if-changed={}", root.join(m.filelist).display());
@@ -55,9 +76,13 @@ fn main() {
     let verilator = std::env::var("VERILATOR").unwrap_or_else(|_| "verilator".into());
     let Some(version) = vlgen::verilator_version(&verilator) else {
         if std::env::var("CI").as_deref() == Ok("true") {
-            panic!("{SETUP_HINT} (CI=true: refusing to build the sim crate without its RTL models)");
+            panic!(
+                "{SETUP_HINT} (CI=true: refusing to build the sim crate without its RTL models)"
+            );
         }
-        println!("cargo:warning={SETUP_HINT}; building sim without RTL models (their tests will fail)");
+        println!(
+            "cargo:warning={SETUP_HINT}; building sim without RTL models (their tests will fail)"
+        );
         println!("cargo:rustc-cfg=sim_no_verilator");
         let stub = format!("/// Why no RTL model was built.\npub const MISSING: Option<&str> = Some({SETUP_HINT:?});\n");
         std::fs::write(out_dir.join("models.rs"), stub).unwrap();
@@ -66,9 +91,17 @@ fn main() {
 
     let jobs = std::env::var("NUM_JOBS").unwrap_or_else(|_| "2".into());
     let jobs = jobs.parse::<u32>().unwrap_or(2).clamp(1, 2).to_string(); // shared 2-core machines
-    let env = vlgen::Env { vroot: vlgen::verilator_root(&verilator), root, out_dir: out_dir.clone(), verilator, jobs };
+    let env = vlgen::Env {
+        vroot: vlgen::verilator_root(&verilator),
+        root,
+        out_dir: out_dir.clone(),
+        verilator,
+        jobs,
+    };
 
-    let mut rs = String::from("/// Why no RTL model was built.\npub const MISSING: Option<&str> = None;\n\n");
+    let mut rs = String::from(
+        "/// Why no RTL model was built.\npub const MISSING: Option<&str> = None;\n\n",
+    );
     for (i, m) in MODELS.iter().enumerate() {
         let ports = vlgen::build_model(&env, m, &[]);
         if i == 0 {

@@ -3,13 +3,14 @@
 //!
 //! `cargo run -p firmware --features alloc --example demo_blob -- OUT_DIR`
 //! writes `OUT_DIR/model.bin`, `OUT_DIR/image.bin` and `OUT_DIR/flash.bin` (blob padded to
-//! `MODEL_MAX_LEN`, then the image: the layout at `memmap::FLASH_MODEL`).
+//! the distance between the `FLASH_MODEL` and `FLASH_INPUT` areas, then the image: the flash
+//! layout from `memmap::FLASH_MODEL_ADDR`).
 //!
 //! Model: 12x12x1 image -> conv 3x3, 4 channels, pool (5x5x4) -> P dense 100 -> 16 (4-bit
 //! codes) -> dense 16 -> 10 logits. Weights from a fixed LCG: the numbers mean nothing.
 
 use firmware::backend::SoftwareBackend;
-use firmware::memmap::MODEL_MAX_LEN;
+use firmware::memmap::{FLASH_INPUT_OFFSET, FLASH_MODEL_OFFSET};
 use firmware::model::*;
 use firmware::numerics::Requant;
 use firmware::runner::{arena_bytes, run};
@@ -94,7 +95,7 @@ fn main() {
     )
     .unwrap();
     let mut flash = blob.clone();
-    flash.resize(MODEL_MAX_LEN as usize, 0);
+    flash.resize((FLASH_INPUT_OFFSET - FLASH_MODEL_OFFSET) as usize, 0);
     flash.extend_from_slice(&image);
     while flash.len() & 3 != 0 {
         flash.push(0);

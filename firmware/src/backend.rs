@@ -8,10 +8,8 @@
 //! [`SoftwareBackend`] runs the optimised kernels of [`crate::kernels`], which are tested equal
 //! to the reference loops of [`crate::numerics`].
 //!
-//! TODO(regs): an `AccelBackend` for the RTL conv engine goes here once the generated register
-//! module `crate::regs` (from `rtl/regmap/accel.toml`) exists: it implements [`Backend::conv`]
-//! by writing the array addresses and shapes to the engine's registers, and delegates dense
-//! layers to [`SoftwareBackend`] until the engine supports them.
+//! [`crate::accel::AccelBackend`] drives the RTL conv and P-layer engines through the generated
+//! register map (`crate::regs`) and falls back to [`SoftwareBackend`] for everything else.
 
 use crate::kernels;
 use crate::model::{I32s, RequantParams, Shape, U16s};

@@ -11,14 +11,11 @@
 #![cfg_attr(not(test), no_std)]
 #![deny(missing_docs)]
 
+pub mod accel;
 pub mod backend;
 pub mod crc;
 pub mod kernels;
-/// The soft-core memory map (ROM, RAM regions, MMIO); `build.rs` derives the linker script
-/// from the same file. See the table at the top of `src/memmap.rs`.
-pub mod memmap {
-    include!("memmap.rs");
-}
+pub mod memmap;
 pub mod model;
 pub mod numerics;
 pub mod regs;

@@ -18,18 +18,79 @@ pub const FETCH_FIFO_DEPTH: usize = 4;
 
 // ---- SoC memory map ----
 
-/// Base address of ROM: Boot ROM in EBR (code and read-only data), preloaded with the firmware image; writable in simulation.
+/// Base address of ROM: Boot ROM (64 words of LUT logic, no EBR; generated into rtl/gen/soc_boot_rom.sv): copies the firmware image from FLASH_FW to FW in RAM and jumps to it.
 pub const ROM_BASE: u32 = 0x0000_0000;
 /// Size of ROM in bytes.
-pub const ROM_SIZE: u32 = 0x0000_2000;
-/// Base address of RAM: 128 KiB SPRAM: data, stack, model blob and activations; shared by the CPU and the conv engine's bus master.
+pub const ROM_SIZE: u32 = 0x0000_0100;
+/// Base address of RAM: 128 KiB SPRAM: firmware code and data, arena, model blob, input image, stack; shared by the CPU and the engines' bus masters (CPU first).
 pub const RAM_BASE: u32 = 0x0002_0000;
 /// Size of RAM in bytes.
 pub const RAM_SIZE: u32 = 0x0002_0000;
+/// Base address of FLASH: SPI flash, read-only memory-mapped window (picosoc spimemio, single SPI, ~64 cycles per sequential word). Writes are ignored.
+pub const FLASH_BASE: u32 = 0x0100_0000;
+/// Size of FLASH in bytes.
+pub const FLASH_SIZE: u32 = 0x0100_0000;
 /// Base address of MMIO: Memory-mapped I/O (uncached region for cores with caches).
 pub const MMIO_BASE: u32 = 0xF000_0000;
 /// Size of MMIO in bytes.
 pub const MMIO_SIZE: u32 = 0x0000_3000;
+
+// ---- layout areas inside the regions ----
+
+/// Address of area FLASH_BITSTREAM (in FLASH): FPGA configuration (iCE40 UP5K bitstream, ~104 KB); the FPGA loads it itself at power-up.
+pub const FLASH_BITSTREAM_ADDR: u32 = 0x0100_0000;
+/// Offset of FLASH_BITSTREAM from FLASH_BASE.
+pub const FLASH_BITSTREAM_OFFSET: u32 = 0x0000_0000;
+/// Size of FLASH_BITSTREAM in bytes.
+pub const FLASH_BITSTREAM_LEN: u32 = 0x0010_0000;
+/// Address of area FLASH_FW (in FLASH): Firmware image: 16-byte header (u32 magic "CNFW", u32 length of the binary in bytes, u32 flags: bit 0 = software only, u32 0) then the binary (objcopy -O binary of the soc ELF, linked at FW_ADDR). The boot ROM copies it to FW_ADDR.
+pub const FLASH_FW_ADDR: u32 = 0x0110_0000;
+/// Offset of FLASH_FW from FLASH_BASE.
+pub const FLASH_FW_OFFSET: u32 = 0x0010_0000;
+/// Size of FLASH_FW in bytes.
+pub const FLASH_FW_LEN: u32 = 0x0001_0000;
+/// Address of area FLASH_MODEL (in FLASH): Model blob (docs/model-format.md); the firmware copies header.total_len bytes to MODEL_ADDR.
+pub const FLASH_MODEL_ADDR: u32 = 0x0111_0000;
+/// Offset of FLASH_MODEL from FLASH_BASE.
+pub const FLASH_MODEL_OFFSET: u32 = 0x0011_0000;
+/// Size of FLASH_MODEL in bytes.
+pub const FLASH_MODEL_LEN: u32 = 0x0001_0000;
+/// Address of area FLASH_INPUT (in FLASH): Input image, HWC u8 of the model's input shape; the firmware copies h*w*c bytes to INPUT_ADDR.
+pub const FLASH_INPUT_ADDR: u32 = 0x0112_0000;
+/// Offset of FLASH_INPUT from FLASH_BASE.
+pub const FLASH_INPUT_OFFSET: u32 = 0x0012_0000;
+/// Size of FLASH_INPUT in bytes.
+pub const FLASH_INPUT_LEN: u32 = 0x0001_0000;
+/// Address of area FW (in RAM): Firmware code, read-only data, data and bss (the boot ROM jumps to FW_ADDR).
+pub const FW_ADDR: u32 = 0x0002_0000;
+/// Offset of FW from RAM_BASE.
+pub const FW_OFFSET: u32 = 0x0000_0000;
+/// Size of FW in bytes.
+pub const FW_LEN: u32 = 0x0000_6000;
+/// Address of area ARENA (in RAM): Inference arena: the ping-pong activation buffers (firmware::runner::arena_bytes).
+pub const ARENA_ADDR: u32 = 0x0002_6000;
+/// Offset of ARENA from RAM_BASE.
+pub const ARENA_OFFSET: u32 = 0x0000_6000;
+/// Size of ARENA in bytes.
+pub const ARENA_LEN: u32 = 0x0000_6000;
+/// Address of area MODEL (in RAM): Model blob (4-byte aligned; the engines read weights, biases and requantisation arrays in place).
+pub const MODEL_ADDR: u32 = 0x0002_C000;
+/// Offset of MODEL from RAM_BASE.
+pub const MODEL_OFFSET: u32 = 0x0000_C000;
+/// Size of MODEL in bytes.
+pub const MODEL_LEN: u32 = 0x0000_E000;
+/// Address of area INPUT (in RAM): Input image, HWC u8 (64x64x3 = 12 KB fits).
+pub const INPUT_ADDR: u32 = 0x0003_A000;
+/// Offset of INPUT from RAM_BASE.
+pub const INPUT_OFFSET: u32 = 0x0001_A000;
+/// Size of INPUT in bytes.
+pub const INPUT_LEN: u32 = 0x0000_3000;
+/// Address of area STACK (in RAM): Stack, growing down from the end of RAM.
+pub const STACK_ADDR: u32 = 0x0003_D000;
+/// Offset of STACK from RAM_BASE.
+pub const STACK_OFFSET: u32 = 0x0001_D000;
+/// Size of STACK in bytes.
+pub const STACK_LEN: u32 = 0x0000_3000;
 
 /// Register block SYS: SoC system registers: UART transmitter, simulation exit, cycle counter.
 pub mod sys {
@@ -51,6 +112,16 @@ pub mod sys {
     pub const EXIT: u32 = 0x04;
     /// `CYCLES` (r), byte offset from `BASE`: Free-running 32-bit cycle counter (wraps).
     pub const CYCLES: u32 = 0x08;
+    /// `ENGINE_WAIT` (r), byte offset from `BASE`: Read: the bus stalls until no engine is busy, then returns the engines present. The CPU then fetches no instructions, so an engine gets the whole RAM bandwidth (a polling loop running from RAM would take about half of it).
+    pub const ENGINE_WAIT: u32 = 0x0c;
+    /// `ENGINE_WAIT.CONV` bit position (r): 1: the conv engine is present (soc_core EnableConv).
+    pub const ENGINE_WAIT_CONV_SHIFT: u32 = 0;
+    /// `ENGINE_WAIT.CONV` mask (already shifted).
+    pub const ENGINE_WAIT_CONV_MASK: u32 = 0x00000001;
+    /// `ENGINE_WAIT.PENGINE` bit position (r): 1: the P-layer engine is present (soc_core EnablePengine).
+    pub const ENGINE_WAIT_PENGINE_SHIFT: u32 = 1;
+    /// `ENGINE_WAIT.PENGINE` mask (already shifted).
+    pub const ENGINE_WAIT_PENGINE_MASK: u32 = 0x00000002;
 }
 
 /// Register block CONV: NP conv engine: one valid, stride-1 conv layer with bias, requantisation, ReLU clamp and optional fused 2x2 max-pool, exactly as firmware::numerics::conv2d. Configuration registers ignore writes while STATUS.BUSY is set. Data arrays may have any byte alignment (4-byte alignment is recommended and is what the firmware uses).
@@ -145,10 +216,78 @@ pub mod conv {
     pub const HWCFG_WBUF_LOG2_MASK: u32 = 0x0001f000;
 }
 
-/// Register block PENGINE: Reserved for the P-layer (power-of-two dense) engine; no registers defined yet.
+/// Register block PENGINE: P-layer engine: one pruned power-of-two dense layer, exactly firmware::numerics::dense_p_acc then requantize (or raw i32 accumulators when FINAL). Weight-driven: walks each row's entry bytes. Configuration writes are ignored while STATUS.BUSY is set. All pointers must point into RAM.
 pub mod pengine {
     /// Base address of the block.
     pub const BASE: u32 = 0xF000_2000;
     /// Size of the block's address window in bytes.
     pub const SIZE: u32 = 0x1000;
+    /// `CTRL` (w), byte offset from `BASE`: Control.
+    pub const CTRL: u32 = 0x00;
+    /// `CTRL.START` bit position (w): Write 1 to run the layer (clears DONE, ERR and CYCLES); ignored while busy.
+    pub const CTRL_START_SHIFT: u32 = 0;
+    /// `CTRL.START` mask (already shifted).
+    pub const CTRL_START_MASK: u32 = 0x00000001;
+    /// `STATUS` (r), byte offset from `BASE`: Status.
+    pub const STATUS: u32 = 0x04;
+    /// `STATUS.BUSY` bit position (r): 1 from START until the last output is written.
+    pub const STATUS_BUSY_SHIFT: u32 = 0;
+    /// `STATUS.BUSY` mask (already shifted).
+    pub const STATUS_BUSY_MASK: u32 = 0x00000001;
+    /// `STATUS.DONE` bit position (r): Set when the layer finishes (at once when N_OUT = 0); cleared by START.
+    pub const STATUS_DONE_SHIFT: u32 = 1;
+    /// `STATUS.DONE` mask (already shifted).
+    pub const STATUS_DONE_MASK: u32 = 0x00000002;
+    /// `STATUS.ERR` bit position (r): A non-zero entry's input index was >= N_IN: the term was skipped (nothing read out of range).
+    pub const STATUS_ERR_SHIFT: u32 = 2;
+    /// `STATUS.ERR` mask (already shifted).
+    pub const STATUS_ERR_MASK: u32 = 0x00000004;
+    /// `CFG` (rw), byte offset from `BASE`: Layer options.
+    pub const CFG: u32 = 0x08;
+    /// `CFG.BITS` bit position (rw): Code width of the entry bytes, 2..=7 (reset 4).
+    pub const CFG_BITS_SHIFT: u32 = 0;
+    /// `CFG.BITS` mask (already shifted).
+    pub const CFG_BITS_MASK: u32 = 0x00000007;
+    /// `CFG.FINAL` bit position (rw): 1: write i32 LE accumulators (logits) instead of requantised u8.
+    pub const CFG_FINAL_SHIFT: u32 = 8;
+    /// `CFG.FINAL` mask (already shifted).
+    pub const CFG_FINAL_MASK: u32 = 0x00000100;
+    /// `N_OUT` (rw), byte offset from `BASE`: Number of rows (outputs).
+    pub const N_OUT: u32 = 0x0c;
+    /// `N_OUT.VALUE` bit position (rw): 0 finishes at once.
+    pub const N_OUT_VALUE_SHIFT: u32 = 0;
+    /// `N_OUT.VALUE` mask (already shifted).
+    pub const N_OUT_VALUE_MASK: u32 = 0x0000ffff;
+    /// `N_IN` (rw), byte offset from `BASE`: Input length (bounds check).
+    pub const N_IN: u32 = 0x10;
+    /// `N_IN.VALUE` bit position (rw): Input vector length in bytes.
+    pub const N_IN_VALUE_SHIFT: u32 = 0;
+    /// `N_IN.VALUE` mask (already shifted).
+    pub const N_IN_VALUE_MASK: u32 = 0x0000ffff;
+    /// `IN_ADDR` (w), byte offset from `BASE`: Byte address of the input activations, u8 [n_in], any alignment.
+    pub const IN_ADDR: u32 = 0x14;
+    /// `ENT_ADDR` (w), byte offset from `BASE`: Byte address of the entry bytes [skip | sign | magnitude], all rows back to back, any alignment.
+    pub const ENT_ADDR: u32 = 0x18;
+    /// `LEN_ADDR` (w), byte offset from `BASE`: Byte address of the row lengths (entry counts), u16 LE [n_out], 2-byte aligned.
+    pub const LEN_ADDR: u32 = 0x1c;
+    /// `BIAS_ADDR` (w), byte offset from `BASE`: Byte address of the biases, i32 LE [n_out], 4-byte aligned.
+    pub const BIAS_ADDR: u32 = 0x20;
+    /// `MULT_ADDR` (w), byte offset from `BASE`: Byte address of multiplier 0, u16 LE; multiplier o is at MULT_ADDR + (o << RQ_STRIDE.M_LG); 2-byte aligned.
+    pub const MULT_ADDR: u32 = 0x24;
+    /// `SHIFT_ADDR` (w), byte offset from `BASE`: Byte address of shift 0, u8; shift o is at SHIFT_ADDR + (o << RQ_STRIDE.SH_LG). Values outside 1..=47 are clamped into it, as numerics::scale does.
+    pub const SHIFT_ADDR: u32 = 0x28;
+    /// `OUT_ADDR` (w), byte offset from `BASE`: Byte address of the outputs: u8 [n_out] (byte writes), or i32 LE [n_out] (4-byte aligned) when FINAL. Must not overlap the input.
+    pub const OUT_ADDR: u32 = 0x2c;
+    /// `RQ_STRIDE` (rw), byte offset from `BASE`: log2 strides of the requantisation arrays (0..=2): packed arrays are M_LG = 1, SH_LG = 0 (reset); {m: u16, shift: u8, pad} records are MULT_ADDR = rec, SHIFT_ADDR = rec + 2, M_LG = SH_LG = 2.
+    pub const RQ_STRIDE: u32 = 0x30;
+    /// `RQ_STRIDE.M_LG` bit position (rw): log2 of the multiplier stride in bytes.
+    pub const RQ_STRIDE_M_LG_SHIFT: u32 = 0;
+    /// `RQ_STRIDE.M_LG` mask (already shifted).
+    pub const RQ_STRIDE_M_LG_MASK: u32 = 0x00000003;
+    /// `RQ_STRIDE.SH_LG` bit position (rw): log2 of the shift stride in bytes.
+    pub const RQ_STRIDE_SH_LG_SHIFT: u32 = 8;
+    /// `RQ_STRIDE.SH_LG` mask (already shifted).
+    pub const RQ_STRIDE_SH_LG_MASK: u32 = 0x00000300;
+    /// `CYCLES` (r), byte offset from `BASE`: Clock cycles from START to DONE of the last run.
+    pub const CYCLES: u32 = 0x34;
 }

@@ -93,10 +93,10 @@ fn soc_binary_builds_for_the_target() {
         .take(3)
         .map(|v| v.parse().unwrap())
         .collect();
-    let (code, data) = (row[0], row[1]);
+    let (code, data, bss) = (row[0], row[1], row[2]);
     assert!(
-        code + data <= u64::from(firmware::memmap::ROM_LEN),
-        "ROM overflow: {code} + {data}"
+        code + data + bss <= u64::from(firmware::memmap::FW_LEN),
+        "FW area overflow: {code} + {data} + {bss}"
     );
 
     let dis = Command::new(objdump)
@@ -106,13 +106,15 @@ fn soc_binary_builds_for_the_target() {
         .expect("objdump");
     let dis = String::from_utf8_lossy(&dis.stdout);
     assert!(dis.contains("<_start>:\n"), "no _start symbol");
+    // the boot ROM jumps to FW_ADDR: _start's `la sp` must be the first instruction there
+    let entry = format!("{:x}:", firmware::memmap::FW_ADDR);
     let first = dis
         .lines()
-        .find(|l| l.trim_start().starts_with("0:"))
+        .find(|l| l.trim_start().starts_with(&entry))
         .unwrap_or("");
     assert!(
         first.contains("auipc") || first.contains("lui"),
-        "reset vector is not _start's la sp: {first}"
+        "FW_ADDR does not hold _start's la sp: {first}"
     );
     // i64 products on RV32IM: mul (low word) and mulh/mulhu (high word). If LLVM deleted the
     // requantisation multiply, no mulh* would remain (the kernels' i32 MACs only use mul).

@@ -17,4 +17,5 @@ pub mod plots;
 pub mod quant;
 pub mod report;
 pub mod rng;
+pub mod simrun;
 pub mod train;

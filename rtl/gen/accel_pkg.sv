@@ -18,15 +18,56 @@ package accel_pkg;
   localparam int unsigned FETCH_FIFO_DEPTH = 4;
 
   // ---- SoC memory map (byte addresses) ----
-  // Boot ROM in EBR (code and read-only data), preloaded with the firmware image; writable in simulation.
+  // Boot ROM (64 words of LUT logic, no EBR; generated into rtl/gen/soc_boot_rom.sv): copies the firmware image from FLASH_FW to FW in RAM and jumps to it.
   localparam logic [31:0] ROM_BASE = 32'h00000000;
-  localparam logic [31:0] ROM_SIZE = 32'h00002000;
-  // 128 KiB SPRAM: data, stack, model blob and activations; shared by the CPU and the conv engine's bus master.
+  localparam logic [31:0] ROM_SIZE = 32'h00000100;
+  // 128 KiB SPRAM: firmware code and data, arena, model blob, input image, stack; shared by the CPU and the engines' bus masters (CPU first).
   localparam logic [31:0] RAM_BASE = 32'h00020000;
   localparam logic [31:0] RAM_SIZE = 32'h00020000;
+  // SPI flash, read-only memory-mapped window (picosoc spimemio, single SPI, ~64 cycles per sequential word). Writes are ignored.
+  localparam logic [31:0] FLASH_BASE = 32'h01000000;
+  localparam logic [31:0] FLASH_SIZE = 32'h01000000;
   // Memory-mapped I/O (uncached region for cores with caches).
   localparam logic [31:0] MMIO_BASE = 32'hf0000000;
   localparam logic [31:0] MMIO_SIZE = 32'h00003000;
+
+  // ---- layout areas (ADDR absolute, OFFSET from the region base, LEN bytes) ----
+  // FLASH_BITSTREAM (in FLASH): FPGA configuration (iCE40 UP5K bitstream, ~104 KB); the FPGA loads it itself at power-up.
+  localparam logic [31:0] FLASH_BITSTREAM_ADDR = 32'h01000000;
+  localparam logic [31:0] FLASH_BITSTREAM_OFFSET = 32'h00000000;
+  localparam logic [31:0] FLASH_BITSTREAM_LEN = 32'h00100000;
+  // FLASH_FW (in FLASH): Firmware image: 16-byte header (u32 magic "CNFW", u32 length of the binary in bytes, u32 flags: bit 0 = software only, u32 0) then the binary (objcopy -O binary of the soc ELF, linked at FW_ADDR). The boot ROM copies it to FW_ADDR.
+  localparam logic [31:0] FLASH_FW_ADDR = 32'h01100000;
+  localparam logic [31:0] FLASH_FW_OFFSET = 32'h00100000;
+  localparam logic [31:0] FLASH_FW_LEN = 32'h00010000;
+  // FLASH_MODEL (in FLASH): Model blob (docs/model-format.md); the firmware copies header.total_len bytes to MODEL_ADDR.
+  localparam logic [31:0] FLASH_MODEL_ADDR = 32'h01110000;
+  localparam logic [31:0] FLASH_MODEL_OFFSET = 32'h00110000;
+  localparam logic [31:0] FLASH_MODEL_LEN = 32'h00010000;
+  // FLASH_INPUT (in FLASH): Input image, HWC u8 of the model's input shape; the firmware copies h*w*c bytes to INPUT_ADDR.
+  localparam logic [31:0] FLASH_INPUT_ADDR = 32'h01120000;
+  localparam logic [31:0] FLASH_INPUT_OFFSET = 32'h00120000;
+  localparam logic [31:0] FLASH_INPUT_LEN = 32'h00010000;
+  // FW (in RAM): Firmware code, read-only data, data and bss (the boot ROM jumps to FW_ADDR).
+  localparam logic [31:0] FW_ADDR = 32'h00020000;
+  localparam logic [31:0] FW_OFFSET = 32'h00000000;
+  localparam logic [31:0] FW_LEN = 32'h00006000;
+  // ARENA (in RAM): Inference arena: the ping-pong activation buffers (firmware::runner::arena_bytes).
+  localparam logic [31:0] ARENA_ADDR = 32'h00026000;
+  localparam logic [31:0] ARENA_OFFSET = 32'h00006000;
+  localparam logic [31:0] ARENA_LEN = 32'h00006000;
+  // MODEL (in RAM): Model blob (4-byte aligned; the engines read weights, biases and requantisation arrays in place).
+  localparam logic [31:0] MODEL_ADDR = 32'h0002c000;
+  localparam logic [31:0] MODEL_OFFSET = 32'h0000c000;
+  localparam logic [31:0] MODEL_LEN = 32'h0000e000;
+  // INPUT (in RAM): Input image, HWC u8 (64x64x3 = 12 KB fits).
+  localparam logic [31:0] INPUT_ADDR = 32'h0003a000;
+  localparam logic [31:0] INPUT_OFFSET = 32'h0001a000;
+  localparam logic [31:0] INPUT_LEN = 32'h00003000;
+  // STACK (in RAM): Stack, growing down from the end of RAM.
+  localparam logic [31:0] STACK_ADDR = 32'h0003d000;
+  localparam logic [31:0] STACK_OFFSET = 32'h0001d000;
+  localparam logic [31:0] STACK_LEN = 32'h00003000;
 
   // ---- block SYS: SoC system registers: UART transmitter, simulation exit, cycle counter. ----
   localparam logic [31:0] SYS_BASE = 32'hf0000000;
@@ -43,6 +84,14 @@ package accel_pkg;
   localparam logic [11:0] SYS_EXIT = 12'h004;
   // CYCLES (r): Free-running 32-bit cycle counter (wraps).
   localparam logic [11:0] SYS_CYCLES = 12'h008;
+  // ENGINE_WAIT (r): Read: the bus stalls until no engine is busy, then returns the engines present. The CPU then fetches no instructions, so an engine gets the whole RAM bandwidth (a polling loop running from RAM would take about half of it).
+  localparam logic [11:0] SYS_ENGINE_WAIT = 12'h00c;
+  //   CONV [0:0] (r): 1: the conv engine is present (soc_core EnableConv).
+  localparam int unsigned SYS_ENGINE_WAIT_CONV_LSB = 0;
+  localparam int unsigned SYS_ENGINE_WAIT_CONV_WIDTH = 1;
+  //   PENGINE [1:1] (r): 1: the P-layer engine is present (soc_core EnablePengine).
+  localparam int unsigned SYS_ENGINE_WAIT_PENGINE_LSB = 1;
+  localparam int unsigned SYS_ENGINE_WAIT_PENGINE_WIDTH = 1;
 
   // ---- block CONV: NP conv engine: one valid, stride-1 conv layer with bias, requantisation, ReLU clamp and optional fused 2x2 max-pool, exactly as firmware::numerics::conv2d. Configuration registers ignore writes while STATUS.BUSY is set. Data arrays may have any byte alignment (4-byte alignment is recommended and is what the firmware uses). ----
   localparam logic [31:0] CONV_BASE = 32'hf0001000;
@@ -119,9 +168,67 @@ package accel_pkg;
   localparam int unsigned CONV_HWCFG_WBUF_LOG2_LSB = 12;
   localparam int unsigned CONV_HWCFG_WBUF_LOG2_WIDTH = 5;
 
-  // ---- block PENGINE: Reserved for the P-layer (power-of-two dense) engine; no registers defined yet. ----
+  // ---- block PENGINE: P-layer engine: one pruned power-of-two dense layer, exactly firmware::numerics::dense_p_acc then requantize (or raw i32 accumulators when FINAL). Weight-driven: walks each row's entry bytes. Configuration writes are ignored while STATUS.BUSY is set. All pointers must point into RAM. ----
   localparam logic [31:0] PENGINE_BASE = 32'hf0002000;
   localparam int unsigned PENGINE_AW = 12;  // offset width in bits
+  // CTRL (w): Control.
+  localparam logic [11:0] PENGINE_CTRL = 12'h000;
+  //   START [0:0] (w): Write 1 to run the layer (clears DONE, ERR and CYCLES); ignored while busy.
+  localparam int unsigned PENGINE_CTRL_START_LSB = 0;
+  localparam int unsigned PENGINE_CTRL_START_WIDTH = 1;
+  // STATUS (r): Status.
+  localparam logic [11:0] PENGINE_STATUS = 12'h004;
+  //   BUSY [0:0] (r): 1 from START until the last output is written.
+  localparam int unsigned PENGINE_STATUS_BUSY_LSB = 0;
+  localparam int unsigned PENGINE_STATUS_BUSY_WIDTH = 1;
+  //   DONE [1:1] (r): Set when the layer finishes (at once when N_OUT = 0); cleared by START.
+  localparam int unsigned PENGINE_STATUS_DONE_LSB = 1;
+  localparam int unsigned PENGINE_STATUS_DONE_WIDTH = 1;
+  //   ERR [2:2] (r): A non-zero entry's input index was >= N_IN: the term was skipped (nothing read out of range).
+  localparam int unsigned PENGINE_STATUS_ERR_LSB = 2;
+  localparam int unsigned PENGINE_STATUS_ERR_WIDTH = 1;
+  // CFG (rw): Layer options.
+  localparam logic [11:0] PENGINE_CFG = 12'h008;
+  //   BITS [2:0] (rw): Code width of the entry bytes, 2..=7 (reset 4).
+  localparam int unsigned PENGINE_CFG_BITS_LSB = 0;
+  localparam int unsigned PENGINE_CFG_BITS_WIDTH = 3;
+  //   FINAL [8:8] (rw): 1: write i32 LE accumulators (logits) instead of requantised u8.
+  localparam int unsigned PENGINE_CFG_FINAL_LSB = 8;
+  localparam int unsigned PENGINE_CFG_FINAL_WIDTH = 1;
+  // N_OUT (rw): Number of rows (outputs).
+  localparam logic [11:0] PENGINE_N_OUT = 12'h00c;
+  //   VALUE [15:0] (rw): 0 finishes at once.
+  localparam int unsigned PENGINE_N_OUT_VALUE_LSB = 0;
+  localparam int unsigned PENGINE_N_OUT_VALUE_WIDTH = 16;
+  // N_IN (rw): Input length (bounds check).
+  localparam logic [11:0] PENGINE_N_IN = 12'h010;
+  //   VALUE [15:0] (rw): Input vector length in bytes.
+  localparam int unsigned PENGINE_N_IN_VALUE_LSB = 0;
+  localparam int unsigned PENGINE_N_IN_VALUE_WIDTH = 16;
+  // IN_ADDR (w): Byte address of the input activations, u8 [n_in], any alignment.
+  localparam logic [11:0] PENGINE_IN_ADDR = 12'h014;
+  // ENT_ADDR (w): Byte address of the entry bytes [skip | sign | magnitude], all rows back to back, any alignment.
+  localparam logic [11:0] PENGINE_ENT_ADDR = 12'h018;
+  // LEN_ADDR (w): Byte address of the row lengths (entry counts), u16 LE [n_out], 2-byte aligned.
+  localparam logic [11:0] PENGINE_LEN_ADDR = 12'h01c;
+  // BIAS_ADDR (w): Byte address of the biases, i32 LE [n_out], 4-byte aligned.
+  localparam logic [11:0] PENGINE_BIAS_ADDR = 12'h020;
+  // MULT_ADDR (w): Byte address of multiplier 0, u16 LE; multiplier o is at MULT_ADDR + (o << RQ_STRIDE.M_LG); 2-byte aligned.
+  localparam logic [11:0] PENGINE_MULT_ADDR = 12'h024;
+  // SHIFT_ADDR (w): Byte address of shift 0, u8; shift o is at SHIFT_ADDR + (o << RQ_STRIDE.SH_LG). Values outside 1..=47 are clamped into it, as numerics::scale does.
+  localparam logic [11:0] PENGINE_SHIFT_ADDR = 12'h028;
+  // OUT_ADDR (w): Byte address of the outputs: u8 [n_out] (byte writes), or i32 LE [n_out] (4-byte aligned) when FINAL. Must not overlap the input.
+  localparam logic [11:0] PENGINE_OUT_ADDR = 12'h02c;
+  // RQ_STRIDE (rw): log2 strides of the requantisation arrays (0..=2): packed arrays are M_LG = 1, SH_LG = 0 (reset); {m: u16, shift: u8, pad} records are MULT_ADDR = rec, SHIFT_ADDR = rec + 2, M_LG = SH_LG = 2.
+  localparam logic [11:0] PENGINE_RQ_STRIDE = 12'h030;
+  //   M_LG [1:0] (rw): log2 of the multiplier stride in bytes.
+  localparam int unsigned PENGINE_RQ_STRIDE_M_LG_LSB = 0;
+  localparam int unsigned PENGINE_RQ_STRIDE_M_LG_WIDTH = 2;
+  //   SH_LG [9:8] (rw): log2 of the shift stride in bytes.
+  localparam int unsigned PENGINE_RQ_STRIDE_SH_LG_LSB = 8;
+  localparam int unsigned PENGINE_RQ_STRIDE_SH_LG_WIDTH = 2;
+  // CYCLES (r): Clock cycles from START to DONE of the last run.
+  localparam logic [11:0] PENGINE_CYCLES = 12'h034;
 
 endpackage : accel_pkg
 

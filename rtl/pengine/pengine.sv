@@ -68,7 +68,7 @@ module pengine #(
   logic reg_ready_q;
   logic reg_we;
   assign reg_we = reg_valid_i && !reg_ready_q && (reg_wstrb_i != 4'd0);
-  assign start  = reg_we && (reg_addr_i[11:2] == pengine_regs_pkg::PENGINE_CTRL[11:2]) && reg_wdata_i[0]
+  assign start  = reg_we && (reg_addr_i[11:2] == accel_pkg::PENGINE_CTRL[11:2]) && reg_wdata_i[0]
                   && !busy_o;
 
   // ---------------------------------------------------------------------------------------------
@@ -498,13 +498,13 @@ module pengine #(
       end
       if (reg_we && !busy_o) begin
         unique case (reg_addr_i[11:2])
-          pengine_regs_pkg::PENGINE_CFG[11:2]: begin
+          accel_pkg::PENGINE_CFG[11:2]: begin
             cfg_bits_q  <= reg_wdata_i[2:0];
             cfg_final_q <= reg_wdata_i[8];
           end
-          pengine_regs_pkg::PENGINE_N_OUT[11:2]:     n_out_q <= reg_wdata_i[15:0];
-          pengine_regs_pkg::PENGINE_N_IN[11:2]:      n_in_q  <= reg_wdata_i[15:0];
-          pengine_regs_pkg::PENGINE_RQ_STRIDE[11:2]: begin
+          accel_pkg::PENGINE_N_OUT[11:2]:     n_out_q <= reg_wdata_i[15:0];
+          accel_pkg::PENGINE_N_IN[11:2]:      n_in_q  <= reg_wdata_i[15:0];
+          accel_pkg::PENGINE_RQ_STRIDE[11:2]: begin
             m_lg_q  <= reg_wdata_i[1:0];
             sh_lg_q <= reg_wdata_i[9:8];
           end
@@ -515,13 +515,13 @@ module pengine #(
     // pointer registers: datapath, not reset
     if (reg_we && !busy_o) begin
       unique case (reg_addr_i[11:2])
-        pengine_regs_pkg::PENGINE_IN_ADDR[11:2]:    in_base_q   <= reg_wdata_i[AddrW-1:0];
-        pengine_regs_pkg::PENGINE_ENT_ADDR[11:2]:   ent_base_q  <= reg_wdata_i[AddrW-1:0];
-        pengine_regs_pkg::PENGINE_LEN_ADDR[11:2]:   len_base_q  <= reg_wdata_i[AddrW-1:0];
-        pengine_regs_pkg::PENGINE_BIAS_ADDR[11:2]:  bias_base_q <= reg_wdata_i[AddrW-1:0];
-        pengine_regs_pkg::PENGINE_MULT_ADDR[11:2]:     m_base_q    <= reg_wdata_i[AddrW-1:0];
-        pengine_regs_pkg::PENGINE_SHIFT_ADDR[11:2]: sh_base_q   <= reg_wdata_i[AddrW-1:0];
-        pengine_regs_pkg::PENGINE_OUT_ADDR[11:2]:   out_base_q  <= reg_wdata_i[AddrW-1:0];
+        accel_pkg::PENGINE_IN_ADDR[11:2]:    in_base_q   <= reg_wdata_i[AddrW-1:0];
+        accel_pkg::PENGINE_ENT_ADDR[11:2]:   ent_base_q  <= reg_wdata_i[AddrW-1:0];
+        accel_pkg::PENGINE_LEN_ADDR[11:2]:   len_base_q  <= reg_wdata_i[AddrW-1:0];
+        accel_pkg::PENGINE_BIAS_ADDR[11:2]:  bias_base_q <= reg_wdata_i[AddrW-1:0];
+        accel_pkg::PENGINE_MULT_ADDR[11:2]:     m_base_q    <= reg_wdata_i[AddrW-1:0];
+        accel_pkg::PENGINE_SHIFT_ADDR[11:2]: sh_base_q   <= reg_wdata_i[AddrW-1:0];
+        accel_pkg::PENGINE_OUT_ADDR[11:2]:   out_base_q  <= reg_wdata_i[AddrW-1:0];
         default: ;
       endcase
     end
@@ -530,12 +530,12 @@ module pengine #(
   always_comb begin
     reg_rdata_o = 32'd0;
     unique case (reg_addr_i[11:2])
-      pengine_regs_pkg::PENGINE_STATUS[11:2]:     reg_rdata_o = {29'd0, err_q, done_q, busy_o};
-      pengine_regs_pkg::PENGINE_CFG[11:2]:        reg_rdata_o = {23'd0, cfg_final_q, 5'd0, cfg_bits_q};
-      pengine_regs_pkg::PENGINE_N_OUT[11:2]:      reg_rdata_o = {16'd0, n_out_q};
-      pengine_regs_pkg::PENGINE_N_IN[11:2]:       reg_rdata_o = {16'd0, n_in_q};
-      pengine_regs_pkg::PENGINE_RQ_STRIDE[11:2]:  reg_rdata_o = {22'd0, sh_lg_q, 6'd0, m_lg_q};
-      pengine_regs_pkg::PENGINE_CYCLES[11:2]:     reg_rdata_o = cycles_q;
+      accel_pkg::PENGINE_STATUS[11:2]:     reg_rdata_o = {29'd0, err_q, done_q, busy_o};
+      accel_pkg::PENGINE_CFG[11:2]:        reg_rdata_o = {23'd0, cfg_final_q, 5'd0, cfg_bits_q};
+      accel_pkg::PENGINE_N_OUT[11:2]:      reg_rdata_o = {16'd0, n_out_q};
+      accel_pkg::PENGINE_N_IN[11:2]:       reg_rdata_o = {16'd0, n_in_q};
+      accel_pkg::PENGINE_RQ_STRIDE[11:2]:  reg_rdata_o = {22'd0, sh_lg_q, 6'd0, m_lg_q};
+      accel_pkg::PENGINE_CYCLES[11:2]:     reg_rdata_o = cycles_q;
       default:                  reg_rdata_o = 32'd0;
     endcase
   end

@@ -1,7 +1,8 @@
-// cnnfpga SoC core: PicoRV32 (RV32IMC, counters, misalignment/illegal-instruction traps), boot ROM
-// in block RAM, 128 KB SPRAM shared with the accelerator engines through a fixed-priority
+// cnnfpga SoC core: PicoRV32 (RV32IMC, counters, misalignment/illegal-instruction traps), a
+// 64-word boot ROM in LUTs (generated: copies the firmware from flash to RAM), 128 KB SPRAM shared with the accelerator engines through a fixed-priority
 // arbiter, SPI flash read window (picosoc's spimemio), and MMIO: system registers (UART TX, EXIT,
-// cycle counter), the NP conv engine and the P-layer engine. Memory map and boot flow:
+// cycle counter, ENGINE_WAIT), the NP conv engine and the P-layer engine (each optional:
+// EnableConv, EnablePengine). Memory map, flash layout and boot flow:
 // rtl/soc/README.md; addresses come from the generated accel_pkg (rtl/regmap/accel.toml).
 //
 // Bus: PicoRV32 native. Every slave answers one cycle after `valid` at the earliest (one wait
@@ -13,11 +14,10 @@
 `default_nettype none
 
 module soc_core #(
-  parameter int unsigned RomWords = accel_pkg::ROM_SIZE / 4,  // boot ROM size in 32-bit words
-  parameter int unsigned UartDiv  = 104,           // clock cycles per UART bit
-  parameter bit          FastMul  = 1'b0,          // 1: single-cycle DSP multiplier
-  parameter              RomFile  = "firmware.hex", // ROM contents (SIM: +fw=<file> wins, "" = none)
-  parameter bit          PEngine  = 1'b1           // 0: no P-layer engine (its block reads 0, CFG too)
+  parameter int unsigned UartDiv       = 104,   // clock cycles per UART bit (12 MHz / 115200)
+  parameter bit          FastMul       = 1'b0,  // 1: single-cycle multiplier (DSPs on the board)
+  parameter bit          EnableConv    = 1'b1,  // 0: no conv engine (its block reads 0)
+  parameter bit          EnablePengine = 1'b1   // 0: no P-layer engine (its block reads 0)
 ) (
   input  wire logic        clk_i,
   input  wire logic        rst_ni,
@@ -41,14 +41,13 @@ module soc_core #(
   output logic [3:0]       flash_io_do_o,
   input  wire logic [3:0]  flash_io_di_i
 );
-  // TODO(regmap): move FLASH_BASE/FLASH_SIZE into rtl/regmap/accel.toml once it is committed.
-  localparam logic [31:0] FLASH_BASE = 32'h0100_0000;
-  localparam logic [31:0] FLASH_SIZE = 32'h0100_0000;
-  localparam int unsigned RomAw = $clog2(RomWords);
+  localparam int unsigned RomAw = $clog2(accel_pkg::ROM_SIZE / 4);
+  // Engine pointer width: the RAM ends at 0x0004_0000 (the arbiter uses bits [16:2] only).
+  localparam int unsigned EngineAddrBits = 18;
 
   initial begin
-    if (RomWords < 256 || (1 << RomAw) != RomWords || RomWords * 4 > accel_pkg::RAM_BASE) begin
-      $error("soc_core: RomWords must be a power of two >= 256 and fit below RAM_BASE");
+    if (accel_pkg::RAM_BASE + accel_pkg::RAM_SIZE > (1 << EngineAddrBits)) begin
+      $error("soc_core: RAM above the engines' %0d-bit pointers", EngineAddrBits);
     end
   end
 
@@ -128,9 +127,10 @@ module soc_core #(
   // ---------------------------------------------------------------------------------------------
   logic sel_rom, sel_ram, sel_flash, sel_sys, sel_conv, sel_pe, sel_none;
   always_comb begin
-    sel_rom   = (cpu_addr - accel_pkg::ROM_BASE < RomWords * 4);
+    sel_rom   = (cpu_addr - accel_pkg::ROM_BASE < accel_pkg::ROM_SIZE);
     sel_ram   = (cpu_addr >= accel_pkg::RAM_BASE) && (cpu_addr - accel_pkg::RAM_BASE < accel_pkg::RAM_SIZE);
-    sel_flash = (cpu_addr >= FLASH_BASE) && (cpu_addr - FLASH_BASE < FLASH_SIZE)
+    sel_flash = (cpu_addr >= accel_pkg::FLASH_BASE)
+                && (cpu_addr - accel_pkg::FLASH_BASE < accel_pkg::FLASH_SIZE)
                 && (cpu_wstrb == 4'd0);
     sel_sys   = (cpu_addr[31:12] == accel_pkg::SYS_BASE[31:12]);
     sel_conv  = (cpu_addr[31:12] == accel_pkg::CONV_BASE[31:12]);
@@ -139,42 +139,24 @@ module soc_core #(
   end
 
   // ---------------------------------------------------------------------------------------------
-  // Boot ROM (EBR; writable, so a debugger or test may patch it)
+  // Boot ROM (generated, LUT logic: copies the firmware from flash to RAM; writes are ignored)
   // ---------------------------------------------------------------------------------------------
-  logic [31:0] rom [RomWords];
-  logic [31:0] rom_rdata_q;
-  logic        simple_ready_q;   // ROM, SYS, CONV stub and the default responder
+  logic [31:0] rom_rdata, rom_rdata_q;
+  logic        simple_ready_q;   // ROM, SYS, absent engines and the default responder
 
-  initial begin
-`ifdef SIM
-    string fw;
-    if ($value$plusargs("fw=%s", fw)) begin
-      $readmemh(fw, rom);
-    end else if (RomFile != "") begin
-      $readmemh(RomFile, rom);
-    end
-`else
-    $readmemh(RomFile, rom);
-`endif
-  end
-
-  logic [RomAw-1:0] rom_idx;
-  assign rom_idx = cpu_addr[RomAw+1:2];
+  soc_boot_rom u_rom (
+    .addr_i (cpu_addr[RomAw+1:2]),
+    .data_o (rom_rdata)
+  );
   always_ff @(posedge clk_i) begin
-    if (cpu_valid && sel_rom && !simple_ready_q) begin
-      for (int b = 0; b < 4; b++) begin
-        if (cpu_wstrb[b]) begin
-          rom[rom_idx][b*8 +: 8] <= cpu_wdata[b*8 +: 8];
-        end
-      end
-    end
-    rom_rdata_q <= rom[rom_idx];
+    rom_rdata_q <= rom_rdata;
   end
 
   // ---------------------------------------------------------------------------------------------
   // System registers: UART TX, EXIT, CYCLES
   // ---------------------------------------------------------------------------------------------
-  logic        uart_busy, uart_wr, sys_stall;
+  logic        uart_busy, uart_wr, sys_stall, wait_rd, engines_busy;
+  logic        conv_busy, pe_busy;
   logic [31:0] cycles_q;
   logic        exited_q;
   logic [31:0] exit_code_q;
@@ -182,7 +164,11 @@ module soc_core #(
 
   assign uart_wr   = cpu_valid && sel_sys && (cpu_wstrb != 4'd0) && !simple_ready_q
                      && (cpu_addr[11:0] == accel_pkg::SYS_UART_DATA);
-  assign sys_stall = uart_wr && uart_busy;
+  assign wait_rd   = cpu_valid && sel_sys && (cpu_wstrb == 4'd0)
+                     && (cpu_addr[11:0] == accel_pkg::SYS_ENGINE_WAIT);
+  assign engines_busy = conv_busy || pe_busy;
+  // UART writes wait for the transmitter, ENGINE_WAIT reads for the engines.
+  assign sys_stall = (uart_wr && uart_busy) || (wait_rd && engines_busy);
   assign exit_wr   = cpu_valid && sel_sys && (cpu_wstrb != 4'd0) && !simple_ready_q
                      && (cpu_addr[11:0] == accel_pkg::SYS_EXIT);
 
@@ -225,16 +211,20 @@ module soc_core #(
       sys_rdata = {31'd0, uart_busy};
     end else if (cpu_addr[11:0] == accel_pkg::SYS_CYCLES) begin
       sys_rdata = cycles_q;
+    end else if (cpu_addr[11:0] == accel_pkg::SYS_ENGINE_WAIT) begin
+      sys_rdata = (32'(EnableConv) << accel_pkg::SYS_ENGINE_WAIT_CONV_LSB)
+                | (32'(EnablePengine) << accel_pkg::SYS_ENGINE_WAIT_PENGINE_LSB);
     end
   end
 
   // ---------------------------------------------------------------------------------------------
-  // Simple slaves' handshake: ready one cycle after valid (UART writes: once the TX is free).
-  // The conv engine's slot answers like an empty block until its RTL is wired in.
+  // Simple slaves' handshake: ready one cycle after valid (UART writes: once the TX is free;
+  // ENGINE_WAIT reads: once no engine is busy). Absent engines answer like unmapped space.
   // ---------------------------------------------------------------------------------------------
   logic        simple_sel;
   logic [31:0] sys_rdata_q;
-  assign simple_sel = sel_rom || sel_sys || sel_conv || sel_none || (sel_pe && !PEngine);
+  assign simple_sel = sel_rom || sel_sys || sel_none || (sel_conv && !EnableConv)
+                      || (sel_pe && !EnablePengine);
   always_ff @(posedge clk_i) begin
     if (!rst_ni) begin
       simple_ready_q <= 1'b0;
@@ -245,6 +235,47 @@ module soc_core #(
   end
 
   // ---------------------------------------------------------------------------------------------
+  // NP conv engine
+  // ---------------------------------------------------------------------------------------------
+  logic        conv_reg_ready;
+  logic [31:0] conv_reg_rdata;
+  logic        conv_mem_valid, conv_mem_ready;
+  logic [31:0] conv_mem_addr, conv_mem_wdata;
+  logic [3:0]  conv_mem_wstrb;
+
+  if (EnableConv) begin : g_conv
+    conv_engine #(
+      .AddrBits (EngineAddrBits)
+    ) u_conv (
+      .clk_i       (clk_i),
+      .rst_ni      (rst_ni),
+      .reg_valid_i (cpu_valid && sel_conv),
+      .reg_we_i    (cpu_wstrb != 4'd0),
+      .reg_addr_i  (cpu_addr[accel_pkg::CONV_AW-1:0]),
+      .reg_wdata_i (cpu_wdata),
+      .reg_rdata_o (conv_reg_rdata),
+      .reg_ready_o (conv_reg_ready),
+      .mem_valid_o (conv_mem_valid),
+      .mem_ready_i (conv_mem_ready),
+      .mem_addr_o  (conv_mem_addr),
+      .mem_wdata_o (conv_mem_wdata),
+      .mem_wstrb_o (conv_mem_wstrb),
+      .mem_rdata_i (ram_rdata),
+      .busy_o      (conv_busy)
+    );
+  end else begin : g_no_conv
+    assign conv_reg_ready = 1'b0;
+    assign conv_reg_rdata = 32'd0;
+    assign conv_mem_valid = 1'b0;
+    assign conv_mem_addr  = 32'd0;
+    assign conv_mem_wdata = 32'd0;
+    assign conv_mem_wstrb = 4'd0;
+    assign conv_busy      = 1'b0;
+    logic unused_conv_mem_ready;
+    assign unused_conv_mem_ready = conv_mem_ready;
+  end
+
+  // ---------------------------------------------------------------------------------------------
   // P-layer engine
   // ---------------------------------------------------------------------------------------------
   logic        pe_reg_ready;
@@ -252,11 +283,10 @@ module soc_core #(
   logic        pe_mem_valid, pe_mem_ready;
   logic [31:0] pe_mem_addr, pe_mem_wdata;
   logic [3:0]  pe_mem_wstrb;
-  logic        unused_pe_busy;
 
-  if (PEngine) begin : g_pengine
+  if (EnablePengine) begin : g_pengine
     pengine #(
-      .AddrW (32)
+      .AddrW (EngineAddrBits)
     ) u_pengine (
       .clk_i       (clk_i),
       .rst_ni      (rst_ni),
@@ -272,18 +302,16 @@ module soc_core #(
       .mem_wdata_o (pe_mem_wdata),
       .mem_wstrb_o (pe_mem_wstrb),
       .mem_rdata_i (ram_rdata),
-      .busy_o      (unused_pe_busy)
+      .busy_o      (pe_busy)
     );
   end else begin : g_no_pengine
-    // Absent engine: the block answers like an unmapped one (see simple_sel); reads give 0, so
-    // the firmware sees CFG = 0 instead of its reset value 4 and falls back to software.
-    assign pe_reg_ready   = 1'b0;
-    assign pe_reg_rdata   = 32'd0;
-    assign pe_mem_valid   = 1'b0;
-    assign pe_mem_addr    = 32'd0;
-    assign pe_mem_wdata   = 32'd0;
-    assign pe_mem_wstrb   = 4'd0;
-    assign unused_pe_busy = 1'b0;
+    assign pe_reg_ready = 1'b0;
+    assign pe_reg_rdata = 32'd0;
+    assign pe_mem_valid = 1'b0;
+    assign pe_mem_addr  = 32'd0;
+    assign pe_mem_wdata = 32'd0;
+    assign pe_mem_wstrb = 4'd0;
+    assign pe_busy      = 1'b0;
     logic unused_pe_mem_ready;
     assign unused_pe_mem_ready = pe_mem_ready;
   end
@@ -302,10 +330,10 @@ module soc_core #(
   ) u_arbiter (
     .clk_i       (clk_i),
     .rst_ni      (rst_ni),
-    .m_valid_i   ({pe_mem_valid, 1'b0, cpu_valid && sel_ram}),
-    .m_addr_i    ({pe_mem_addr, 32'd0, cpu_addr}),
-    .m_wdata_i   ({pe_mem_wdata, 32'd0, cpu_wdata}),
-    .m_wstrb_i   ({pe_mem_wstrb, 4'd0, cpu_wstrb}),
+    .m_valid_i   ({pe_mem_valid, conv_mem_valid, cpu_valid && sel_ram}),
+    .m_addr_i    ({pe_mem_addr, conv_mem_addr, cpu_addr}),
+    .m_wdata_i   ({pe_mem_wdata, conv_mem_wdata, cpu_wdata}),
+    .m_wstrb_i   ({pe_mem_wstrb, conv_mem_wstrb, cpu_wstrb}),
     .m_ready_o   (ram_m_ready),
     .rdata_o     (ram_rdata),
     .ram_addr_o  (spram_addr),
@@ -313,9 +341,8 @@ module soc_core #(
     .ram_wdata_o (spram_wdata),
     .ram_rdata_i (spram_rdata)
   );
-  assign pe_mem_ready = ram_m_ready[2];
-  logic unused_conv_ready;
-  assign unused_conv_ready = ram_m_ready[1];  // conv engine slot, not wired yet
+  assign conv_mem_ready = ram_m_ready[1];
+  assign pe_mem_ready   = ram_m_ready[2];
 
   ice40up5k_spram #(
     .WORDS (32768)
@@ -372,7 +399,10 @@ module soc_core #(
     end else if (sel_flash) begin
       cpu_ready = flash_ready;
       cpu_rdata = flash_rdata;
-    end else if (sel_pe && PEngine) begin
+    end else if (sel_conv && EnableConv) begin
+      cpu_ready = conv_reg_ready;
+      cpu_rdata = conv_reg_rdata;
+    end else if (sel_pe && EnablePengine) begin
       cpu_ready = pe_reg_ready;
       cpu_rdata = pe_reg_rdata;
     end else begin

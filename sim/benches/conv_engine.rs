@@ -9,7 +9,12 @@ use sim::conv::{DefaultModel, Engine, EnginePorts, L8Model, Stalls};
 use sim::layer::ConvLayer;
 use sim::rng::Rng;
 
-fn bench<M: EnginePorts>(label: &str, stalls: Stalls, stall_name: &str, layers: &[(&str, ConvLayer)]) {
+fn bench<M: EnginePorts>(
+    label: &str,
+    stalls: Stalls,
+    stall_name: &str,
+    layers: &[(&str, ConvLayer)],
+) {
     let mut e = Engine::<M>::new(1).unwrap_or_else(|err| panic!("{err}"));
     e.stalls = stalls;
     for (name, l) in layers {
@@ -18,7 +23,11 @@ fn bench<M: EnginePorts>(label: &str, stalls: Stalls, stall_name: &str, layers: 
         let r = e.run(l).unwrap();
         let wall = t0.elapsed().as_secs_f64();
         let sim_cycles = e.cycle - c0;
-        assert_eq!(r.output, l.reference(), "{name}: RTL output differs from numerics::conv2d");
+        assert_eq!(
+            r.output,
+            l.reference(),
+            "{name}: RTL output differs from numerics::conv2d"
+        );
         let ideal = l.macs() as f64 / M::LANES as f64;
         println!(
             "| {name} | {label} | {stall_name} | {} | {:.0} | {:.3} | {} / {} | {:.2} |",
@@ -35,8 +44,14 @@ fn bench<M: EnginePorts>(label: &str, stalls: Stalls, stall_name: &str, layers: 
 fn main() {
     let mut rng = Rng::new(2024);
     let layers = [
-        ("conv1 64x64x3 k3 ->10 pool", ConvLayer::random(&mut rng, 64, 64, 3, 10, 3, true)),
-        ("conv2 31x31x10 k5 ->20 pool", ConvLayer::random(&mut rng, 31, 31, 10, 20, 5, true)),
+        (
+            "conv1 64x64x3 k3 ->10 pool",
+            ConvLayer::random(&mut rng, 64, 64, 3, 10, 3, true),
+        ),
+        (
+            "conv2 31x31x10 k5 ->20 pool",
+            ConvLayer::random(&mut rng, 31, 31, 10, 20, 5, true),
+        ),
     ];
     println!("| layer | engine | memory | cycles | ideal (MACs/lanes) | MAC utilisation | bus reads / writes | sim speed (M cycles/s) |");
     println!("| --- | --- | --- | ---: | ---: | ---: | ---: | ---: |");

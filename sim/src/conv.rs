@@ -73,7 +73,12 @@ macro_rules! impl_engine_ports {
                 (self.reg_ready_o() != 0, self.reg_rdata_o())
             }
             fn mem_out(&self) -> (bool, u32, u32, u8) {
-                (self.mem_valid_o() != 0, self.mem_addr_o(), self.mem_wdata_o(), self.mem_wstrb_o())
+                (
+                    self.mem_valid_o() != 0,
+                    self.mem_addr_o(),
+                    self.mem_wdata_o(),
+                    self.mem_wstrb_o(),
+                )
             }
             fn set_mem(&mut self, ready: bool, rdata: u32) {
                 self.set_mem_ready_i(ready.into());
@@ -87,7 +92,12 @@ macro_rules! impl_engine_ports {
 }
 
 // Parameters as passed in sim/build.rs (defaults come from the generated register map).
-impl_engine_ports!(ConvEngineModel, firmware::regs::LANES, firmware::regs::WBUF_DEPTH, firmware::regs::KMAX);
+impl_engine_ports!(
+    ConvEngineModel,
+    firmware::regs::LANES,
+    firmware::regs::WBUF_DEPTH,
+    firmware::regs::KMAX
+);
 impl_engine_ports!(ConvEngineL8Model, 8, 256, 5);
 
 /// Without Verilator there is no model; this type stands in so that code still compiles and
@@ -146,11 +156,20 @@ pub struct Stalls {
 
 impl Stalls {
     /// The SoC's SPRAM/EBR: one wait state (ready is registered), 2 cycles per transfer.
-    pub const SOC: Stalls = Stalls { min_wait: 1, ready_percent: 100 };
+    pub const SOC: Stalls = Stalls {
+        min_wait: 1,
+        ready_percent: 100,
+    };
     /// A zero-wait memory (ready in the request cycle).
-    pub const ZERO_WAIT: Stalls = Stalls { min_wait: 0, ready_percent: 100 };
+    pub const ZERO_WAIT: Stalls = Stalls {
+        min_wait: 0,
+        ready_percent: 100,
+    };
     /// Random stalls: ready in each cycle with probability 30 %.
-    pub const RANDOM: Stalls = Stalls { min_wait: 0, ready_percent: 30 };
+    pub const RANDOM: Stalls = Stalls {
+        min_wait: 0,
+        ready_percent: 30,
+    };
 }
 
 /// Where a layer's arrays are placed in the memory model.
@@ -215,8 +234,13 @@ impl<M: EnginePorts> Engine<M> {
         let mut m = M::create()?;
         if let Ok(path) = std::env::var("SIM_TRACE") {
             let n = TRACE_COUNT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-            let path = if n == 0 { path } else { format!("{path}.{n}.fst") };
-            m.open_trace(std::path::Path::new(&path)).map_err(|e| e.to_string())?;
+            let path = if n == 0 {
+                path
+            } else {
+                format!("{path}.{n}.fst")
+            };
+            m.open_trace(std::path::Path::new(&path))
+                .map_err(|e| e.to_string())?;
         }
         let mut e = Engine {
             m,
@@ -270,15 +294,19 @@ impl<M: EnginePorts> Engine<M> {
         let mut ready = false;
         let mut rdata = 0;
         if valid {
-            ready = self.waited >= self.stalls.min_wait && self.rng.chance(self.stalls.ready_percent);
+            ready =
+                self.waited >= self.stalls.min_wait && self.rng.chance(self.stalls.ready_percent);
             self.waited += 1;
             if ready {
                 self.waited = 0;
                 if addr % 4 != 0 {
-                    self.bus_errors.push(format!("unaligned word address {addr:#x}"));
+                    self.bus_errors
+                        .push(format!("unaligned word address {addr:#x}"));
                 }
                 match self.offset(addr & !3, 4) {
-                    None => self.bus_errors.push(format!("access outside memory at {addr:#x}")),
+                    None => self
+                        .bus_errors
+                        .push(format!("access outside memory at {addr:#x}")),
                     Some(o) if wstrb == 0 => {
                         rdata = u32::from_le_bytes(self.mem[o..o + 4].try_into().unwrap());
                         self.reads += 1;
@@ -342,7 +370,10 @@ impl<M: EnginePorts> Engine<M> {
             }
             let a = at;
             let o = (a - RAM_BASE) as usize;
-            assert!(o + data.len() <= mem.len(), "layer does not fit the 128 KiB RAM");
+            assert!(
+                o + data.len() <= mem.len(),
+                "layer does not fit the 128 KiB RAM"
+            );
             mem[o..o + data.len()].copy_from_slice(data);
             at += data.len() as u32;
             a
@@ -352,7 +383,9 @@ impl<M: EnginePorts> Engine<M> {
         let b: Vec<u8> = layer.bias.iter().flat_map(|v| v.to_le_bytes()).collect();
         let m: Vec<u8> = layer.rq.iter().flat_map(|r| r.m.to_le_bytes()).collect();
         let s: Vec<u8> = layer.rq.iter().map(|r| r.shift).collect();
-        let garbage: Vec<u8> = (0..layer.out_len()).map(|_| self.rng.next_u64() as u8).collect();
+        let garbage: Vec<u8> = (0..layer.out_len())
+            .map(|_| self.rng.next_u64() as u8)
+            .collect();
         let rng = &mut self.rng;
         let mem = &mut self.mem;
         Placement {
@@ -406,7 +439,8 @@ impl<M: EnginePorts> Engine<M> {
         let (oh, ow) = layer.out_dims();
         let per_pixel = 30 * M::LANES as u64 + 40;
         let slow = 100 / u64::from(Stalls::RANDOM.ready_percent) + 2;
-        slow * (layer.macs() / M::LANES as u64 * 3 + groups * (oh * ow) as u64 * per_pixel
+        slow * (layer.macs() / M::LANES as u64 * 3
+            + groups * (oh * ow) as u64 * per_pixel
             + groups * 8 * (layer.k * layer.k * layer.cin * M::LANES) as u64)
             + 10_000
     }
@@ -420,7 +454,10 @@ impl<M: EnginePorts> Engine<M> {
         let status = self.wait_done(Self::budget(layer))?;
         let cycles = self.reg_read(conv::CYCLES);
         if !self.bus_errors.is_empty() {
-            return Err(format!("bus errors: {:?}", &self.bus_errors[..self.bus_errors.len().min(5)]));
+            return Err(format!(
+                "bus errors: {:?}",
+                &self.bus_errors[..self.bus_errors.len().min(5)]
+            ));
         }
         let o = (p.output - self.mem_base) as usize;
         Ok(RunResult {
@@ -473,7 +510,10 @@ impl<M: EnginePorts> RtlBackend<M> {
     /// A backend over a fresh engine; panics with the setup hint if Verilator is missing.
     pub fn new(seed: u64) -> Self {
         let engine = Engine::new(seed).unwrap_or_else(|e| panic!("{e}"));
-        RtlBackend { engine, last_cycles: 0 }
+        RtlBackend {
+            engine,
+            last_cycles: 0,
+        }
     }
 }
 
@@ -485,7 +525,10 @@ impl<M: EnginePorts> ConvBackend for RtlBackend<M> {
         l.k <= M::KMAX && l.k * l.k * l.cin <= M::WBUF_DEPTH
     }
     fn conv(&mut self, layer: &ConvLayer) -> Vec<u8> {
-        let r = self.engine.run(layer).unwrap_or_else(|e| panic!("{}: {e}", self.name()));
+        let r = self
+            .engine
+            .run(layer)
+            .unwrap_or_else(|e| panic!("{}: {e}", self.name()));
         let expect = conv::STATUS_DONE_MASK;
         assert_eq!(r.status, expect, "{}: STATUS after the run", self.name());
         self.last_cycles = r.cycles;

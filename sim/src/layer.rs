@@ -58,21 +58,49 @@ impl ConvLayer {
     pub fn reference(&self) -> Vec<u8> {
         let mut out = vec![0u8; self.out_len()];
         conv2d(
-            &self.input, self.ih, self.iw, self.cin, &self.weights, &self.bias, &self.rq, self.k,
-            self.cout, self.pool, &mut out,
+            &self.input,
+            self.ih,
+            self.iw,
+            self.cin,
+            &self.weights,
+            &self.bias,
+            &self.rq,
+            self.k,
+            self.cout,
+            self.pool,
+            &mut out,
         );
         out
     }
 
     /// A layer of the given shape with random data; `style` picks the quantisation regime.
-    pub fn random(rng: &mut Rng, ih: usize, iw: usize, cin: usize, cout: usize, k: usize, pool: bool) -> ConvLayer {
+    pub fn random(
+        rng: &mut Rng,
+        ih: usize,
+        iw: usize,
+        cin: usize,
+        cout: usize,
+        k: usize,
+        pool: bool,
+    ) -> ConvLayer {
         let n_in = ih * iw * cin;
         let n_w = cout * k * k * cin;
         // Sparse or dense activations, small or full-range weights.
         let zero_pct = [0, 30, 90][rng.usize(0, 2)];
-        let input = (0..n_in).map(|_| if rng.chance(zero_pct) { 0 } else { rng.next_u64() as u8 }).collect();
+        let input = (0..n_in)
+            .map(|_| {
+                if rng.chance(zero_pct) {
+                    0
+                } else {
+                    rng.next_u64() as u8
+                }
+            })
+            .collect();
         let wmax = [127, 127, 20, 1][rng.usize(0, 3)] as i64;
-        let weights = (0..n_w).map(|_| rng.range(0, 2 * wmax as u64) as i64 - wmax).map(|w| w as i8).collect();
+        let weights = (0..n_w)
+            .map(|_| rng.range(0, 2 * wmax as u64) as i64 - wmax)
+            .map(|w| w as i8)
+            .collect();
         let kkc = (k * k * cin) as i64;
         // Bias of the order of the accumulator spread (sometimes extreme, to exercise wrapping).
         let bias = (0..cout)
@@ -86,22 +114,53 @@ impl ConvLayer {
         // Multipliers and shifts: extremes, and "realistic" scales that map the spread to ~0..255.
         let rq = (0..cout)
             .map(|_| match rng.usize(0, 9) {
-                0 => Requant { m: 0, shift: rng.range(1, 47) as u8 },
-                1 => Requant { m: 1, shift: SHIFT_MIN },
-                2 => Requant { m: MULT_MAX, shift: SHIFT_MIN },
-                3 => Requant { m: MULT_MAX, shift: SHIFT_MAX },
-                4 => Requant { m: rng.range(0, u64::from(MULT_MAX)) as u16, shift: rng.range(1, 47) as u8 },
+                0 => Requant {
+                    m: 0,
+                    shift: rng.range(1, 47) as u8,
+                },
+                1 => Requant {
+                    m: 1,
+                    shift: SHIFT_MIN,
+                },
+                2 => Requant {
+                    m: MULT_MAX,
+                    shift: SHIFT_MIN,
+                },
+                3 => Requant {
+                    m: MULT_MAX,
+                    shift: SHIFT_MAX,
+                },
+                4 => Requant {
+                    m: rng.range(0, u64::from(MULT_MAX)) as u16,
+                    shift: rng.range(1, 47) as u8,
+                },
                 _ => {
                     // scale ~ 255 / (kkc*128*wmax/4) as m / 2^shift with m in [2^14, 2^15)
                     let spread = (kkc * 128 * wmax / 4).max(1) as f64;
                     let scale = 255.0 / spread * (0.5 + rng.range(0, 100) as f64 / 100.0);
                     let e = (scale.log2().floor() as i32) - 14; // m = scale * 2^shift, shift = -e
                     let shift = (-e).clamp(i32::from(SHIFT_MIN), i32::from(SHIFT_MAX));
-                    let m = (scale * 2f64.powi(shift)).round().clamp(0.0, f64::from(MULT_MAX));
-                    Requant { m: m as u16, shift: shift as u8 }
+                    let m = (scale * 2f64.powi(shift))
+                        .round()
+                        .clamp(0.0, f64::from(MULT_MAX));
+                    Requant {
+                        m: m as u16,
+                        shift: shift as u8,
+                    }
                 }
             })
             .collect();
-        ConvLayer { ih, iw, cin, cout, k, pool, input, weights, bias, rq }
+        ConvLayer {
+            ih,
+            iw,
+            cin,
+            cout,
+            k,
+            pool,
+            input,
+            weights,
+            bias,
+            rq,
+        }
     }
 }

@@ -8,9 +8,12 @@
 //! - [`regmap`]: the register-map generator (`cargo run -p sim --bin regmap`).
 #![deny(missing_docs)]
 
+pub mod bootrom;
 pub mod conv;
 pub mod layer;
 pub mod model;
+pub mod paper;
 pub mod regmap;
 pub mod rng;
+pub mod soc;
 pub mod vl;

@@ -44,7 +44,8 @@ pub fn run(layer: &ConvLayer, lanes: usize) -> Vec<u8> {
                         }
                         best = if w == 0 { acc } else { best.max(acc) };
                     }
-                    out[(oy * ow + ox) * cout + co] = requant_serial(best, layer.rq[co].m, layer.rq[co].shift);
+                    out[(oy * ow + ox) * cout + co] =
+                        requant_serial(best, layer.rq[co].m, layer.rq[co].shift);
                 }
             }
         }

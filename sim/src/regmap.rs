@@ -32,9 +32,40 @@ pub struct RegMap {
     /// SoC memory regions.
     #[serde(default)]
     pub region: Vec<Region>,
+    /// Layout areas inside regions.
+    #[serde(default)]
+    pub area: Vec<Area>,
     /// Register blocks.
     #[serde(default)]
     pub block: Vec<Block>,
+}
+
+/// A named area inside a region: a layout convention (flash layout, RAM layout) shared by the
+/// boot ROM, the firmware and the host tools.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Area {
+    /// `ALL_CAPS` name.
+    pub name: String,
+    /// The region it lies in.
+    pub region: String,
+    /// Byte offset from the region base (multiple of 4).
+    pub offset: u64,
+    /// Size in bytes (multiple of 4).
+    pub size: u64,
+    /// Description.
+    pub doc: String,
+}
+
+impl Area {
+    /// Absolute byte address.
+    pub fn addr(&self, map: &RegMap) -> u64 {
+        map.region
+            .iter()
+            .find(|r| r.name == self.region)
+            .map_or(0, |r| r.base)
+            + self.offset
+    }
 }
 
 /// One hardware parameter (a positive integer).
@@ -122,7 +153,8 @@ impl Field {
 fn is_ident(s: &str) -> bool {
     !s.is_empty()
         && s.chars().next().is_some_and(|c| c.is_ascii_uppercase())
-        && s.chars().all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || c == '_')
+        && s.chars()
+            .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || c == '_')
 }
 
 fn overlap(a: (u64, u64), b: (u64, u64)) -> bool {
@@ -161,14 +193,40 @@ impl RegMap {
                 }
             }
         }
+        for (i, a) in self.area.iter().enumerate() {
+            if !is_ident(&a.name) || !names.insert(format!("A{}", a.name)) {
+                return Err(format!("bad or duplicate area name {:?}", a.name));
+            }
+            let Some(r) = self.region.iter().find(|r| r.name == a.region) else {
+                return Err(format!("area {}: no region {}", a.name, a.region));
+            };
+            if a.size == 0 || a.offset % 4 != 0 || a.size % 4 != 0 || a.offset + a.size > r.size {
+                return Err(format!(
+                    "area {}: must be non-empty, word aligned and inside {}",
+                    a.name, r.name
+                ));
+            }
+            for q in self.area[..i].iter().filter(|q| q.region == a.region) {
+                if overlap((a.offset, a.size), (q.offset, q.size)) {
+                    return Err(format!("areas {} and {} overlap", a.name, q.name));
+                }
+            }
+        }
         for (i, b) in self.block.iter().enumerate() {
             if !is_ident(&b.name) || !names.insert(format!("B{}", b.name)) {
                 return Err(format!("bad or duplicate block name {:?}", b.name));
             }
             if !b.size.is_power_of_two() || b.base % b.size != 0 {
-                return Err(format!("block {}: size must be a power of two dividing the base", b.name));
+                return Err(format!(
+                    "block {}: size must be a power of two dividing the base",
+                    b.name
+                ));
             }
-            if !self.region.iter().any(|r| b.base >= r.base && b.base + b.size <= r.base + r.size) {
+            if !self
+                .region
+                .iter()
+                .any(|r| b.base >= r.base && b.base + b.size <= r.base + r.size)
+            {
                 return Err(format!("block {} lies in no region", b.name));
             }
             for q in &self.block[..i] {
@@ -183,7 +241,9 @@ impl RegMap {
                     return Err(format!("bad or duplicate register name {what}"));
                 }
                 if r.offset % 4 != 0 || r.offset >= b.size {
-                    return Err(format!("{what}: offset must be word aligned and inside the block"));
+                    return Err(format!(
+                        "{what}: offset must be word aligned and inside the block"
+                    ));
                 }
                 if b.reg[..j].iter().any(|q| q.offset == r.offset) {
                     return Err(format!("{what}: offset {:#x} used twice", r.offset));
@@ -220,6 +280,11 @@ impl RegMap {
         self.param.iter().find(|p| p.name == name).map(|p| p.value)
     }
 
+    /// Finds an area by name.
+    pub fn area(&self, name: &str) -> Option<&Area> {
+        self.area.iter().find(|a| a.name == name)
+    }
+
     /// Finds a block by name.
     pub fn block(&self, name: &str) -> Option<&Block> {
         self.block.iter().find(|b| b.name == name)
@@ -233,7 +298,7 @@ fn check_access(a: &str, what: &str) -> Result<(), String> {
     }
 }
 
-fn header(comment: &str) -> String {
+pub(crate) fn header(comment: &str) -> String {
     format!(
         "{comment} Generated from {SOURCE} by {TOOL}; do not edit.\n\
          {comment} Edit the TOML file and re-run the generator (`-- --check` verifies in CI).\n"
@@ -252,8 +317,12 @@ fn block_aw(b: &Block) -> u32 {
 /// Renders the SystemVerilog package.
 pub fn render_sv(map: &RegMap) -> String {
     let mut s = header("//");
-    s.push_str("// Hardware parameters, SoC memory map and register map of the cnnfpga accelerator.\n");
-    s.push_str("`default_nettype none\n\npackage accel_pkg;\n\n  // ---- hardware parameters ----\n");
+    s.push_str(
+        "// Hardware parameters, SoC memory map and register map of the cnnfpga accelerator.\n",
+    );
+    s.push_str(
+        "`default_nettype none\n\npackage accel_pkg;\n\n  // ---- hardware parameters ----\n",
+    );
     for p in &map.param {
         let _ = writeln!(s, "  // {}", one_line(&p.doc));
         let _ = writeln!(s, "  localparam int unsigned {} = {};", p.name, p.value);
@@ -261,14 +330,52 @@ pub fn render_sv(map: &RegMap) -> String {
     s.push_str("\n  // ---- SoC memory map (byte addresses) ----\n");
     for r in &map.region {
         let _ = writeln!(s, "  // {}", one_line(&r.doc));
-        let _ = writeln!(s, "  localparam logic [31:0] {}_BASE = 32'h{:08x};", r.name, r.base);
-        let _ = writeln!(s, "  localparam logic [31:0] {}_SIZE = 32'h{:08x};", r.name, r.size);
+        let _ = writeln!(
+            s,
+            "  localparam logic [31:0] {}_BASE = 32'h{:08x};",
+            r.name, r.base
+        );
+        let _ = writeln!(
+            s,
+            "  localparam logic [31:0] {}_SIZE = 32'h{:08x};",
+            r.name, r.size
+        );
+    }
+    s.push_str(
+        "\n  // ---- layout areas (ADDR absolute, OFFSET from the region base, LEN bytes) ----\n",
+    );
+    for a in &map.area {
+        let _ = writeln!(s, "  // {} (in {}): {}", a.name, a.region, one_line(&a.doc));
+        let _ = writeln!(
+            s,
+            "  localparam logic [31:0] {}_ADDR = 32'h{:08x};",
+            a.name,
+            a.addr(map)
+        );
+        let _ = writeln!(
+            s,
+            "  localparam logic [31:0] {}_OFFSET = 32'h{:08x};",
+            a.name, a.offset
+        );
+        let _ = writeln!(
+            s,
+            "  localparam logic [31:0] {}_LEN = 32'h{:08x};",
+            a.name, a.size
+        );
     }
     for b in &map.block {
         let aw = block_aw(b);
         let _ = writeln!(s, "\n  // ---- block {}: {} ----", b.name, one_line(&b.doc));
-        let _ = writeln!(s, "  localparam logic [31:0] {}_BASE = 32'h{:08x};", b.name, b.base);
-        let _ = writeln!(s, "  localparam int unsigned {}_AW = {aw};  // offset width in bits", b.name);
+        let _ = writeln!(
+            s,
+            "  localparam logic [31:0] {}_BASE = 32'h{:08x};",
+            b.name, b.base
+        );
+        let _ = writeln!(
+            s,
+            "  localparam int unsigned {}_AW = {aw};  // offset width in bits",
+            b.name
+        );
         for r in &b.reg {
             let _ = writeln!(s, "  // {} ({}): {}", r.name, r.access, one_line(&r.doc));
             let _ = writeln!(
@@ -281,7 +388,15 @@ pub fn render_sv(map: &RegMap) -> String {
             );
             for f in &r.fields {
                 let p = format!("{}_{}_{}", b.name, r.name, f.name);
-                let _ = writeln!(s, "  //   {} [{}:{}] ({}): {}", f.name, f.lsb + f.width - 1, f.lsb, f.access, one_line(&f.doc));
+                let _ = writeln!(
+                    s,
+                    "  //   {} [{}:{}] ({}): {}",
+                    f.name,
+                    f.lsb + f.width - 1,
+                    f.lsb,
+                    f.access,
+                    one_line(&f.doc)
+                );
                 let _ = writeln!(s, "  localparam int unsigned {p}_LSB = {};", f.lsb);
                 let _ = writeln!(s, "  localparam int unsigned {p}_WIDTH = {};", f.width);
             }
@@ -303,8 +418,13 @@ fn doc_lines(s: &mut String, indent: &str, text: &str) {
 /// Renders the Rust module (no_std: constants only).
 pub fn render_rs(map: &RegMap) -> String {
     let mut s = header("//");
-    s.push_str("//! Register map, SoC memory map and hardware parameters of the cnnfpga accelerator,\n");
-    let _ = writeln!(s, "//! generated from `{SOURCE}` (see `docs/registers.md`).\n");
+    s.push_str(
+        "//! Register map, SoC memory map and hardware parameters of the cnnfpga accelerator,\n",
+    );
+    let _ = writeln!(
+        s,
+        "//! generated from `{SOURCE}` (see `docs/registers.md`).\n"
+    );
     s.push_str("// ---- hardware parameters (RTL defaults; read CONV.HWCFG for the instance's values) ----\n\n");
     for p in &map.param {
         doc_lines(&mut s, "", &p.doc);
@@ -312,10 +432,41 @@ pub fn render_rs(map: &RegMap) -> String {
     }
     s.push_str("\n// ---- SoC memory map ----\n\n");
     for r in &map.region {
-        doc_lines(&mut s, "", &format!("Base address of {}: {}", r.name, r.doc));
+        doc_lines(
+            &mut s,
+            "",
+            &format!("Base address of {}: {}", r.name, r.doc),
+        );
         let _ = writeln!(s, "pub const {}_BASE: u32 = {};", r.name, rs_hex(r.base));
         doc_lines(&mut s, "", &format!("Size of {} in bytes.", r.name));
         let _ = writeln!(s, "pub const {}_SIZE: u32 = {};", r.name, rs_hex(r.size));
+    }
+    s.push_str("\n// ---- layout areas inside the regions ----\n\n");
+    for a in &map.area {
+        doc_lines(
+            &mut s,
+            "",
+            &format!("Address of area {} (in {}): {}", a.name, a.region, a.doc),
+        );
+        let _ = writeln!(
+            s,
+            "pub const {}_ADDR: u32 = {};",
+            a.name,
+            rs_hex(a.addr(map))
+        );
+        doc_lines(
+            &mut s,
+            "",
+            &format!("Offset of {} from {}_BASE.", a.name, a.region),
+        );
+        let _ = writeln!(
+            s,
+            "pub const {}_OFFSET: u32 = {};",
+            a.name,
+            rs_hex(a.offset)
+        );
+        doc_lines(&mut s, "", &format!("Size of {} in bytes.", a.name));
+        let _ = writeln!(s, "pub const {}_LEN: u32 = {};", a.name, rs_hex(a.size));
     }
     for b in &map.block {
         s.push('\n');
@@ -323,16 +474,38 @@ pub fn render_rs(map: &RegMap) -> String {
         let _ = writeln!(s, "pub mod {} {{", b.name.to_ascii_lowercase());
         doc_lines(&mut s, "    ", "Base address of the block.");
         let _ = writeln!(s, "    pub const BASE: u32 = {};", rs_hex(b.base));
-        doc_lines(&mut s, "    ", "Size of the block's address window in bytes.");
+        doc_lines(
+            &mut s,
+            "    ",
+            "Size of the block's address window in bytes.",
+        );
         let _ = writeln!(s, "    pub const SIZE: u32 = {:#x};", b.size);
         for r in &b.reg {
-            doc_lines(&mut s, "    ", &format!("`{}` ({}), byte offset from `BASE`: {}", r.name, r.access, r.doc));
+            doc_lines(
+                &mut s,
+                "    ",
+                &format!(
+                    "`{}` ({}), byte offset from `BASE`: {}",
+                    r.name, r.access, r.doc
+                ),
+            );
             let _ = writeln!(s, "    pub const {}: u32 = {:#04x};", r.name, r.offset);
             for f in &r.fields {
                 let p = format!("{}_{}", r.name, f.name);
-                doc_lines(&mut s, "    ", &format!("`{}.{}` bit position ({}): {}", r.name, f.name, f.access, f.doc));
+                doc_lines(
+                    &mut s,
+                    "    ",
+                    &format!(
+                        "`{}.{}` bit position ({}): {}",
+                        r.name, f.name, f.access, f.doc
+                    ),
+                );
                 let _ = writeln!(s, "    pub const {p}_SHIFT: u32 = {};", f.lsb);
-                doc_lines(&mut s, "    ", &format!("`{}.{}` mask (already shifted).", r.name, f.name));
+                doc_lines(
+                    &mut s,
+                    "    ",
+                    &format!("`{}.{}` mask (already shifted).", r.name, f.name),
+                );
                 let _ = writeln!(s, "    pub const {p}_MASK: u32 = {:#010x};", f.mask());
             }
         }
@@ -351,16 +524,46 @@ pub fn render_md(map: &RegMap) -> String {
     for p in &map.param {
         let _ = writeln!(s, "| `{}` | {} | {} |", p.name, p.value, one_line(&p.doc));
     }
-    s.push_str("\n## SoC memory map\n\n| region | base | size | use |\n| --- | --- | ---: | --- |\n");
+    s.push_str(
+        "\n## SoC memory map\n\n| region | base | size | use |\n| --- | --- | ---: | --- |\n",
+    );
     for r in &map.region {
-        let _ = writeln!(s, "| {} | `{}` | {} B | {} |", r.name, rs_hex(r.base), r.size, one_line(&r.doc));
+        let _ = writeln!(
+            s,
+            "| {} | `{}` | {} B | {} |",
+            r.name,
+            rs_hex(r.base),
+            r.size,
+            one_line(&r.doc)
+        );
+    }
+    s.push_str("\n## Layout areas\n\n| area | region | offset | address | size | use |\n| --- | --- | --- | --- | ---: | --- |\n");
+    for a in &map.area {
+        let _ = writeln!(
+            s,
+            "| {} | {} | `{}` | `{}` | {} B | {} |",
+            a.name,
+            a.region,
+            rs_hex(a.offset),
+            rs_hex(a.addr(map)),
+            a.size,
+            one_line(&a.doc)
+        );
     }
     for b in &map.block {
-        let _ = write!(s, "\n## {} at `{}`\n\n{}\n\n", b.name, rs_hex(b.base), one_line(&b.doc));
+        let _ = write!(
+            s,
+            "\n## {} at `{}`\n\n{}\n\n",
+            b.name,
+            rs_hex(b.base),
+            one_line(&b.doc)
+        );
         if b.reg.is_empty() {
             continue;
         }
-        s.push_str("| offset | address | name | access | description |\n| --- | --- | --- | --- | --- |\n");
+        s.push_str(
+            "| offset | address | name | access | description |\n| --- | --- | --- | --- | --- |\n",
+        );
         for r in &b.reg {
             let mut desc = one_line(&r.doc);
             for f in &r.fields {
@@ -369,7 +572,13 @@ pub fn render_md(map: &RegMap) -> String {
                 } else {
                     format!("[{}:{}]", f.lsb + f.width - 1, f.lsb)
                 };
-                let _ = write!(desc, "<br>`{bits}` **{}** ({}): {}", f.name, f.access, one_line(&f.doc));
+                let _ = write!(
+                    desc,
+                    "<br>`{bits}` **{}** ({}): {}",
+                    f.name,
+                    f.access,
+                    one_line(&f.doc)
+                );
             }
             let _ = writeln!(
                 s,
@@ -387,12 +596,20 @@ pub fn render_md(map: &RegMap) -> String {
 
 /// All outputs: (path relative to the workspace root, contents).
 pub fn render_all(map: &RegMap) -> Vec<(&'static str, String)> {
-    vec![(OUT_SV, render_sv(map)), (OUT_RS, render_rs(map)), (OUT_MD, render_md(map))]
+    vec![
+        (OUT_SV, render_sv(map)),
+        (OUT_RS, render_rs(map)),
+        (OUT_MD, render_md(map)),
+        (crate::bootrom::OUT_SV, crate::bootrom::render_sv(map)),
+    ]
 }
 
 /// The workspace root (the parent of this crate's directory).
 pub fn workspace_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("sim/ has a parent").to_path_buf()
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("sim/ has a parent")
+        .to_path_buf()
 }
 
 /// Reads and validates the map under `root`.
@@ -407,7 +624,9 @@ pub fn stale(root: &Path) -> Result<Vec<&'static str>, String> {
     let map = load(root)?;
     Ok(render_all(&map)
         .into_iter()
-        .filter(|(p, want)| std::fs::read_to_string(root.join(p)).ok().as_deref() != Some(want.as_str()))
+        .filter(|(p, want)| {
+            std::fs::read_to_string(root.join(p)).ok().as_deref() != Some(want.as_str())
+        })
         .map(|(p, _)| p)
         .collect())
 }

@@ -14,11 +14,17 @@ use sim::layer::ConvLayer;
 use sim::rng::Rng;
 
 fn cases() -> usize {
-    std::env::var("SIM_CASES").ok().and_then(|s| s.parse().ok()).unwrap_or(200)
+    std::env::var("SIM_CASES")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(200)
 }
 
 fn seed() -> u64 {
-    std::env::var("SIM_SEED").ok().and_then(|s| s.parse().ok()).unwrap_or(0x5EED_C0DE)
+    std::env::var("SIM_SEED")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0x5EED_C0DE)
 }
 
 /// Runs `layer` on `b` (if supported) and compares with the golden model.
@@ -52,7 +58,11 @@ fn random_layer(rng: &mut Rng) -> ConvLayer {
     let k = [1, 2, 3, 3, 3, 4, 5, 5, 5][rng.usize(0, 8)];
     let ih = rng.usize(k, k + 9);
     let iw = rng.usize(k, k + 9);
-    let cin = if rng.chance(10) { rng.usize(1, 512 / (k * k)) } else { rng.usize(1, 8) };
+    let cin = if rng.chance(10) {
+        rng.usize(1, 512 / (k * k))
+    } else {
+        rng.usize(1, 8)
+    };
     let cout = rng.usize(1, 22);
     let pool = rng.chance(50);
     ConvLayer::random(rng, ih, iw, cin, cout, k, pool)
@@ -61,8 +71,23 @@ fn random_layer(rng: &mut Rng) -> ConvLayer {
 /// Layers with every extreme of the quantisation contract.
 fn extreme_layers(rng: &mut Rng) -> Vec<ConvLayer> {
     let mut v = Vec::new();
-    for &(m, shift) in &[(0, 1), (1, SHIFT_MIN), (MULT_MAX, SHIFT_MIN), (MULT_MAX, SHIFT_MAX), (1, SHIFT_MAX), (MULT_MAX, 20), (1 << 14, 15)] {
-        for &(a, w, b) in &[(255u8, 127i8, i32::MAX), (255, -127, i32::MIN), (255, 127, 0), (255, -127, 0), (0, 0, -1), (1, 1, 0)] {
+    for &(m, shift) in &[
+        (0, 1),
+        (1, SHIFT_MIN),
+        (MULT_MAX, SHIFT_MIN),
+        (MULT_MAX, SHIFT_MAX),
+        (1, SHIFT_MAX),
+        (MULT_MAX, 20),
+        (1 << 14, 15),
+    ] {
+        for &(a, w, b) in &[
+            (255u8, 127i8, i32::MAX),
+            (255, -127, i32::MIN),
+            (255, 127, 0),
+            (255, -127, 0),
+            (0, 0, -1),
+            (1, 1, 0),
+        ] {
             let pool = rng.chance(50);
             let mut l = ConvLayer::random(rng, 6, 7, 3, 6, 3, pool);
             l.input.fill(a);
@@ -74,7 +99,18 @@ fn extreme_layers(rng: &mut Rng) -> Vec<ConvLayer> {
     }
     // mixed per-channel extremes in one layer, saturation both ways
     let mut l = ConvLayer::random(rng, 9, 9, 4, 10, 5, false);
-    l.rq = (0..10).map(|i| [Requant { m: 0, shift: 1 }, Requant { m: MULT_MAX, shift: 1 }, Requant { m: 1, shift: 47 }][i % 3]).collect();
+    l.rq = (0..10)
+        .map(|i| {
+            [
+                Requant { m: 0, shift: 1 },
+                Requant {
+                    m: MULT_MAX,
+                    shift: 1,
+                },
+                Requant { m: 1, shift: 47 },
+            ][i % 3]
+        })
+        .collect();
     v.push(l);
     v
 }
@@ -95,12 +131,18 @@ fn edge_layers(rng: &mut Rng) -> Vec<ConvLayer> {
         (5, 5, 128, 3, 2, false),
         (3, 40, 1, 16, 3, false),
     ];
-    shapes.iter().map(|&(ih, iw, cin, cout, k, pool)| ConvLayer::random(rng, ih, iw, cin, cout, k, pool)).collect()
+    shapes
+        .iter()
+        .map(|&(ih, iw, cin, cout, k, pool)| ConvLayer::random(rng, ih, iw, cin, cout, k, pool))
+        .collect()
 }
 
 /// The paper CNN's two conv layers, random weights.
 fn paper_layers(rng: &mut Rng) -> Vec<ConvLayer> {
-    vec![ConvLayer::random(rng, 64, 64, 3, 10, 3, true), ConvLayer::random(rng, 31, 31, 10, 20, 5, true)]
+    vec![
+        ConvLayer::random(rng, 64, 64, 3, 10, 3, true),
+        ConvLayer::random(rng, 31, 31, 10, 20, 5, true),
+    ]
 }
 
 macro_rules! conformance_suite {
@@ -118,9 +160,17 @@ macro_rules! conformance_suite {
                 let mut rng = Rng::new(seed());
                 let mut ran = 0;
                 for i in 0..cases() {
-                    ran += usize::from(check(b.as_mut(), &random_layer(&mut rng), &format!("random case {i} (seed {:#x})", seed())));
+                    ran += usize::from(check(
+                        b.as_mut(),
+                        &random_layer(&mut rng),
+                        &format!("random case {i} (seed {:#x})", seed()),
+                    ));
                 }
-                assert!(ran >= cases() * 3 / 4, "only {ran} of {} cases were supported", cases());
+                assert!(
+                    ran >= cases() * 3 / 4,
+                    "only {ran} of {} cases were supported",
+                    cases()
+                );
             }
 
             #[test]
@@ -146,7 +196,10 @@ macro_rules! conformance_suite {
                 let mut b = backend();
                 let mut rng = Rng::new(seed() ^ 3);
                 for (i, l) in paper_layers(&mut rng).iter().enumerate() {
-                    assert!(check(b.as_mut(), l, &format!("paper conv{}", i + 1)), "paper layer unsupported");
+                    assert!(
+                        check(b.as_mut(), l, &format!("paper conv{}", i + 1)),
+                        "paper layer unsupported"
+                    );
                 }
             }
         }
@@ -169,6 +222,9 @@ conformance_suite!(rtl_random_stalls_unaligned, {
 });
 conformance_suite!(rtl_8_lanes, {
     let mut b = RtlBackend::<L8Model>::new(4);
-    b.engine.stalls = Stalls { min_wait: 0, ready_percent: 60 };
+    b.engine.stalls = Stalls {
+        min_wait: 0,
+        ready_percent: 60,
+    };
     Box::new(b)
 });

@@ -5,7 +5,10 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 fn root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap().to_path_buf()
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .unwrap()
+        .to_path_buf()
 }
 
 /// Lints `file` with `top` as top module; packages and sibling modules are found via -y.
@@ -17,12 +20,29 @@ fn lint(file: &str, top: &str) {
     }
     let out = Command::new(std::env::var("VERILATOR").unwrap_or_else(|_| "verilator".into()))
         .current_dir(&root)
-        .args(["--lint-only", "-Wall", "rtl/lint/waivers.vlt", "-y", "rtl/accel", "--top-module", top])
+        .args([
+            "--lint-only",
+            "-Wall",
+            "rtl/lint/waivers.vlt",
+            "-y",
+            "rtl/accel",
+            "-y",
+            "rtl/pengine",
+            "--top-module",
+            top,
+        ])
         .args(files)
         .output()
         .unwrap_or_else(|e| panic!("cannot run verilator ({e}): run scripts/setup.sh"));
-    let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
-    assert!(out.status.success() && text.trim().is_empty(), "lint of {file} is not clean:\n{text}");
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        out.status.success() && text.trim().is_empty(),
+        "lint of {file} is not clean:\n{text}"
+    );
 }
 
 macro_rules! lint_tests {
@@ -41,13 +61,77 @@ lint_tests! {
     conv_agen => ("rtl/accel/conv_agen.sv", "conv_agen"),
     conv_post => ("rtl/accel/conv_post.sv", "conv_post"),
     conv_engine => ("rtl/accel/conv_engine.sv", "conv_engine"),
+    soc_boot_rom => ("rtl/gen/soc_boot_rom.sv", "soc_boot_rom"),
+    pengine_requant => ("rtl/pengine/pengine_requant.sv", "pengine_requant"),
+    pengine => ("rtl/pengine/pengine.sv", "pengine"),
+}
+
+/// The SoC, with both engines and with each left out, from its file list (PicoRV32 from the
+/// venv, waived in rtl/soc/lint.vlt as third-party code).
+#[test]
+fn soc_core_all_engine_configurations() {
+    let root = root();
+    let pico = std::env::var("PICORV32_DIR")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|_| {
+            let out = Command::new(root.join(".venv/bin/python"))
+                .args([
+                    "-c",
+                    "import pythondata_cpu_picorv32 as p; print(p.data_location)",
+                ])
+                .output()
+                .expect("the project venv with pythondata-cpu-picorv32 (scripts/setup.sh)");
+            std::path::PathBuf::from(String::from_utf8_lossy(&out.stdout).trim())
+        });
+    let fl = std::fs::read_to_string(root.join("rtl/soc.f")).unwrap();
+    let files: Vec<std::path::PathBuf> = fl
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty() && !l.starts_with('#'))
+        .map(|l| match l.strip_prefix("$PICORV32/") {
+            Some(r) => pico.join(r),
+            None => root.join(l),
+        })
+        .collect();
+    for params in [
+        &[][..],
+        &["-GEnableConv=0"],
+        &["-GEnablePengine=0"],
+        &["-GEnableConv=0", "-GEnablePengine=0"],
+    ] {
+        let out = Command::new(std::env::var("VERILATOR").unwrap_or_else(|_| "verilator".into()))
+            .current_dir(&root)
+            .args([
+                "--lint-only",
+                "-Wall",
+                "-DSIM",
+                "--timescale",
+                "1ns/1ps",
+                "rtl/lint/waivers.vlt",
+                "rtl/soc/lint.vlt",
+            ])
+            .args(["--top-module", "soc_sim_top"])
+            .args(params)
+            .args(&files)
+            .output()
+            .expect("verilator");
+        let text = format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert!(
+            out.status.success() && text.trim().is_empty(),
+            "SoC lint {params:?}:\n{text}"
+        );
+    }
 }
 
 #[test]
 fn every_rtl_file_has_a_lint_test() {
     let root = root();
     let mut files: Vec<String> = Vec::new();
-    for dir in ["rtl/accel", "rtl/gen"] {
+    for dir in ["rtl/accel", "rtl/gen", "rtl/pengine"] {
         for e in std::fs::read_dir(root.join(dir)).unwrap() {
             let name = e.unwrap().file_name().into_string().unwrap();
             if name.ends_with(".sv") || name.ends_with(".v") {
@@ -56,14 +140,26 @@ fn every_rtl_file_has_a_lint_test() {
         }
     }
     for f in &files {
-        assert!(LINTED.contains(&f.as_str()), "{f} has no lint test in sim/tests/lint.rs");
+        assert!(
+            LINTED.contains(&f.as_str()),
+            "{f} has no lint test in sim/tests/lint.rs"
+        );
     }
     // and the file list used by the build names exactly these files
     let fl = std::fs::read_to_string(root.join("rtl/accel.f")).unwrap();
-    let mut listed: Vec<&str> = fl.lines().map(str::trim).filter(|l| !l.is_empty() && !l.starts_with('#')).collect();
+    let mut listed: Vec<&str> = fl
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty() && !l.starts_with('#'))
+        .collect();
     listed.sort();
+    files.retain(|f| f.starts_with("rtl/accel/") || f == "rtl/gen/accel_pkg.sv");
     files.sort();
-    assert_eq!(listed, files.iter().map(String::as_str).collect::<Vec<_>>(), "rtl/accel.f is out of date");
+    assert_eq!(
+        listed,
+        files.iter().map(String::as_str).collect::<Vec<_>>(),
+        "rtl/accel.f is out of date"
+    );
 }
 
 /// The lint has teeth: a width bug is reported.
@@ -73,7 +169,14 @@ fn lint_reports_a_width_bug() {
     std::fs::create_dir_all(&dir).unwrap();
     let f = dir.join("bad_width.sv");
     std::fs::write(&f, "`default_nettype none\nmodule bad_width (input wire logic [7:0] a_i, output logic [3:0] y_o);\n  assign y_o = a_i;\nendmodule\n").unwrap();
-    let out = Command::new("verilator").args(["--lint-only", "-Wall"]).arg(&f).output().expect("verilator");
+    let out = Command::new("verilator")
+        .args(["--lint-only", "-Wall"])
+        .arg(&f)
+        .output()
+        .expect("verilator");
     let text = String::from_utf8_lossy(&out.stderr);
-    assert!(!out.status.success() && text.contains("WIDTH"), "expected a WIDTH warning, got:\n{text}");
+    assert!(
+        !out.status.success() && text.contains("WIDTH"),
+        "expected a WIDTH warning, got:\n{text}"
+    );
 }

@@ -6,13 +6,23 @@ use sim::regmap::{self, RegMap};
 #[test]
 fn generated_files_are_up_to_date() {
     let stale = regmap::stale(&regmap::workspace_root()).unwrap();
-    assert!(stale.is_empty(), "stale generated files {stale:?}: run `cargo run -p sim --bin regmap`");
+    assert!(
+        stale.is_empty(),
+        "stale generated files {stale:?}: run `cargo run -p sim --bin regmap`"
+    );
 }
 
 #[test]
 fn check_mode_of_the_binary_passes() {
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_regmap")).arg("--check").output().unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_regmap"))
+        .arg("--check")
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 }
 
 #[test]
@@ -20,7 +30,10 @@ fn every_output_carries_the_generated_header() {
     let map = regmap::load(&regmap::workspace_root()).unwrap();
     for (path, text) in regmap::render_all(&map) {
         let first = text.lines().next().unwrap();
-        assert!(first.contains("Generated from rtl/regmap/accel.toml") && first.contains("do not edit"), "{path}: {first}");
+        assert!(
+            first.contains("Generated from rtl/regmap/accel.toml") && first.contains("do not edit"),
+            "{path}: {first}"
+        );
     }
 }
 
@@ -58,15 +71,21 @@ fields = [{ name = "X", lsb = 0, width = 4, access = "rw", doc = "x" }]
 fn validation_accepts_a_good_map_and_rejects_broken_ones() {
     assert!(RegMap::parse(GOOD).is_ok());
     let broken = [
-        GOOD.replace("offset = 0", "offset = 2"),                   // unaligned
-        GOOD.replace("offset = 0", "offset = 0x100"),               // outside the block
-        GOOD.replace("width = 4", "width = 40"),                    // field outside the register
-        GOOD.replace("name = \"B\"\nbase = 0xF000_0000", "name = \"B\"\nbase = 0xE000_0000"), // in no region
+        GOOD.replace("offset = 0", "offset = 2"),     // unaligned
+        GOOD.replace("offset = 0", "offset = 0x100"), // outside the block
+        GOOD.replace("width = 4", "width = 40"),      // field outside the register
+        GOOD.replace(
+            "name = \"B\"\nbase = 0xF000_0000",
+            "name = \"B\"\nbase = 0xE000_0000",
+        ), // in no region
         GOOD.replace("access = \"rw\"\ndoc", "access = \"x\"\ndoc"), // bad access
         format!("{GOOD}[[block.reg]]\nname = \"C\"\noffset = 0\naccess = \"r\"\ndoc = \"c\"\n"), // offset reused
-        GOOD.replace("name = \"A\"", "name = \"a\""),               // not ALL_CAPS
+        GOOD.replace("name = \"A\"", "name = \"a\""), // not ALL_CAPS
     ];
     for (i, b) in broken.iter().enumerate() {
-        assert!(RegMap::parse(b).is_err(), "broken map {i} was accepted:\n{b}");
+        assert!(
+            RegMap::parse(b).is_err(),
+            "broken map {i} was accepted:\n{b}"
+        );
     }
 }

@@ -34,13 +34,20 @@ fn back_to_back_starts_recompute_the_same_layer() {
     let o = (p.output - e.mem_base) as usize;
     e.mem[o..o + l.out_len()].fill(0xA5);
     e.reg_write(conv::CTRL, conv::CTRL_START_MASK);
-    assert_eq!(e.reg_read(conv::STATUS) & conv::STATUS_BUSY_MASK, conv::STATUS_BUSY_MASK, "second START did not start");
+    assert_eq!(
+        e.reg_read(conv::STATUS) & conv::STATUS_BUSY_MASK,
+        conv::STATUS_BUSY_MASK,
+        "second START did not start"
+    );
     let s2 = e.wait_done(Engine::<DefaultModel>::budget(&l)).unwrap();
     assert_eq!(s2, conv::STATUS_DONE_MASK);
     assert_eq!(first, l.reference());
     assert_eq!(output(&e, p.output, l.out_len()), l.reference());
     let c2 = e.reg_read(conv::CYCLES);
-    assert!(c1 > 0 && c2.abs_diff(c1) < c1 / 10 + 20, "cycle counts {c1} and {c2} of identical runs differ");
+    assert!(
+        c1 > 0 && c2.abs_diff(c1) < c1 / 10 + 20,
+        "cycle counts {c1} and {c2} of identical runs differ"
+    );
 }
 
 #[test]
@@ -69,7 +76,11 @@ fn reset_in_the_middle_of_a_layer_then_a_correct_run() {
     let mut rng = Rng::new(99);
     for trial in 0..6 {
         let mut e = engine(20 + trial);
-        e.stalls = if trial % 2 == 0 { Stalls::SOC } else { Stalls::RANDOM };
+        e.stalls = if trial % 2 == 0 {
+            Stalls::SOC
+        } else {
+            Stalls::RANDOM
+        };
         let l1 = ConvLayer::random(&mut rng, 12, 11, 4, 9, 5, trial % 3 == 0);
         let p = e.place(&l1);
         e.start(&l1, &p);
@@ -84,7 +95,11 @@ fn reset_in_the_middle_of_a_layer_then_a_correct_run() {
         let l2 = ConvLayer::random(&mut rng, 10, 10, 3, 11, 3, trial % 2 == 0);
         let r = e.run(&l2).unwrap();
         assert_eq!(r.status, conv::STATUS_DONE_MASK);
-        assert_eq!(r.output, l2.reference(), "trial {trial}: run after a reset at cycle {cut}");
+        assert_eq!(
+            r.output,
+            l2.reference(),
+            "trial {trial}: run after a reset at cycle {cut}"
+        );
     }
 }
 
@@ -93,24 +108,80 @@ fn illegal_configurations_set_err_and_touch_no_memory() {
     let mut e = engine(13);
     let base = layer(3, false);
     let bad: Vec<(&str, ConvLayer)> = vec![
-        ("k = 0", ConvLayer { k: 0, ..base.clone() }),
-        ("k > KMAX", ConvLayer { k: firmware::regs::KMAX + 1, ih: 9, iw: 9, ..base.clone() }),
-        ("cin = 0", ConvLayer { cin: 0, ..base.clone() }),
-        ("cout = 0", ConvLayer { cout: 0, ..base.clone() }),
-        ("ih < k", ConvLayer { ih: 2, ..base.clone() }),
-        ("iw > DIM_MAX", ConvLayer { iw: firmware::regs::DIM_MAX + 1, ..base.clone() }),
-        ("k*k*cin > WBUF_DEPTH", ConvLayer { k: 5, cin: firmware::regs::WBUF_DEPTH / 25 + 1, ..base.clone() }),
+        (
+            "k = 0",
+            ConvLayer {
+                k: 0,
+                ..base.clone()
+            },
+        ),
+        (
+            "k > KMAX",
+            ConvLayer {
+                k: firmware::regs::KMAX + 1,
+                ih: 9,
+                iw: 9,
+                ..base.clone()
+            },
+        ),
+        (
+            "cin = 0",
+            ConvLayer {
+                cin: 0,
+                ..base.clone()
+            },
+        ),
+        (
+            "cout = 0",
+            ConvLayer {
+                cout: 0,
+                ..base.clone()
+            },
+        ),
+        (
+            "ih < k",
+            ConvLayer {
+                ih: 2,
+                ..base.clone()
+            },
+        ),
+        (
+            "iw > DIM_MAX",
+            ConvLayer {
+                iw: firmware::regs::DIM_MAX + 1,
+                ..base.clone()
+            },
+        ),
+        (
+            "k*k*cin > WBUF_DEPTH",
+            ConvLayer {
+                k: 5,
+                cin: firmware::regs::WBUF_DEPTH / 25 + 1,
+                ..base.clone()
+            },
+        ),
     ];
     let p = e.place(&base);
     for (what, l) in bad {
         let before = e.mem.clone();
         e.start(&l, &p);
         let status = e.wait_done(1000).unwrap();
-        assert_eq!(status, conv::STATUS_DONE_MASK | conv::STATUS_ERR_MASK, "{what}");
-        assert!(e.mem == before && e.bus_errors.is_empty(), "{what}: memory was accessed");
+        assert_eq!(
+            status,
+            conv::STATUS_DONE_MASK | conv::STATUS_ERR_MASK,
+            "{what}"
+        );
+        assert!(
+            e.mem == before && e.bus_errors.is_empty(),
+            "{what}: memory was accessed"
+        );
         // a good layer still runs afterwards and clears ERR
         e.start(&base, &p);
-        assert_eq!(e.wait_done(Engine::<DefaultModel>::budget(&base)).unwrap(), conv::STATUS_DONE_MASK, "{what}: next run");
+        assert_eq!(
+            e.wait_done(Engine::<DefaultModel>::budget(&base)).unwrap(),
+            conv::STATUS_DONE_MASK,
+            "{what}: next run"
+        );
         assert_eq!(output(&e, p.output, base.out_len()), base.reference());
     }
 }
@@ -139,9 +210,18 @@ fn registers_read_back_and_hwcfg_reports_the_build() {
         assert_eq!(e.reg_read(off), v, "register {off:#x}");
     }
     let hw = e.reg_read(conv::HWCFG);
-    assert_eq!((hw & conv::HWCFG_LANES_MASK) >> conv::HWCFG_LANES_SHIFT, firmware::regs::LANES as u32);
-    assert_eq!((hw & conv::HWCFG_KMAX_MASK) >> conv::HWCFG_KMAX_SHIFT, firmware::regs::KMAX as u32);
-    assert_eq!(1 << ((hw & conv::HWCFG_WBUF_LOG2_MASK) >> conv::HWCFG_WBUF_LOG2_SHIFT), firmware::regs::WBUF_DEPTH as u32);
+    assert_eq!(
+        (hw & conv::HWCFG_LANES_MASK) >> conv::HWCFG_LANES_SHIFT,
+        firmware::regs::LANES as u32
+    );
+    assert_eq!(
+        (hw & conv::HWCFG_KMAX_MASK) >> conv::HWCFG_KMAX_SHIFT,
+        firmware::regs::KMAX as u32
+    );
+    assert_eq!(
+        1 << ((hw & conv::HWCFG_WBUF_LOG2_MASK) >> conv::HWCFG_WBUF_LOG2_SHIFT),
+        firmware::regs::WBUF_DEPTH as u32
+    );
     assert_eq!(e.reg_read(conv::STATUS), 0);
 }
 

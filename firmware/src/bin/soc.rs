@@ -1,23 +1,43 @@
 //! The cnnfpga soft-core firmware (PicoRV32, `riscv32imc-unknown-none-elf`).
 //!
-//! Boot: `_start` sets `sp`, copies `.data`, zeroes `.bss` and calls `main`. `main` runs a
-//! requantisation self-test, copies blob + image from SPI flash to RAM if the flash holds a
-//! blob (`memmap::FLASH_MODEL`), parses the model blob at `memmap::MODEL_ADDR`, runs it on the
-//! image at `memmap::INPUT_ADDR` with the software backend, prints the result over the UART
-//! and writes the exit code to `memmap::EXIT`:
+//! Boot: the SoC's boot ROM copies this binary from flash (`FLASH_FW_ADDR`, after a 16-byte
+//! header) to `FW_ADDR` in RAM and jumps there; `_start` sets `sp`, zeroes `.bss` and calls
+//! `main`. `main` runs a requantisation self-test, copies the model blob (`FLASH_MODEL_ADDR`,
+//! `total_len` bytes) and the input image (`FLASH_INPUT_ADDR`, `h*w*c` bytes) to RAM when the
+//! flash holds a blob (else it uses RAM as a harness left it), runs the model with
+//! [`firmware::accel::AccelBackend`] (the engines the SoC has; every layer in software when the
+//! image header's flags word has `FW_FLAG_SOFTWARE`), prints the transcript below over the UART
+//! and writes the exit code to `SYS.EXIT`:
 //!
 //! | code | meaning                                              |
 //! |------|------------------------------------------------------|
 //! | 0    | inference done                                       |
-//! | 1    | model blob rejected (the error is printed)           |
-//! | 2    | input image or class count larger than this build supports |
-//! | 3    | inference failed (the error is printed)              |
+//! | 1    | model blob rejected (the error code is printed)      |
+//! | 2    | input image, blob or class count larger than this build supports |
+//! | 3    | inference failed (layer and error are printed)       |
 //! | 4    | requantisation self-test failed (codegen bug)        |
 //! | 255  | panic (a bug: nothing here should panic)             |
+//! | 0xB0 | (boot ROM) no valid firmware image in flash          |
+//!
+//! Transcript (stable; `sim::soc` parses it, `sim/tests/expected/*.txt` pin it), one item per
+//! line, numbers in decimal (a u64 that does not fit 32 bits in `0x` hex):
+//!
+//! ```text
+//! cnnfpga firmware <version>
+//! loaded model and image from flash
+//! model <blob bytes> bytes, <n> layers, input <h>x<w>x<c>, <classes> classes
+//! engines conv <0|1> pengine <0|1>
+//! layer <i> <conv|dense|dense_p> out <h>x<w>x<c> macs <n> on <conv|pengine|sw> cycles <n> instret <n>
+//! ...
+//! class <index> <name>
+//! logits <l0> <l1> ...
+//! layers cycles <sum of layer cycles> instret <sum of layer instret>
+//! run cycles <n> instret <n>
+//! ```
 //!
 //! Counters: `rdcycle[h]` / `rdinstret[h]` CSRs (PicoRV32 with `ENABLE_COUNTERS=1` and
-//! `ENABLE_COUNTERS64=1`). The UART writer implements `core::fmt::Write` but prints through
-//! its own small integer formatters (no `core::fmt` in the ROM).
+//! `ENABLE_COUNTERS64=1`). The UART writer prints through its own small integer formatters
+//! (no `core::fmt` in the image).
 //!
 //! Build: `cargo build -p firmware --profile firmware --target riscv32imc-unknown-none-elf
 //! --features soc`. On any other target this file is a stub that says so.
@@ -34,9 +54,11 @@ fn main() {
 
 #[cfg(target_arch = "riscv32")]
 mod soc {
+    use core::cell::Cell;
     use core::fmt::Write;
     use core::ptr::{read_volatile, write_volatile};
-    use firmware::backend::SoftwareBackend;
+    use firmware::accel::{AccelBackend, AccelError, Engine, Mmio};
+    use firmware::backend::{Backend, ConvArgs, DenseArgs, DenseOut, DensePArgs};
     use firmware::memmap::*;
     use firmware::model::{LayerKind, Model};
     use firmware::numerics::{requantize, scale, Requant};
@@ -51,16 +73,7 @@ mod soc {
         .option norelax
         la sp, _stack_top
         .option pop
-        la a0, _sidata
-        la a1, _sdata
-        la a2, _edata
-    1:  bgeu a1, a2, 2f
-        lw t0, 0(a0)
-        sw t0, 0(a1)
-        addi a0, a0, 4
-        addi a1, a1, 4
-        j 1b
-    2:  la a1, _sbss
+        la a1, _sbss
         la a2, _ebss
     3:  bgeu a1, a2, 4f
         sw zero, 0(a1)
@@ -181,14 +194,40 @@ mod soc {
         csr64!("instret", "instreth")
     }
 
+    /// [`AccelBackend`] that also tells the report which engine ran each layer.
+    struct Traced<'a> {
+        inner: AccelBackend<Mmio>,
+        last: &'a Cell<Engine>,
+    }
+
+    impl Backend for Traced<'_> {
+        type Error = AccelError;
+        fn conv(&mut self, args: &ConvArgs<'_>, out: &mut [u8]) -> Result<(), AccelError> {
+            let r = self.inner.conv(args, out);
+            self.last.set(self.inner.last);
+            r
+        }
+        fn dense(&mut self, args: &DenseArgs<'_>, out: DenseOut<'_>) -> Result<(), AccelError> {
+            let r = self.inner.dense(args, out);
+            self.last.set(self.inner.last);
+            r
+        }
+        fn dense_p(&mut self, args: &DensePArgs<'_>, out: DenseOut<'_>) -> Result<(), AccelError> {
+            let r = self.inner.dense_p(args, out);
+            self.last.set(self.inner.last);
+            r
+        }
+    }
+
     /// Prints one line per layer as it completes.
-    struct Report {
+    struct Report<'a> {
         uart: Uart,
         instret0: u64,
         instret_total: u64,
+        last: &'a Cell<Engine>,
     }
 
-    impl Observer for Report {
+    impl Observer for Report<'_> {
         fn cycles(&mut self) -> Option<u64> {
             Some(cycles())
         }
@@ -217,6 +256,8 @@ mod soc {
                 .usize(o.c)
                 .s(" macs ")
                 .u64(info.macs)
+                .s(" on ")
+                .s(self.last.get().name())
                 .s(" cycles ")
                 .u64(info.cycles.unwrap_or(0))
                 .s(" instret ")
@@ -266,22 +307,38 @@ mod soc {
         ok
     }
 
-    /// Copies blob + image from the flash window to RAM when the flash holds a blob (see
-    /// `memmap::FLASH_MODEL`): ascending word loads only, as spimemio streams them.
-    fn load_from_flash() -> bool {
-        let src = FLASH_MODEL as *const u32;
-        let dst = MODEL_ADDR as *mut u32;
-        // SAFETY: the flash window is readable; [MODEL_ADDR, INPUT_ADDR + INPUT_MAX_LEN) is RAM
-        // reserved for blob and image (memmap.rs), disjoint from everything this program uses.
-        unsafe {
-            if read_volatile(src) != u32::from_le_bytes(firmware::model::MAGIC) {
-                return false;
-            }
-            for i in 0..((MODEL_MAX_LEN + INPUT_MAX_LEN) / 4) as usize {
-                write_volatile(dst.add(i), read_volatile(src.add(i)));
-            }
+    /// Copies `len` bytes (rounded up to words) from the flash window to RAM: ascending word
+    /// loads only, as spimemio streams them.
+    ///
+    /// # Safety
+    /// `src` must be in the flash window and `dst..dst+len` RAM that nothing else uses.
+    unsafe fn copy_words(src: u32, dst: u32, len: u32) {
+        let (src, dst) = (src as *const u32, dst as *mut u32);
+        for i in 0..len.div_ceil(4) as usize {
+            // SAFETY: the caller guarantees both ranges.
+            unsafe { write_volatile(dst.add(i), read_volatile(src.add(i))) };
         }
-        true
+    }
+
+    /// Reads the word at `addr` (flash or RAM).
+    fn word(addr: u32) -> u32 {
+        // SAFETY: only called with word-aligned flash window / RAM addresses.
+        unsafe { read_volatile(addr as *const u32) }
+    }
+
+    /// Copies the blob from flash to `MODEL_ADDR` if the flash holds one (`Ok(true)`), using
+    /// the length in its header; `Err(len)` when it does not fit.
+    fn load_model() -> Result<bool, u32> {
+        if word(FLASH_MODEL_ADDR) != u32::from_le_bytes(firmware::model::MAGIC) {
+            return Ok(false);
+        }
+        let len = word(FLASH_MODEL_ADDR + 8);
+        if len > MODEL_MAX_LEN {
+            return Err(len);
+        }
+        // SAFETY: FLASH_MODEL is in the flash window; MODEL is RAM reserved for the blob.
+        unsafe { copy_words(FLASH_MODEL_ADDR, MODEL_ADDR, len) };
+        Ok(true)
     }
 
     #[no_mangle]
@@ -294,7 +351,17 @@ mod soc {
             uart.s("error: requant selftest").nl();
             exit(4);
         }
-        if load_from_flash() {
+        let from_flash = match load_model() {
+            Ok(f) => f,
+            Err(len) => {
+                uart.s("error: blob of ")
+                    .u32(len)
+                    .s(" bytes too large")
+                    .nl();
+                exit(2);
+            }
+        };
+        if from_flash {
             uart.s("loaded model and image from flash").nl();
         }
         // SAFETY: [MODEL_ADDR, +MODEL_MAX_LEN) is RAM reserved for the blob (memmap.rs), filled
@@ -329,6 +396,23 @@ mod soc {
                 .nl();
             exit(2);
         }
+        if from_flash {
+            // SAFETY: FLASH_INPUT is in the flash window; INPUT is RAM reserved for the image
+            // and s.len() <= INPUT_MAX_LEN was checked above.
+            unsafe { copy_words(FLASH_INPUT_ADDR, INPUT_ADDR, s.len() as u32) };
+        }
+        let software_only = word(FW_FLAGS_ADDR) & FW_FLAG_SOFTWARE != 0;
+        let last = Cell::new(Engine::Software);
+        let mut backend = Traced {
+            inner: AccelBackend::new(Mmio, software_only),
+            last: &last,
+        };
+        let (conv_on, pe_on) = backend.inner.engines();
+        uart.s("engines conv ")
+            .u32(conv_on.into())
+            .s(" pengine ")
+            .u32(pe_on.into())
+            .nl();
         // SAFETY: [INPUT_ADDR, +INPUT_MAX_LEN) is RAM reserved for the image (memmap.rs).
         let input = unsafe { core::slice::from_raw_parts(INPUT_ADDR as *const u8, s.len()) };
         // SAFETY: [ARENA_ADDR, +ARENA_LEN) is RAM used by nothing else (the linker keeps
@@ -341,23 +425,36 @@ mod soc {
             uart: Uart,
             instret0: 0,
             instret_total: 0,
+            last: &last,
         };
         let t0 = (cycles(), instret());
-        let info = match run(
-            &model,
-            input,
-            arena,
-            &mut SoftwareBackend,
-            logits,
-            &mut report,
-        ) {
+        let info = match run(&model, input, arena, &mut backend, logits, &mut report) {
             Ok(info) => info,
             Err(e) => {
-                let what = match e {
-                    RunError::ArenaTooSmall { .. } => "arena too small",
-                    _ => "backend",
-                };
-                uart.s("error: run: ").s(what).nl();
+                uart.s("error: run: ");
+                match e {
+                    RunError::ArenaTooSmall { need, .. } => {
+                        uart.s("arena too small, need ").usize(need);
+                    }
+                    RunError::Backend {
+                        layer,
+                        error: AccelError::Engine { engine, status },
+                    } => {
+                        uart.s("layer ")
+                            .usize(layer)
+                            .s(" ")
+                            .s(engine.name())
+                            .s(" engine status ")
+                            .u32(status);
+                    }
+                    RunError::Backend { layer, .. } => {
+                        uart.s("layer ").usize(layer).s(" arguments");
+                    }
+                    _ => {
+                        uart.s("internal");
+                    }
+                }
+                uart.nl();
                 exit(3);
             }
         };

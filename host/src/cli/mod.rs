@@ -6,6 +6,7 @@ use clap::{Parser, Subcommand};
 pub mod bench;
 pub mod eval;
 pub mod predict;
+pub mod sim;
 pub mod report;
 pub mod train;
 
@@ -30,6 +31,8 @@ pub enum Command {
     Eval(eval::Args),
     /// Classify image files.
     Predict(predict::Args),
+    /// Run one image through the firmware on the Verilated SoC (cycles, engines vs software).
+    Sim(sim::Args),
     /// Reproduce the paper's CNN-vs-MLP experiment with ablations: report.md, metrics.json, figures.
     Report(report::Args),
     /// Benchmarks.
@@ -49,6 +52,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Train(a) => train::run(a),
         Command::Eval(a) => eval::run(a),
         Command::Predict(a) => predict::run(a),
+        Command::Sim(a) => sim::run(a),
         Command::Bench(c) => bench::run(c),
         Command::Report(a) => report::run(a),
     }

@@ -1,12 +1,14 @@
 // Simulation top of the SoC (the Verilated model the Rust harness drives): soc_core with a fast
-// UART and the behavioural SPI flash. Firmware: `+fw=<hex>` (32-bit little-endian words, one per
-// line); flash contents: `+flash=<hex>` (bytes, `@offset` lines). Requires -DSIM.
+// UART and the behavioural SPI flash. Flash contents (firmware image, model blob, input image at
+// the FLASH_* areas of rtl/regmap/accel.toml): `+flash=<hex>` (bytes, `@offset` lines); the boot
+// ROM copies the firmware to RAM. Requires -DSIM.
 `default_nettype none
 
 module soc_sim_top #(
-  parameter int unsigned UartDiv = 2,
-  parameter bit          FastMul = 1'b0,
-  parameter int unsigned RomWords = 4096   // 16 KB: the firmware binary outgrew the 8 KB board ROM
+  parameter int unsigned UartDiv       = 2,
+  parameter bit          FastMul       = 1'b0,
+  parameter bit          EnableConv    = 1'b1,
+  parameter bit          EnablePengine = 1'b1
 ) (
   input  wire logic   clk_i,
   input  wire logic   rst_ni,
@@ -25,10 +27,10 @@ module soc_sim_top #(
   logic [6:0] unused_flash;
 
   soc_core #(
-    .UartDiv (UartDiv),
-    .FastMul (FastMul),
-    .RomWords (RomWords),
-    .RomFile ("")
+    .UartDiv       (UartDiv),
+    .FastMul       (FastMul),
+    .EnableConv    (EnableConv),
+    .EnablePengine (EnablePengine)
   ) u_soc (
     .clk_i         (clk_i),
     .rst_ni        (rst_ni),

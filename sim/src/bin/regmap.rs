@@ -7,7 +7,11 @@ use std::process::ExitCode;
 fn main() -> ExitCode {
     let check = std::env::args().skip(1).any(|a| a == "--check");
     let root = sim::regmap::workspace_root();
-    let result = if check { sim::regmap::stale(&root) } else { sim::regmap::write(&root) };
+    let result = if check {
+        sim::regmap::stale(&root)
+    } else {
+        sim::regmap::write(&root)
+    };
     match result {
         Ok(paths) if check && !paths.is_empty() => {
             for p in &paths {

@@ -1,0 +1,313 @@
+//! [`AccelBackend`]: the RTL engines behind the [`Backend`] seam, with software fallback.
+//!
+//! Conv layers go to the NP conv engine (`regs::conv`), P dense layers to the P-layer engine
+//! (`regs::pengine`), through the generated register constants only. The engines read the
+//! weight, bias and requantisation arrays in place in the model blob and the activations in
+//! the arena, and write their outputs there, so every slice handed over must lie in RAM
+//! (`regs::RAM_BASE..+RAM_SIZE`). A layer runs in software ([`SoftwareBackend`]) when its
+//! engine is absent (soc_core `EnableConv`/`EnablePengine` = 0: `SYS.ENGINE_WAIT` says which
+//! exist), disabled at run time ([`AccelBackend::new`] `software_only`), or cannot take it
+//! (kernel larger than `HWCFG.KMAX`, `k*k*cin` over the weight buffer, a dimension over
+//! `DIM_MAX`, an array outside RAM). NP dense layers always run in software.
+//!
+//! Sequence per layer: write the pointer and size registers, CTRL.START, then read
+//! `SYS.ENGINE_WAIT` (the bus stalls until the engine is idle, so the CPU fetches nothing and
+//! the engine has the RAM to itself), then check STATUS: DONE must be set and ERR clear, else
+//! [`AccelError::Engine`].
+//!
+//! The register accesses go through [`Bus`], so the driver logic is independent of the MMIO
+//! implementation ([`Mmio`] on the SoC).
+
+use crate::backend::{
+    ArgsError, Backend, ConvArgs, DenseArgs, DenseOut, DensePArgs, SoftwareBackend,
+};
+use crate::regs::{self, conv, pengine, sys};
+use core::fmt;
+
+/// 32-bit register access.
+pub trait Bus {
+    /// Reads the register at byte address `addr`.
+    fn read(&mut self, addr: u32) -> u32;
+    /// Writes the register at byte address `addr`.
+    fn write(&mut self, addr: u32, value: u32);
+}
+
+/// Volatile MMIO at the addresses given (the SoC's memory map).
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Mmio;
+
+impl Bus for Mmio {
+    fn read(&mut self, addr: u32) -> u32 {
+        // SAFETY: only called with register addresses of `regs` (MMIO, word aligned); on the
+        // SoC a read has no side effect other than ENGINE_WAIT's stall.
+        unsafe { core::ptr::read_volatile(addr as usize as *const u32) }
+    }
+    fn write(&mut self, addr: u32, value: u32) {
+        // SAFETY: only called with register addresses of `regs` (MMIO, word aligned).
+        unsafe { core::ptr::write_volatile(addr as usize as *mut u32, value) }
+    }
+}
+
+/// Which engine ran a layer.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Engine {
+    /// The NP conv engine.
+    Conv,
+    /// The P-layer engine.
+    Pengine,
+    /// The software kernels.
+    Software,
+}
+
+impl Engine {
+    /// Short name for transcripts: `conv`, `pengine`, `sw`.
+    pub const fn name(self) -> &'static str {
+        match self {
+            Engine::Conv => "conv",
+            Engine::Pengine => "pengine",
+            Engine::Software => "sw",
+        }
+    }
+}
+
+/// Failures of [`AccelBackend`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum AccelError {
+    /// Inconsistent arguments (from the software kernels or the driver's checks).
+    Args(ArgsError),
+    /// An engine finished with STATUS.ERR set, or without DONE.
+    Engine {
+        /// Which engine.
+        engine: Engine,
+        /// Its STATUS register after the run.
+        status: u32,
+    },
+}
+
+impl fmt::Display for AccelError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            AccelError::Args(e) => write!(f, "{e}"),
+            AccelError::Engine { engine, status } => {
+                write!(f, "{} engine failed, STATUS {status:#x}", engine.name())
+            }
+        }
+    }
+}
+
+impl core::error::Error for AccelError {}
+
+impl From<ArgsError> for AccelError {
+    fn from(e: ArgsError) -> Self {
+        AccelError::Args(e)
+    }
+}
+
+/// Layers on the RTL engines where possible, else in software (see the module docs).
+#[derive(Debug)]
+pub struct AccelBackend<B: Bus> {
+    bus: B,
+    conv: bool,
+    pengine: bool,
+    kmax: usize,
+    wbuf: usize,
+    /// Engine that ran the last layer.
+    pub last: Engine,
+    /// The engine's CYCLES register for the last layer (0 for software).
+    pub last_engine_cycles: u32,
+}
+
+/// Address of a slice as the engines see it, if the whole slice lies in RAM.
+fn ram_addr<T>(s: &[T]) -> Option<u32> {
+    let a = s.as_ptr() as usize;
+    let end = a.checked_add(core::mem::size_of_val(s))?;
+    let (lo, hi) = (
+        regs::RAM_BASE as usize,
+        (regs::RAM_BASE + regs::RAM_SIZE) as usize,
+    );
+    (a >= lo && end <= hi).then_some(a as u32)
+}
+
+impl<B: Bus> AccelBackend<B> {
+    /// Probes the engines: `SYS.ENGINE_WAIT` tells which exist, the conv engine's HWCFG its
+    /// limits. With `software_only` every layer runs in software.
+    pub fn new(mut bus: B, software_only: bool) -> Self {
+        let present = bus.read(sys::BASE + sys::ENGINE_WAIT);
+        let hw = bus.read(conv::BASE + conv::HWCFG);
+        let field = |mask: u32, shift: u32| ((hw & mask) >> shift) as usize;
+        let kmax = field(conv::HWCFG_KMAX_MASK, conv::HWCFG_KMAX_SHIFT);
+        let lanes = field(conv::HWCFG_LANES_MASK, conv::HWCFG_LANES_SHIFT);
+        let wbuf_log2 = field(conv::HWCFG_WBUF_LOG2_MASK, conv::HWCFG_WBUF_LOG2_SHIFT);
+        let conv_ok = present & sys::ENGINE_WAIT_CONV_MASK != 0 && kmax > 0 && lanes > 0;
+        AccelBackend {
+            bus,
+            conv: !software_only && conv_ok,
+            pengine: !software_only && present & sys::ENGINE_WAIT_PENGINE_MASK != 0,
+            kmax,
+            wbuf: if wbuf_log2 < 31 { 1 << wbuf_log2 } else { 0 },
+            last: Engine::Software,
+            last_engine_cycles: 0,
+        }
+    }
+
+    /// Whether the conv engine / P engine will be used.
+    pub fn engines(&self) -> (bool, bool) {
+        (self.conv, self.pengine)
+    }
+
+    /// START, wait for idle, check STATUS; returns the engine's CYCLES.
+    fn start_and_wait(&mut self, engine: Engine, base: u32) -> Result<(), AccelError> {
+        // the engine reads what the CPU wrote before (activations) and writes what it reads
+        // after: keep the compiler from moving memory accesses across the run
+        core::sync::atomic::compiler_fence(core::sync::atomic::Ordering::SeqCst);
+        let (ctrl, status, cycles, done, err) = match engine {
+            Engine::Conv => (
+                conv::CTRL,
+                conv::STATUS,
+                conv::CYCLES,
+                conv::STATUS_DONE_MASK,
+                conv::STATUS_ERR_MASK,
+            ),
+            _ => (
+                pengine::CTRL,
+                pengine::STATUS,
+                pengine::CYCLES,
+                pengine::STATUS_DONE_MASK,
+                pengine::STATUS_ERR_MASK,
+            ),
+        };
+        self.bus.write(base + ctrl, 1);
+        self.bus.read(sys::BASE + sys::ENGINE_WAIT);
+        let st = self.bus.read(base + status);
+        core::sync::atomic::compiler_fence(core::sync::atomic::Ordering::SeqCst);
+        self.last = engine;
+        self.last_engine_cycles = self.bus.read(base + cycles);
+        if st & done == 0 || st & err != 0 {
+            return Err(AccelError::Engine { engine, status: st });
+        }
+        Ok(())
+    }
+
+    fn try_conv(&mut self, a: &ConvArgs<'_>, out: &mut [u8]) -> Option<Result<(), AccelError>> {
+        let s = a.in_shape;
+        let dim_ok = [s.h, s.w, s.c, a.cout]
+            .iter()
+            .all(|&d| (1..=regs::DIM_MAX).contains(&d));
+        let kkc = a.k.checked_mul(a.k)?.checked_mul(s.c)?;
+        if !self.conv || !dim_ok || a.k == 0 || a.k > self.kmax || kkc > self.wbuf {
+            return None;
+        }
+        let os = a.out_shape()?;
+        // same length checks as the software kernel, so a bad call fails the same way
+        if a.input.len() != s.len()
+            || a.weights.len() != kkc * a.cout
+            || a.bias.len() != a.cout
+            || a.rq.m.len() != a.cout
+            || a.rq.shift.len() != a.cout
+            || out.len() != os.len()
+        {
+            return None;
+        }
+        let ptrs = [
+            (conv::IN_ADDR, ram_addr(a.input)?),
+            (conv::W_ADDR, ram_addr(a.weights)?),
+            (conv::BIAS_ADDR, ram_addr(a.bias.as_bytes())?),
+            (conv::MULT_ADDR, ram_addr(a.rq.m.as_bytes())?),
+            (conv::SHIFT_ADDR, ram_addr(a.rq.shift)?),
+            (conv::OUT_ADDR, ram_addr(out)?),
+        ];
+        let b = conv::BASE;
+        for (reg, v) in ptrs {
+            self.bus.write(b + reg, v);
+        }
+        self.bus.write(b + conv::IH, s.h as u32);
+        self.bus.write(b + conv::IW, s.w as u32);
+        self.bus.write(b + conv::CIN, s.c as u32);
+        self.bus.write(b + conv::COUT, a.cout as u32);
+        self.bus.write(b + conv::K, a.k as u32);
+        self.bus
+            .write(b + conv::FLAGS, u32::from(a.pool) << conv::FLAGS_POOL_SHIFT);
+        Some(self.start_and_wait(Engine::Conv, b))
+    }
+
+    fn try_dense_p(
+        &mut self,
+        a: &DensePArgs<'_>,
+        out: &mut DenseOut<'_>,
+    ) -> Option<Result<(), AccelError>> {
+        let n_in = a.input.len();
+        if !self.pengine || n_in == 0 || n_in > 0xFFFF {
+            return None;
+        }
+        let (n_out, out_addr, fin, rq) = match out {
+            DenseOut::Act { rq, out } => (out.len(), ram_addr(out)?, false, Some(*rq)),
+            DenseOut::Logits(l) => (l.len(), ram_addr(l)?, true, None),
+        };
+        if n_out == 0 || n_out > 0xFFFF || a.row_len.len() != n_out || a.bias.len() != n_out {
+            return None;
+        }
+        let total: usize = a.row_len.iter().map(usize::from).sum();
+        if total > a.entries.len() {
+            return None;
+        }
+        let b = pengine::BASE;
+        if let Some(rq) = rq {
+            if rq.m.len() != n_out || rq.shift.len() != n_out {
+                return None;
+            }
+            self.bus
+                .write(b + pengine::MULT_ADDR, ram_addr(rq.m.as_bytes())?);
+            self.bus.write(b + pengine::SHIFT_ADDR, ram_addr(rq.shift)?);
+        }
+        let ptrs = [
+            (pengine::IN_ADDR, ram_addr(a.input)?),
+            (pengine::ENT_ADDR, ram_addr(a.entries)?),
+            (pengine::LEN_ADDR, ram_addr(a.row_len.as_bytes())?),
+            (pengine::BIAS_ADDR, ram_addr(a.bias.as_bytes())?),
+            (pengine::OUT_ADDR, out_addr),
+        ];
+        for (reg, v) in ptrs {
+            self.bus.write(b + reg, v);
+        }
+        // packed u16 multipliers (M_LG = 1) and u8 shifts (SH_LG = 0), as in the blob
+        self.bus
+            .write(b + pengine::RQ_STRIDE, 1 << pengine::RQ_STRIDE_M_LG_SHIFT);
+        self.bus.write(
+            b + pengine::CFG,
+            (u32::from(a.bits) << pengine::CFG_BITS_SHIFT)
+                | (u32::from(fin) << pengine::CFG_FINAL_SHIFT),
+        );
+        self.bus.write(b + pengine::N_OUT, n_out as u32);
+        self.bus.write(b + pengine::N_IN, n_in as u32);
+        Some(self.start_and_wait(Engine::Pengine, b))
+    }
+}
+
+impl<B: Bus> Backend for AccelBackend<B> {
+    type Error = AccelError;
+
+    fn conv(&mut self, args: &ConvArgs<'_>, out: &mut [u8]) -> Result<(), AccelError> {
+        if let Some(r) = self.try_conv(args, out) {
+            return r;
+        }
+        self.last = Engine::Software;
+        self.last_engine_cycles = 0;
+        Ok(SoftwareBackend.conv(args, out)?)
+    }
+
+    fn dense(&mut self, args: &DenseArgs<'_>, out: DenseOut<'_>) -> Result<(), AccelError> {
+        self.last = Engine::Software;
+        self.last_engine_cycles = 0;
+        Ok(SoftwareBackend.dense(args, out)?)
+    }
+
+    fn dense_p(&mut self, args: &DensePArgs<'_>, mut out: DenseOut<'_>) -> Result<(), AccelError> {
+        if let Some(r) = self.try_dense_p(args, &mut out) {
+            return r;
+        }
+        self.last = Engine::Software;
+        self.last_engine_cycles = 0;
+        Ok(SoftwareBackend.dense_p(args, out)?)
+    }
+}

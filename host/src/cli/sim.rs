@@ -1,0 +1,82 @@
+//! `cnnfpga sim`: run one image through the firmware on the Verilated SoC.
+
+use std::path::PathBuf;
+
+use crate::simrun::{self, SimRequest};
+
+/// Arguments of `cnnfpga sim`.
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// Quantised model directory (holding `model.blob`) or a `.blob` file.
+    #[arg(long)]
+    pub model: PathBuf,
+    /// Image file (JPEG/PNG; resized to the model's input like the training data).
+    #[arg(long)]
+    pub image: PathBuf,
+    /// Run every layer in software (no engines; same firmware, a flag in its flash header).
+    #[arg(long)]
+    pub software: bool,
+    /// Write an FST waveform of the whole run (large: ~1 GB per 10 M cycles).
+    #[arg(long)]
+    pub trace: Option<PathBuf>,
+    /// Print JSON instead of text.
+    #[arg(long)]
+    pub json: bool,
+    /// Stop with an error after this many cycles.
+    #[arg(long, default_value_t = 2_000_000_000)]
+    pub max_cycles: u64,
+}
+
+/// Runs `cnnfpga sim`. Exit status non-zero on any failure, including a SoC result that
+/// differs from the host's.
+pub fn run(a: Args) -> anyhow::Result<()> {
+    let r = simrun::run(&SimRequest {
+        model: a.model,
+        image: a.image,
+        software: a.software,
+        trace: a.trace,
+        max_cycles: a.max_cycles,
+    })?;
+    if a.json {
+        println!("{}", serde_json::to_string_pretty(&r)?);
+    } else {
+        println!("class {} {}", r.class, r.class_name);
+        println!(
+            "logits {}",
+            r.logits
+                .iter()
+                .map(i32::to_string)
+                .collect::<Vec<_>>()
+                .join(" ")
+        );
+        for l in &r.layers {
+            println!(
+                "layer {} {:<7} on {:<7} cycles {:>10} instret {:>9} macs {}",
+                l.index, l.kind, l.engine, l.cycles, l.instret, l.macs
+            );
+        }
+        println!(
+            "cycles {} ({:.1} ms at 12 MHz), instret {}",
+            r.cycles, r.ms_at_12mhz, r.instret
+        );
+        println!(
+            "total {} cycles from reset, simulated at {:.2} M cycles/s",
+            r.total_cycles,
+            r.sim_cycles_per_second / 1e6
+        );
+        println!(
+            "matches host: {}{}",
+            if r.matches_host { "yes" } else { "NO" },
+            if r.matches_host {
+                String::new()
+            } else {
+                format!(" (host class {}, logits {:?})", r.host_class, r.host_logits)
+            }
+        );
+    }
+    anyhow::ensure!(
+        r.matches_host,
+        "the SoC result differs from the host's integer prediction"
+    );
+    Ok(())
+}

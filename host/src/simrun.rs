@@ -1,0 +1,198 @@
+//! `cnnfpga sim`: one image through the firmware on the Verilated SoC (`sim::soc`), checked
+//! against the host's integer prediction (`firmware::runner::run` with `SoftwareBackend`).
+//!
+//! The firmware ELF is built at the shipped profile by a cargo subprocess and cached by source
+//! hash under `target/soc-fw`; the model blob and the image (decoded and resized like the
+//! training data, [`crate::data::load_image`]) go into the simulated SPI flash.
+
+use std::path::{Path, PathBuf};
+
+use firmware::model::Model;
+use serde::Serialize;
+use sim::soc::{Firmware, Flash, Outcome, RunOptions};
+
+/// Errors of a SoC simulation run.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum SimError {
+    /// The model file or directory is missing or not a valid blob.
+    #[error("model {path}: {reason}")]
+    Model {
+        /// The path given.
+        path: PathBuf,
+        /// What is wrong.
+        reason: String,
+    },
+    /// The image cannot be decoded.
+    #[error(transparent)]
+    Image(#[from] crate::data::DataError),
+    /// The image does not match the model's input.
+    #[error("image {path}: {reason}")]
+    Input {
+        /// The path given.
+        path: PathBuf,
+        /// What is wrong.
+        reason: String,
+    },
+    /// Building the firmware, laying out the flash or starting the model failed.
+    #[error(transparent)]
+    Soc(#[from] sim::soc::SocError),
+    /// The run ended with a trap, a timeout or a non-zero exit code.
+    #[error("SoC run failed: {0}")]
+    Run(String),
+}
+
+/// What to run.
+#[derive(Clone, Debug)]
+pub struct SimRequest {
+    /// Quantised model directory holding `model.blob`, or a `.blob` file.
+    pub model: PathBuf,
+    /// Image file (JPEG/PNG).
+    pub image: PathBuf,
+    /// Every layer in software (the firmware image's flags word; same ELF).
+    pub software: bool,
+    /// FST waveform output.
+    pub trace: Option<PathBuf>,
+    /// Cycle limit.
+    pub max_cycles: u64,
+}
+
+/// One layer of the result.
+#[derive(Clone, Debug, Serialize)]
+pub struct LayerResult {
+    /// Layer index.
+    pub index: usize,
+    /// `conv`, `dense` or `dense_p`.
+    pub kind: String,
+    /// Where it ran: `conv`, `pengine`, `sw`.
+    pub engine: String,
+    /// CPU cycles around the layer.
+    pub cycles: u64,
+    /// Instructions retired in the layer.
+    pub instret: u64,
+    /// MACs (P layers: shift-adds).
+    pub macs: u64,
+}
+
+/// Result of `cnnfpga sim` (the `--json` output).
+#[derive(Clone, Debug, Serialize)]
+pub struct SimResult {
+    /// Predicted class index.
+    pub class: usize,
+    /// Its name.
+    pub class_name: String,
+    /// Logits.
+    pub logits: Vec<i32>,
+    /// Cycles of the inference (sum of the layers).
+    pub cycles: u64,
+    /// Per-layer results.
+    pub layers: Vec<LayerResult>,
+    /// Instructions retired during the inference.
+    pub instret: u64,
+    /// Class and logits equal the host's integer run.
+    pub matches_host: bool,
+    /// The host's class and logits.
+    pub host_class: usize,
+    /// The host's logits.
+    pub host_logits: Vec<i32>,
+    /// Cycles from reset to EXIT (boot ROM, flash copies, parsing included).
+    pub total_cycles: u64,
+    /// Inference time at 12 MHz (the iCEBreaker clock), milliseconds.
+    pub ms_at_12mhz: f64,
+    /// Simulation speed, cycles per wall-clock second.
+    pub sim_cycles_per_second: f64,
+}
+
+/// The blob of `path`: `path/model.blob` for a directory, else the file itself.
+pub fn read_blob(path: &Path) -> Result<Vec<u8>, SimError> {
+    let file = if path.is_dir() {
+        path.join("model.blob")
+    } else {
+        path.to_path_buf()
+    };
+    let err = |reason: String| SimError::Model {
+        path: file.clone(),
+        reason,
+    };
+    let blob = std::fs::read(&file).map_err(|e| err(e.to_string()))?;
+    Model::parse(&blob).map_err(|e| err(format!("not a valid model blob: {e}")))?;
+    Ok(blob)
+}
+
+/// Decodes `path` to the model's input size (RGB, triangle filter, as the training data).
+pub fn load_input(path: &Path, model: &Model<'_>) -> Result<Vec<u8>, SimError> {
+    let s = model.input_shape();
+    let bad = |reason: String| SimError::Input {
+        path: path.to_path_buf(),
+        reason,
+    };
+    if s.c != 3 {
+        return Err(bad(format!(
+            "the model takes {}x{}x{} input; images are RGB",
+            s.h, s.w, s.c
+        )));
+    }
+    if (s.h, s.w) == (crate::model::IMAGE_SIZE, crate::model::IMAGE_SIZE) {
+        return Ok(crate::data::load_image(path)?);
+    }
+    let img = image::ImageReader::open(path)
+        .map_err(|e| bad(e.to_string()))?
+        .with_guessed_format()
+        .map_err(|e| bad(e.to_string()))?
+        .decode()
+        .map_err(|e| bad(e.to_string()))?
+        .to_rgb8();
+    let img = image::imageops::resize(
+        &img,
+        s.w as u32,
+        s.h as u32,
+        image::imageops::FilterType::Triangle,
+    );
+    Ok(img.into_raw())
+}
+
+/// Builds (or reuses) the firmware, runs the image on the SoC and compares with the host.
+pub fn run(req: &SimRequest) -> Result<SimResult, SimError> {
+    let blob = read_blob(&req.model)?;
+    let model = Model::parse(&blob).expect("checked by read_blob");
+    let input = load_input(&req.image, &model)?;
+    let (host_class, host_logits) = sim::paper::reference(&blob, &input).map_err(SimError::Run)?;
+    let fw = Firmware::build(&Firmware::default_target_dir())?;
+    let flash = Flash::new(&fw, req.software, &blob, &input)?;
+    let run = sim::soc::run(
+        &flash,
+        &RunOptions {
+            max_cycles: req.max_cycles,
+            trace: req.trace.clone(),
+        },
+    )?;
+    if run.outcome != Outcome::Exit(0) {
+        return Err(SimError::Run(run.check().err().unwrap_or_default()));
+    }
+    let t = run.transcript()?;
+    Ok(SimResult {
+        matches_host: t.class == host_class && t.logits == host_logits,
+        class: t.class,
+        class_name: t.class_name.clone(),
+        logits: t.logits.clone(),
+        cycles: t.layers_cycles,
+        layers: t
+            .layers
+            .iter()
+            .map(|l| LayerResult {
+                index: l.index,
+                kind: l.kind.clone(),
+                engine: l.engine.clone(),
+                cycles: l.cycles,
+                instret: l.instret,
+                macs: l.macs,
+            })
+            .collect(),
+        instret: t.layers_instret,
+        host_class,
+        host_logits,
+        total_cycles: run.cycles,
+        ms_at_12mhz: t.layers_cycles as f64 / 12e3,
+        sim_cycles_per_second: run.cycles_per_second(),
+    })
+}

@@ -1,0 +1,593 @@
+//! The whole SoC in Verilator: build the firmware ELF, lay out the SPI flash (firmware image,
+//! model blob, input image at the `FLASH_*` areas of the register map), run to `SYS.EXIT`, a
+//! trap or a cycle limit, and parse the UART transcript (format: `firmware/src/bin/soc.rs`).
+//!
+//! ```no_run
+//! # fn blob() -> Vec<u8> { vec![] }
+//! use sim::soc::{self, Firmware, Flash, RunOptions};
+//! let fw = Firmware::build(&Firmware::default_target_dir()).unwrap();
+//! let flash = Flash::new(&fw, false, &blob(), &[0u8; 64 * 64 * 3]).unwrap();
+//! let run = soc::run(&flash, &RunOptions::default()).unwrap();
+//! let t = run.transcript().unwrap();
+//! println!("class {} in {} cycles", t.class, t.layers_cycles);
+//! ```
+
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use firmware::memmap::{
+    FLASH_FW_LEN, FLASH_FW_OFFSET, FLASH_INPUT_LEN, FLASH_INPUT_OFFSET, FLASH_MODEL_LEN,
+    FLASH_MODEL_OFFSET, FW_ADDR, FW_FLAG_SOFTWARE, FW_HEADER_LEN, FW_LEN, FW_MAGIC,
+};
+
+/// Errors of the SoC harness.
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum SocError {
+    /// The firmware build failed or its tools are missing.
+    Build(String),
+    /// The ELF is not a RV32 executable that fits `FW`.
+    Elf(String),
+    /// Something does not fit its flash area.
+    TooLarge {
+        /// Which item.
+        what: &'static str,
+        /// Its size.
+        len: usize,
+        /// The area size.
+        max: usize,
+    },
+    /// No Verilated model (Verilator was missing when the crate was built).
+    NoModel(String),
+    /// I/O (temp files, trace).
+    Io(std::io::Error),
+    /// The transcript does not have the documented form.
+    Transcript(String),
+}
+
+impl std::fmt::Display for SocError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            SocError::Build(s) => write!(f, "firmware build: {s}"),
+            SocError::Elf(s) => write!(f, "firmware ELF: {s}"),
+            SocError::TooLarge { what, len, max } => {
+                write!(f, "{what} is {len} bytes, its flash area holds {max}")
+            }
+            SocError::NoModel(s) => write!(f, "no SoC model: {s}"),
+            SocError::Io(e) => write!(f, "{e}"),
+            SocError::Transcript(s) => write!(f, "UART transcript: {s}"),
+        }
+    }
+}
+
+impl std::error::Error for SocError {}
+
+impl From<std::io::Error> for SocError {
+    fn from(e: std::io::Error) -> Self {
+        SocError::Io(e)
+    }
+}
+
+/// The RISC-V target the firmware is built for.
+pub const TARGET: &str = "riscv32imc-unknown-none-elf";
+/// The cargo profile the project ships the firmware with (`opt-level = "s"`, LTO).
+pub const PROFILE: &str = "firmware";
+
+/// A built firmware: the ELF and the flat image the boot ROM copies to `FW_ADDR`.
+#[derive(Clone, Debug)]
+pub struct Firmware {
+    /// Path of the ELF.
+    pub elf: PathBuf,
+    /// Flat binary from `FW_ADDR` (loadable segments, gaps zero-filled).
+    pub image: Vec<u8>,
+    /// Opt-level it was built with.
+    pub opt_level: String,
+}
+
+fn workspace_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("sim/ has a parent")
+        .to_path_buf()
+}
+
+/// FNV-1a over the firmware sources: the cache key of a build.
+fn source_hash(root: &Path, opt_level: &str) -> std::io::Result<u64> {
+    let mut files = Vec::new();
+    let mut stack = vec![root.join("firmware/src")];
+    while let Some(d) = stack.pop() {
+        for e in std::fs::read_dir(&d)? {
+            let p = e?.path();
+            if p.is_dir() {
+                stack.push(p);
+            } else {
+                files.push(p);
+            }
+        }
+    }
+    files.extend(
+        [
+            "firmware/Cargo.toml",
+            "firmware/build.rs",
+            "Cargo.toml",
+            "Cargo.lock",
+        ]
+        .map(|f| root.join(f)),
+    );
+    files.sort();
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    let mut eat = |b: &[u8]| {
+        for &x in b {
+            h = (h ^ u64::from(x)).wrapping_mul(0x100_0000_01b3);
+        }
+    };
+    eat(opt_level.as_bytes());
+    for f in files {
+        eat(f
+            .strip_prefix(root)
+            .unwrap_or(&f)
+            .to_string_lossy()
+            .as_bytes());
+        eat(&std::fs::read(&f).unwrap_or_default());
+    }
+    Ok(h)
+}
+
+impl Firmware {
+    /// `target/soc-fw` under the workspace (its own target dir: no lock contention with the
+    /// cargo that runs the tests).
+    pub fn default_target_dir() -> PathBuf {
+        workspace_root().join("target/soc-fw")
+    }
+
+    /// Builds the firmware at the shipped profile (opt-level `s`).
+    pub fn build(target_dir: &Path) -> Result<Firmware, SocError> {
+        Self::build_opt(target_dir, "s")
+    }
+
+    /// Builds the firmware with `opt_level` (`s`, `z`, `2`, `3`...) overriding the
+    /// `firmware` profile's, or reuses the copy cached under `target_dir/elf/<hash>` when
+    /// the firmware sources hash the same.
+    pub fn build_opt(target_dir: &Path, opt_level: &str) -> Result<Firmware, SocError> {
+        let root = workspace_root();
+        let hash = source_hash(&root, opt_level)?;
+        let cached = target_dir.join(format!("elf/{hash:016x}-O{opt_level}.elf"));
+        if !cached.exists() {
+            let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+            let mut cmd = Command::new(cargo);
+            cmd.current_dir(&root)
+                .args([
+                    "build",
+                    "-q",
+                    "-p",
+                    "firmware",
+                    "--features",
+                    "soc",
+                    "--profile",
+                    PROFILE,
+                    "--target",
+                    TARGET,
+                ])
+                .arg("--target-dir")
+                .arg(target_dir)
+                .env("CARGO_PROFILE_FIRMWARE_OPT_LEVEL", opt_level);
+            for v in [
+                "RUSTFLAGS",
+                "CARGO_ENCODED_RUSTFLAGS",
+                "CARGO_BUILD_TARGET",
+                "CARGO_TARGET_DIR",
+            ] {
+                cmd.env_remove(v);
+            }
+            let out = cmd
+                .output()
+                .map_err(|e| SocError::Build(format!("cannot run cargo: {e}")))?;
+            if !out.status.success() {
+                return Err(SocError::Build(format!(
+                    "{}\n(needs `rustup target add {TARGET}`; scripts/setup.sh installs it)",
+                    String::from_utf8_lossy(&out.stderr).trim()
+                )));
+            }
+            std::fs::create_dir_all(cached.parent().expect("has parent"))?;
+            std::fs::copy(target_dir.join(TARGET).join(PROFILE).join("soc"), &cached)?;
+        }
+        let elf = std::fs::read(&cached)?;
+        Ok(Firmware {
+            image: elf_image(&elf)?,
+            elf: cached,
+            opt_level: opt_level.to_string(),
+        })
+    }
+}
+
+/// Flattens the PT_LOAD segments of a little-endian ELF32 into an image starting at `FW_ADDR`.
+pub fn elf_image(elf: &[u8]) -> Result<Vec<u8>, SocError> {
+    let bad = |m: &str| SocError::Elf(m.to_string());
+    let u16_at = |o: usize| elf.get(o..o + 2).map(|b| u16::from_le_bytes([b[0], b[1]]));
+    let u32_at = |o: usize| {
+        elf.get(o..o + 4)
+            .map(|b| u32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+    };
+    if elf.get(..6) != Some(&[0x7f, b'E', b'L', b'F', 1, 1][..]) || u16_at(18) != Some(243) {
+        return Err(bad("not a little-endian ELF32 RISC-V file"));
+    }
+    let (phoff, phentsize, phnum) = (
+        u32_at(28).ok_or_else(|| bad("truncated"))? as usize,
+        usize::from(u16_at(42).ok_or_else(|| bad("truncated"))?),
+        usize::from(u16_at(44).ok_or_else(|| bad("truncated"))?),
+    );
+    let mut image = Vec::new();
+    for i in 0..phnum {
+        let ph = phoff + i * phentsize;
+        let f = |k: usize| u32_at(ph + 4 * k).ok_or_else(|| bad("truncated program header"));
+        let (p_type, offset, paddr, filesz) = (f(0)?, f(1)? as usize, f(3)?, f(4)? as usize);
+        if p_type != 1 || filesz == 0 {
+            continue;
+        }
+        if paddr < FW_ADDR || paddr as usize - FW_ADDR as usize + filesz > FW_LEN as usize {
+            return Err(SocError::Elf(format!(
+                "segment at {paddr:#x} (+{filesz}) outside FW"
+            )));
+        }
+        let at = (paddr - FW_ADDR) as usize;
+        if image.len() < at + filesz {
+            image.resize(at + filesz, 0);
+        }
+        image[at..at + filesz].copy_from_slice(
+            elf.get(offset..offset + filesz)
+                .ok_or_else(|| bad("segment past the end"))?,
+        );
+    }
+    if image.is_empty() {
+        return Err(bad("no loadable segment"));
+    }
+    image.resize(image.len().next_multiple_of(4), 0);
+    Ok(image)
+}
+
+/// SPI flash contents: the three areas the SoC reads (the bitstream area stays erased).
+#[derive(Clone, Debug)]
+pub struct Flash {
+    /// Firmware image: header + binary, at `FLASH_FW_OFFSET`.
+    pub fw: Vec<u8>,
+    /// Model blob, at `FLASH_MODEL_OFFSET`.
+    pub model: Vec<u8>,
+    /// Input image, at `FLASH_INPUT_OFFSET`.
+    pub input: Vec<u8>,
+}
+
+impl Flash {
+    /// Lays out `fw` (with the software-only flag if asked), the blob and the image.
+    pub fn new(
+        fw: &Firmware,
+        software_only: bool,
+        blob: &[u8],
+        input: &[u8],
+    ) -> Result<Flash, SocError> {
+        let check = |what, len: usize, max: u32| {
+            if len > max as usize {
+                Err(SocError::TooLarge {
+                    what,
+                    len,
+                    max: max as usize,
+                })
+            } else {
+                Ok(())
+            }
+        };
+        check(
+            "firmware image",
+            fw.image.len(),
+            FW_LEN.min(FLASH_FW_LEN - FW_HEADER_LEN),
+        )?;
+        check(
+            "model blob",
+            blob.len(),
+            FLASH_MODEL_LEN.min(firmware::memmap::MODEL_LEN),
+        )?;
+        check(
+            "input image",
+            input.len(),
+            FLASH_INPUT_LEN.min(firmware::memmap::INPUT_LEN),
+        )?;
+        let mut hdr = Vec::with_capacity(fw.image.len() + 16);
+        hdr.extend_from_slice(&FW_MAGIC);
+        hdr.extend_from_slice(&(fw.image.len() as u32).to_le_bytes());
+        hdr.extend_from_slice(&(if software_only { FW_FLAG_SOFTWARE } else { 0 }).to_le_bytes());
+        hdr.extend_from_slice(&0u32.to_le_bytes());
+        hdr.extend_from_slice(&fw.image);
+        Ok(Flash {
+            fw: hdr,
+            model: blob.to_vec(),
+            input: input.to_vec(),
+        })
+    }
+
+    /// `$readmemh` text: `@offset` lines and one byte per line.
+    pub fn to_hex(&self) -> String {
+        let mut s = String::new();
+        for (off, bytes) in [
+            (FLASH_FW_OFFSET, &self.fw),
+            (FLASH_MODEL_OFFSET, &self.model),
+            (FLASH_INPUT_OFFSET, &self.input),
+        ] {
+            let _ = writeln!(s, "@{off:x}");
+            for b in bytes.iter() {
+                let _ = writeln!(s, "{b:02x}");
+            }
+        }
+        s
+    }
+}
+
+/// Limits and tracing of one run.
+#[derive(Clone, Debug)]
+pub struct RunOptions {
+    /// Stop (as [`Outcome::Timeout`]) after this many cycles.
+    pub max_cycles: u64,
+    /// Write an FST waveform here.
+    pub trace: Option<PathBuf>,
+}
+
+impl Default for RunOptions {
+    fn default() -> Self {
+        RunOptions {
+            max_cycles: 2_000_000_000,
+            trace: None,
+        }
+    }
+}
+
+/// How a run ended.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Outcome {
+    /// The firmware wrote this code to `SYS.EXIT`.
+    Exit(u32),
+    /// PicoRV32 trapped (illegal instruction, misaligned access, ebreak).
+    Trap,
+    /// `max_cycles` passed.
+    Timeout,
+}
+
+/// Result of a SoC run.
+#[derive(Clone, Debug)]
+pub struct SocRun {
+    /// How it ended.
+    pub outcome: Outcome,
+    /// Bytes sent by the UART.
+    pub uart: Vec<u8>,
+    /// Clock cycles since reset.
+    pub cycles: u64,
+    /// Retired instructions (PicoRV32's counter, low 32 bits).
+    pub instret: u32,
+    /// Address of the last instruction fetch (the trapping instruction after a trap).
+    pub pc: u32,
+    /// Wall-clock time of the simulation.
+    pub seconds: f64,
+}
+
+impl SocRun {
+    /// The UART output as text.
+    pub fn text(&self) -> String {
+        String::from_utf8_lossy(&self.uart).into_owned()
+    }
+
+    /// Ok if the firmware exited with 0; else an error naming the outcome, PC, cycle and the
+    /// transcript's tail.
+    pub fn check(&self) -> Result<(), String> {
+        let what = match self.outcome {
+            Outcome::Exit(0) => return Ok(()),
+            Outcome::Exit(c) if c == firmware::memmap::BOOT_FAIL_EXIT => {
+                format!("boot ROM found no firmware image (exit {c:#x})")
+            }
+            Outcome::Exit(c) => format!("firmware exited with {c}"),
+            Outcome::Trap => "CPU trapped".to_string(),
+            Outcome::Timeout => "timeout".to_string(),
+        };
+        let text = self.text();
+        let tail: Vec<&str> = text.lines().rev().take(5).collect();
+        Err(format!(
+            "{what} at pc {:#010x}, cycle {}; UART tail:\n{}",
+            self.pc,
+            self.cycles,
+            tail.into_iter().rev().collect::<Vec<_>>().join("\n")
+        ))
+    }
+
+    /// Parses the transcript (requires a clean exit).
+    pub fn transcript(&self) -> Result<Transcript, SocError> {
+        self.check().map_err(SocError::Transcript)?;
+        Transcript::parse(&self.text())
+    }
+
+    /// Simulated cycles per wall-clock second.
+    pub fn cycles_per_second(&self) -> f64 {
+        self.cycles as f64 / self.seconds.max(1e-9)
+    }
+}
+
+/// Runs the SoC with `flash` until EXIT, a trap or `max_cycles`.
+pub fn run(flash: &Flash, opts: &RunOptions) -> Result<SocRun, SocError> {
+    #[cfg(sim_no_verilator)]
+    {
+        let _ = (flash, opts);
+        Err(SocError::NoModel(
+            crate::vl::MISSING.unwrap_or("no model").to_string(),
+        ))
+    }
+    #[cfg(not(sim_no_verilator))]
+    {
+        static SEQ: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+        let n = SEQ.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let hex =
+            std::env::temp_dir().join(format!("cnnfpga-flash-{}-{n}.hex", std::process::id()));
+        std::fs::write(&hex, flash.to_hex())?;
+        let mut m = crate::vl::SocModel::new();
+        m.set_command_args(&[&format!("+flash={}", hex.display())]);
+        if let Some(t) = &opts.trace {
+            m.open_trace(t)?;
+        }
+        let t0 = std::time::Instant::now();
+        m.set_rst_ni(0);
+        for _ in 0..4 {
+            m.tick();
+        }
+        let _ = std::fs::remove_file(&hex);
+        m.set_rst_ni(1);
+        let mut uart = Vec::new();
+        let mut cycles = 0u64;
+        let outcome = loop {
+            m.tick();
+            cycles += 1;
+            if m.uart_valid_o() != 0 {
+                uart.push(m.uart_data_o());
+            }
+            if m.exit_valid_o() != 0 {
+                break Outcome::Exit(m.exit_code_o());
+            }
+            if m.trap_o() != 0 {
+                break Outcome::Trap;
+            }
+            if cycles >= opts.max_cycles {
+                break Outcome::Timeout;
+            }
+        };
+        if opts.trace.is_some() {
+            m.flush_trace();
+        }
+        Ok(SocRun {
+            outcome,
+            uart,
+            cycles,
+            instret: m.instret_o(),
+            pc: m.pc_o(),
+            seconds: t0.elapsed().as_secs_f64(),
+        })
+    }
+}
+
+/// One `layer` line of the transcript.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct LayerLine {
+    /// Layer index.
+    pub index: usize,
+    /// `conv`, `dense` or `dense_p`.
+    pub kind: String,
+    /// Output shape `(h, w, c)`.
+    pub out: (usize, usize, usize),
+    /// MACs (P layers: shift-adds).
+    pub macs: u64,
+    /// Where it ran: `conv`, `pengine` or `sw`.
+    pub engine: String,
+    /// CPU cycles (rdcycle) around the layer.
+    pub cycles: u64,
+    /// Instructions retired in the layer.
+    pub instret: u64,
+}
+
+/// The parsed UART transcript.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Transcript {
+    /// Engines in use `(conv, pengine)`.
+    pub engines: (bool, bool),
+    /// Per-layer lines.
+    pub layers: Vec<LayerLine>,
+    /// Predicted class.
+    pub class: usize,
+    /// Its name.
+    pub class_name: String,
+    /// Logits.
+    pub logits: Vec<i32>,
+    /// Sum of the layer cycles.
+    pub layers_cycles: u64,
+    /// Sum of the layer instret.
+    pub layers_instret: u64,
+    /// Cycles of the whole `run` call.
+    pub run_cycles: u64,
+    /// Instructions of the whole `run` call.
+    pub run_instret: u64,
+}
+
+fn num<T: std::str::FromStr>(s: Option<&str>, line: &str) -> Result<T, SocError> {
+    let s = s.ok_or_else(|| SocError::Transcript(format!("short line {line:?}")))?;
+    let parsed = match s.strip_prefix("0x") {
+        Some(h) => u64::from_str_radix(h, 16)
+            .ok()
+            .and_then(|v| v.to_string().parse().ok()),
+        None => s.parse().ok(),
+    };
+    parsed.ok_or_else(|| SocError::Transcript(format!("bad number {s:?} in {line:?}")))
+}
+
+fn shape(s: Option<&str>, line: &str) -> Result<(usize, usize, usize), SocError> {
+    let v: Vec<&str> = s.unwrap_or("").split('x').collect();
+    if v.len() != 3 {
+        return Err(SocError::Transcript(format!("bad shape in {line:?}")));
+    }
+    Ok((
+        num(Some(v[0]), line)?,
+        num(Some(v[1]), line)?,
+        num(Some(v[2]), line)?,
+    ))
+}
+
+impl Transcript {
+    /// Parses the documented format (unknown lines are ignored; a missing item is an error).
+    pub fn parse(text: &str) -> Result<Transcript, SocError> {
+        let mut t = Transcript {
+            engines: (false, false),
+            layers: Vec::new(),
+            class: usize::MAX,
+            class_name: String::new(),
+            logits: Vec::new(),
+            layers_cycles: 0,
+            layers_instret: 0,
+            run_cycles: 0,
+            run_instret: 0,
+        };
+        let (mut saw_logits, mut saw_run) = (false, false);
+        for line in text.lines() {
+            let w: Vec<&str> = line.split_whitespace().collect();
+            match w.first().copied() {
+                Some("engines") if w.len() == 5 => {
+                    t.engines = (w[2] == "1", w[4] == "1");
+                }
+                Some("layer") if w.len() == 13 => t.layers.push(LayerLine {
+                    index: num(w.get(1).copied(), line)?,
+                    kind: w[2].to_string(),
+                    out: shape(w.get(4).copied(), line)?,
+                    macs: num(w.get(6).copied(), line)?,
+                    engine: w[8].to_string(),
+                    cycles: num(w.get(10).copied(), line)?,
+                    instret: num(w.get(12).copied(), line)?,
+                }),
+                Some("class") => {
+                    t.class = num(w.get(1).copied(), line)?;
+                    t.class_name = w.get(2..).map(|r| r.join(" ")).unwrap_or_default();
+                }
+                Some("logits") => {
+                    t.logits = w[1..]
+                        .iter()
+                        .map(|x| num(Some(x), line))
+                        .collect::<Result<_, _>>()?;
+                    saw_logits = true;
+                }
+                Some("layers") if w.get(1) == Some(&"cycles") => {
+                    t.layers_cycles = num(w.get(2).copied(), line)?;
+                    t.layers_instret = num(w.get(4).copied(), line)?;
+                }
+                Some("run") if w.get(1) == Some(&"cycles") => {
+                    t.run_cycles = num(w.get(2).copied(), line)?;
+                    t.run_instret = num(w.get(4).copied(), line)?;
+                    saw_run = true;
+                }
+                _ => {}
+            }
+        }
+        if t.class == usize::MAX || !saw_logits || !saw_run || t.layers.is_empty() {
+            return Err(SocError::Transcript(format!("incomplete:\n{text}")));
+        }
+        Ok(t)
+    }
+}
