@@ -14,6 +14,7 @@ pub mod layers;
 pub mod model;
 pub mod optim;
 pub mod plots;
+pub mod qmodel;
 pub mod quant;
 pub mod report;
 pub mod rng;

@@ -5,7 +5,9 @@ use clap::{Parser, Subcommand};
 
 pub mod bench;
 pub mod eval;
+pub mod export;
 pub mod predict;
+pub mod quantize;
 pub mod sim;
 pub mod report;
 pub mod train;
@@ -29,6 +31,10 @@ pub enum Command {
     Train(train::Args),
     /// Evaluate a model on a class-per-folder image tree.
     Eval(eval::Args),
+    /// Prune and quantise a float model into a firmware blob (NP int8 + P power-of-two layers).
+    Quantize(quantize::Args),
+    /// Export a quantised model: blob, $readmemh images, golden vectors.
+    Export(export::Args),
     /// Classify image files.
     Predict(predict::Args),
     /// Run one image through the firmware on the Verilated SoC (cycles, engines vs software).
@@ -51,6 +57,8 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Command::Train(a) => train::run(a),
         Command::Eval(a) => eval::run(a),
+        Command::Quantize(a) => quantize::run(a),
+        Command::Export(a) => export::run(a),
         Command::Predict(a) => predict::run(a),
         Command::Sim(a) => sim::run(a),
         Command::Bench(c) => bench::run(c),

@@ -1,6 +1,7 @@
 //! P layers ("pruned", power-of-two weights): the entry-byte encoding read by
 //! `firmware::numerics::dense_p_acc`, bias and requantisation.
 
+use firmware::model::{encode_p_row, FormatError};
 use firmware::numerics::{PCode, Requant};
 
 use super::error::{check_acc_bound, check_bits, check_len, check_scale, QuantError, Result};
@@ -68,7 +69,11 @@ impl PEncoded {
 /// `g > PCode::max_skip(bits)` a filler `PCode { skip: max_skip, magnitude: 0 }` is emitted
 /// first; it advances the cursor by `max_skip + 1`. Trailing zeros need no entries. A row with
 /// more than `u16::MAX` entries is [`QuantError::RowTooLong`]; an off-grid weight is
-/// [`QuantError::NotPowerOfTwo`].
+/// [`QuantError::NotPowerOfTwo`]; a weight of `2^31` units or more (which the model reader's
+/// accumulator bound rejects anyway) is [`QuantError::AccumulatorOverflow`].
+///
+/// The bytes are written by `firmware::model::encode_p_row`, the blob format's one P-row
+/// writer; this function only maps float weights to integer units and checks the grid.
 pub fn encode_p_matrix(
     weights: &[f32],
     rows: usize,
@@ -79,7 +84,6 @@ pub fn encode_p_matrix(
     check_bits(OP, params.bits)?;
     check_len(OP, "weights [rows][cols]", rows * cols, weights.len())?;
     let bits = params.bits;
-    let max_skip = usize::from(PCode::max_skip(bits));
     let e_max = params.n2 + i32::from(params.levels) - 1;
     let mut out = PEncoded {
         bits,
@@ -90,11 +94,11 @@ pub fn encode_p_matrix(
         entries: Vec::new(),
         nonzero: 0,
     };
+    let mut units = vec![0i32; cols];
     for r in 0..rows {
-        let start = out.entries.len();
-        let mut cursor = 0usize;
-        for c in 0..cols {
+        for (c, u) in units.iter_mut().enumerate() {
             let v = weights[r * cols + c];
+            *u = 0;
             if v == 0.0 {
                 continue;
             }
@@ -110,32 +114,33 @@ pub fn encode_p_matrix(
             if e < params.n2 || e > e_max {
                 return Err(bad());
             }
-            let mut gap = c - cursor;
-            while gap > max_skip {
-                out.entries.push(
-                    PCode {
-                        skip: max_skip as u8,
-                        negative: false,
-                        magnitude: 0,
-                    }
-                    .encode(bits),
-                );
-                gap -= max_skip + 1;
+            // A weight of 2^31 units or more fails the model reader's accumulator bound
+            // (255 * |w| < 2^31) on its own, so i32 units lose nothing.
+            let s = e - params.n2;
+            if s > 30 {
+                return Err(QuantError::AccumulatorOverflow {
+                    op: OP,
+                    channel: r,
+                    bound: 255i64 << s.min(40),
+                });
             }
-            let code = PCode {
-                skip: gap as u8,
-                negative: v < 0.0,
-                magnitude: (e - params.n2 + 1) as u8,
-            };
-            out.entries.push(code.encode(bits));
+            *u = if v < 0.0 { -(1 << s) } else { 1 << s };
             out.nonzero += 1;
-            cursor = c + 1;
         }
-        let n = out.entries.len() - start;
-        let len = u16::try_from(n).map_err(|_| QuantError::RowTooLong {
-            op: OP,
-            row: r,
-            entries: n,
+        // The blob's one P-row writer (the firmware encoder) lays out the entry bytes.
+        let len = encode_p_row(0, &units, bits, &mut out.entries).map_err(|e| match e {
+            FormatError::BadLayer {
+                field: "row_len",
+                value,
+                ..
+            } => QuantError::RowTooLong {
+                op: OP,
+                row: r,
+                entries: value as usize,
+            },
+            // bits were checked and every unit is ±2^s with s <= 30 <= any code's range
+            // (checked against `levels` above): nothing else can fail.
+            other => unreachable!("encode_p_row refused a checked row: {other}"),
         })?;
         out.row_len.push(len);
     }
@@ -273,6 +278,16 @@ mod tests {
     }
 
     #[test]
+    fn units_beyond_i32_overflow() {
+        // 7-bit, all 63 levels from n1 = 0: 1.0 is 2^62 units, which no accepted model holds
+        let p = InqParams::new(7, 0).unwrap();
+        assert!(matches!(
+            encode_p_matrix(&[0.0, 1.0], 1, 2, &p),
+            Err(QuantError::AccumulatorOverflow { channel: 0, .. })
+        ));
+    }
+
+    #[test]
     fn rejects_off_grid() {
         let p = InqParams::new(3, 0).unwrap(); // levels 0.25, 0.5, 1
         for bad in [0.3f32, 2.0, 0.125, f32::NAN, f32::INFINITY] {
@@ -293,15 +308,16 @@ mod tests {
     fn row_too_long() {
         // bits 7, max_skip 1: one weight at column 2*65535 needs 65535 fillers + 1 entry
         let p = InqParams::new(7, 0).unwrap();
+        let unit = 2f32.powi(p.n2);
         let cols = 2 * 65535 + 1;
         let mut w = vec![0.0f32; cols];
-        w[cols - 1] = 1.0;
+        w[cols - 1] = unit;
         assert!(matches!(
             encode_p_matrix(&w, 1, cols, &p),
             Err(QuantError::RowTooLong { entries: 65536, .. })
         ));
         w[cols - 1] = 0.0;
-        w[cols - 3] = 1.0; // 65534 fillers + 1 entry = 65535 fits
+        w[cols - 3] = unit; // 65534 fillers + 1 entry = 65535 fits
         assert_eq!(
             encode_p_matrix(&w, 1, cols, &p).unwrap().row_len,
             vec![65535]
