@@ -1,12 +1,19 @@
 // Post-processing of one output pixel of a group: requantise each lane's (max-pooled)
-// accumulator with one shared, bit-serial 32x16 multiplier, then write the nl output bytes
-// to memory, merging neighbours that share a word into one write with byte strobes.
+// accumulator with one shared bit-serial multiplier, then write the lane's output byte.
 //
 // Requantisation is exactly numerics::requantize: y = clamp((acc*m + 2^(s-1)) >>> s, 0, 255),
-// where the shift s was clamped into 1..=47 when it was loaded. The product is formed MSB
-// first, P = 2P + m[i]*acc, in 16 cycles; rounding, shift and clamp take one more.
-// A pixel costs 17*nl cycles of requantisation plus its writes, overlapped with the MACs of
-// the next pixel (res_o is released as soon as the last lane has been read).
+// where the shift s was clamped into 1..=47 when it was loaded. With P = acc*m:
+//   (P + 2^(s-1)) >>> s = (P >>> s) + P[s-1]
+// (adding 2^(s-1) carries into bit s exactly when bit s-1 is set). The multiplier is
+// LSB first and shifts right every step, r = (r + m[i]*acc*2^16) >>> 1, so after 16 steps
+// r = P and after 16 + s steps r = P >>> s, the bit shifted out last being P[s-1]. No barrel
+// shifter: one 33-bit adder and a 48-bit shift register.
+// A lane costs 16 + s steps, one cycle to clamp and its byte write (overlapped with the next
+// lane), all overlapped with the MACs of the next pixel (res_i is released as soon as the
+// last lane's 16 adding steps are done).
+//
+// Writes: one byte per lane (wr_strb one-hot, the byte replicated on all four lanes of
+// wr_data), so no output buffer and no merging logic.
 //
 // Reset: asynchronous, active low, on control state only.
 `default_nettype none
@@ -40,69 +47,65 @@ module conv_post #(
 );
   localparam int unsigned LaneBits = Lanes > 1 ? $clog2(Lanes) : 1;
 
-  typedef enum logic [1:0] {StIdle, StMul, StRound, StWrite} state_e;
+  typedef enum logic [1:0] {StIdle, StMul, StOut} state_e;
 
   state_e                state_q, state_d;
   logic [LaneBits-1:0]   lane_q, lane_d;
-  logic [3:0]            bit_q, bit_d;
-  logic signed [49:0]    p_q, p_d;
-  logic [Lanes*8-1:0]    obuf_q, obuf_d;    // lane j at [8*j +: 8]
-  logic [DimBits-1:0]    wl_q, wl_d;        // first lane of the next write
-  logic                  sent_q, sent_d;    // write granted, waiting for completion
+  logic [5:0]            step_q, step_d;     // steps left (16 + s .. 1)
+  logic [5:0]            s_q, s_d;           // shift of the lane
+  logic [15:0]           m_q, m_d;           // multiplier, consumed LSB first
+  logic [47:0]           r_q, r_d;
+  logic                  rnd_q, rnd_d;       // last bit shifted out of r
+  logic                  held_q, held_d;     // res_i still needed (adding steps of the last lane)
+  logic                  wpend_q, wpend_d;   // a byte waits to be written
+  logic                  sent_q, sent_d;     // ... and has been granted
+  logic [7:0]            y_q, y_d;
+  logic [AddrBits-1:0]   waddr_q, waddr_d;   // byte address of the pending write
   logic [AddrBits-1:0]   grp_q, grp_d, pix_q, pix_d;
 
-  // ---- requantisation of lane_q ----
+  // ---- one multiplier step ----
   logic signed [31:0] acc;
-  logic [15:0]        m;
-  logic [5:0]         s;
-  logic signed [49:0] v, q;
-  logic [7:0]         y;
+  logic        [32:0] sum;
+  logic               adding;
   always_comb begin
-    acc = $signed(res_i[32*lane_q +: 32]);
-    m   = mult_i[16*lane_q +: 16];
-    s   = shift_i[6*lane_q +: 6];
-    v   = p_q + (50'sd1 <<< (s - 6'd1));
-    q   = v >>> s;
-    if (q < 0) y = 8'd0;
-    else if (q > 50'sd255) y = 8'd255;
-    else y = q[7:0];
+    acc    = $signed(res_i[32*lane_q +: 32]);
+    adding = m_q[0];    // m_q is 0 after the 16 adding steps
+    sum    = {r_q[47], r_q[47:16]} + (adding ? {acc[31], acc} : 33'd0);
   end
 
-  // ---- the next write: bytes wl_q.. of this pixel that fall into one word ----
-  logic [AddrBits-1:0] byte_addr;
-  logic [1:0]          off;
-  logic [2:0]          n_bytes, room;
-  logic [DimBits-1:0]  left;
+  // ---- clamp of r = P >>> s, rounding bit rnd_q ----
+  logic [7:0] y;
   always_comb begin
-    byte_addr = pix_q + AddrBits'(wl_q);
-    off       = byte_addr[1:0];
-    room      = 3'd4 - {1'b0, off};
-    left      = nl_i - wl_q;
-    n_bytes   = (left < DimBits'(room)) ? left[2:0] : room;
-    wr_addr_o = {byte_addr[AddrBits-1:2], 2'b00};
-    wr_data_o = '0;
-    wr_strb_o = '0;
-    for (int b = 0; b < 4; b++) begin
-      if (b >= 32'(off) && b < 32'(off) + 32'(n_bytes)) begin
-        wr_strb_o[b]          = 1'b1;
-        wr_data_o[8*b +: 8]   = obuf_q[8*(32'(wl_q) + b - 32'(off)) +: 8];
-      end
-    end
+    if (r_q[47]) y = 8'd0;
+    else if (r_q[46:8] != '0 || r_q[7:0] == 8'hff) y = 8'hff;
+    else y = r_q[7:0] + {7'd0, rnd_q};
   end
 
-  assign wr_req_o      = state_q == StWrite && !sent_q;
-  assign idle_o        = state_q == StIdle;
+  assign wr_req_o  = wpend_q && !sent_q;
+  assign wr_addr_o = {waddr_q[AddrBits-1:2], 2'b00};
+  assign wr_data_o = {4{y_q}};
+  assign wr_strb_o = 4'b0001 << waddr_q[1:0];
+  assign idle_o    = state_q == StIdle && !wpend_q;
+
+  // The lane whose requantisation starts next (0 from idle, else the one after lane_q).
+  logic [LaneBits-1:0] nxt;
+  assign nxt = state_q == StIdle ? '0 : lane_q + 1'b1;
 
   always_comb begin
     state_d       = state_q;
     lane_d        = lane_q;
-    bit_d         = bit_q;
-    p_d           = p_q;
-    obuf_d        = obuf_q;
-    wl_d          = wl_q;
+    step_d        = step_q;
+    m_d           = m_q;
+    r_d           = r_q;
+    rnd_d         = rnd_q;
+    held_d        = held_q;
+    wpend_d       = wpend_q;
     sent_d        = sent_q;
+    y_d           = y_q;
+    waddr_d       = waddr_q;
     grp_d         = grp_q;
     pix_d         = pix_q;
+    s_d           = s_q;
     res_release_o = 1'b0;
 
     if (run_start_i) begin
@@ -112,42 +115,51 @@ module conv_post #(
       pix_d = grp_q;
       grp_d = grp_q + AddrBits'(Lanes);
     end
+    if (wr_gnt_i) sent_d = 1'b1;
+    if (wr_done_i && sent_q) begin
+      sent_d  = 1'b0;
+      wpend_d = 1'b0;
+    end
 
     unique case (state_q)
       StIdle: begin
         if (res_valid_i) begin
           state_d = StMul;
-          lane_d  = '0;
-          bit_d   = 4'd15;
-          p_d     = '0;
+          lane_d  = nxt;
+          held_d  = 1'b1;
+          m_d     = mult_i[16*nxt +: 16];
+          s_d     = shift_i[6*nxt +: 6];
+          step_d  = 6'd16 + s_d;
+          r_d     = '0;
         end
       end
       StMul: begin
-        p_d   = (p_q <<< 1) + (m[bit_q] ? 50'(acc) : 50'sd0);
-        bit_d = bit_q - 4'd1;
-        if (bit_q == 4'd0) state_d = StRound;
-      end
-      StRound: begin
-        obuf_d[8*lane_q +: 8] = y;
-        if (DimBits'(lane_q) == nl_i - 1'b1) begin
+        r_d    = {sum, r_q[15:1]};
+        rnd_d  = r_q[0];
+        m_d    = m_q >> 1;
+        step_d = step_q - 6'd1;
+        if (step_q == s_q + 6'd1 && held_q && DimBits'(lane_q) == nl_i - 1'b1) begin
+          // the last lane's 16th adding step: the lanes may take the next pixel
           res_release_o = 1'b1;
-          state_d       = StWrite;
-          wl_d          = '0;
-        end else begin
-          lane_d  = lane_q + 1'b1;
-          bit_d   = 4'd15;
-          p_d     = '0;
-          state_d = StMul;
+          held_d        = 1'b0;
         end
+        if (step_q == 6'd1) state_d = StOut;
       end
-      StWrite: begin
-        if (wr_gnt_i) sent_d = 1'b1;
-        if (wr_done_i && sent_q) begin
-          sent_d = 1'b0;
-          wl_d   = wl_q + DimBits'(n_bytes);
-          if (wl_q + DimBits'(n_bytes) == nl_i) begin
+      StOut: begin
+        if (!wpend_q) begin
+          wpend_d = 1'b1;
+          y_d     = y;
+          waddr_d = pix_q + AddrBits'(lane_q);
+          if (DimBits'(lane_q) == nl_i - 1'b1) begin
             state_d = StIdle;
             pix_d   = pix_q + AddrBits'(cout_i);
+          end else begin
+            state_d = StMul;
+            lane_d  = nxt;
+            m_d     = mult_i[16*nxt +: 16];
+            s_d     = shift_i[6*nxt +: 6];
+            step_d  = 6'd16 + s_d;
+            r_d     = '0;
           end
         end
       end
@@ -158,21 +170,28 @@ module conv_post #(
   always_ff @(posedge clk_i or negedge rst_ni) begin
     if (!rst_ni) begin
       state_q <= StIdle;
+      wpend_q <= 1'b0;
       sent_q  <= 1'b0;
+      held_q  <= 1'b0;
     end else begin
       state_q <= state_d;
+      wpend_q <= wpend_d;
       sent_q  <= sent_d;
+      held_q  <= held_d;
     end
   end
 
   always_ff @(posedge clk_i) begin
-    lane_q <= lane_d;
-    bit_q  <= bit_d;
-    p_q    <= p_d;
-    obuf_q <= obuf_d;
-    wl_q   <= wl_d;
-    grp_q  <= grp_d;
-    pix_q  <= pix_d;
+    lane_q  <= lane_d;
+    step_q  <= step_d;
+    s_q     <= s_d;
+    m_q     <= m_d;
+    r_q     <= r_d;
+    rnd_q   <= rnd_d;
+    y_q     <= y_d;
+    waddr_q <= waddr_d;
+    grp_q   <= grp_d;
+    pix_q   <= pix_d;
   end
 
   initial begin
