@@ -53,29 +53,59 @@ module conv_agen #(
   logic [conv_pkg::TAG_W-1:0] out_tag_q, out_tag_d;
 
   logic [DimBits-1:0]  rem_q, rem_d;       // output channels not yet started
+  logic [DimBits-1:0]  c0_q, c0_d;         // first output channel of the group
   logic [DimBits-1:0]  lane_q, lane_d;     // weight block index within the group
   logic [DimBits-1:0]  oy_q, oy_d, ox_q, ox_d;
   logic                py_q, py_d, px_q, px_d;
   logic [3:0]          ky_q, ky_d;
-  logic [AddrBits-1:0] b_ptr_q, b_ptr_d, m_ptr_q, m_ptr_d, s_ptr_q, s_ptr_d, w_ptr_q, w_ptr_d;
+  logic [AddrBits-1:0] w_ptr_q, w_ptr_d;
   logic [AddrBits-1:0] row_q, row_d, pix_q, pix_d, win_q, win_d, seg_q, seg_d;
 
   logic [DimBits-1:0]  nl;                 // lanes used by the current group
   logic                last_group;
-  logic [AddrBits-1:0] cin_a, x_step, y_step;
-  logic                win_last, pix_last, pix_first, row_end, layer_end;
+  logic                win_last, pix_last, pix_first, row_end, col_end, layer_end;
+
+  // The one address adder: sum = op_a + op_b, operands picked by the state (one segment per
+  // cycle needs one addition).
+  logic [AddrBits-1:0] op_a, op_b, sum;
 
   always_comb begin
     win_last   = ky_q == k_i - 4'd1;
     pix_first  = !py_q && !px_q;
     pix_last   = !pool_i || (py_q && px_q);
     row_end    = ox_q == ow_i - 1'b1;
+    col_end    = oy_q == oh_i - 1'b1;
     last_group = rem_q <= DimBits'(Lanes);
     nl         = last_group ? rem_q : DimBits'(Lanes);
-    cin_a      = AddrBits'(cin_i);
-    x_step     = pool_i ? cin_a << 1 : cin_a;
-    y_step     = pool_i ? row_stride_i << 1 : row_stride_i;
-    layer_end  = last_group && oy_q == oh_i - 1'b1 && row_end && pix_last && win_last;
+    layer_end  = last_group && col_end && row_end && pix_last && win_last;
+
+    op_a = seg_q;
+    op_b = row_stride_i;
+    unique case (state_q)
+      StBias:   begin op_a = bias_addr_i;  op_b = AddrBits'({c0_q, 2'b00}); end
+      StMult:   begin op_a = mult_addr_i;  op_b = AddrBits'({c0_q, 1'b0}); end
+      StShift:  begin op_a = shift_addr_i; op_b = AddrBits'(c0_q); end
+      StWeight: begin op_a = w_ptr_q;      op_b = AddrBits'(kkc_i); end
+      default: begin
+        if (!win_last) begin
+          op_a = seg_q;
+          op_b = row_stride_i;
+        end else if (pool_i && !px_q) begin
+          op_a = win_q;
+          op_b = AddrBits'(cin_i);
+        end else if (pool_i && !py_q) begin
+          op_a = pix_q;
+          op_b = row_stride_i;
+        end else if (!row_end) begin
+          op_a = pix_q;
+          op_b = pool_i ? AddrBits'({cin_i, 1'b0}) : AddrBits'(cin_i);
+        end else begin
+          op_a = row_q;
+          op_b = pool_i ? row_stride_i << 1 : row_stride_i;
+        end
+      end
+    endcase
+    sum = op_a + op_b;
   end
 
   assign seg_valid_o = out_valid_q;
@@ -93,15 +123,13 @@ module conv_agen #(
     out_len_d   = out_len_q;
     out_tag_d   = out_tag_q;
     rem_d       = rem_q;
+    c0_d        = c0_q;
     lane_d      = lane_q;
     oy_d        = oy_q;
     ox_d        = ox_q;
     py_d        = py_q;
     px_d        = px_q;
     ky_d        = ky_q;
-    b_ptr_d     = b_ptr_q;
-    m_ptr_d     = m_ptr_q;
-    s_ptr_d     = s_ptr_q;
     w_ptr_d     = w_ptr_q;
     row_d       = row_q;
     pix_d       = pix_q;
@@ -113,39 +141,34 @@ module conv_agen #(
         if (start_i) begin
           state_d = StBias;
           rem_d   = cout_i;
-          b_ptr_d = bias_addr_i;
-          m_ptr_d = mult_addr_i;
-          s_ptr_d = shift_addr_i;
+          c0_d    = '0;
           w_ptr_d = w_addr_i;
         end
       end
       StBias: begin
         if (emit) begin
           out_valid_d = 1'b1;
-          out_addr_d  = b_ptr_q;
+          out_addr_d  = sum;
           out_len_d   = 16'({nl, 2'b00});
           out_tag_d   = conv_pkg::TAG_W'(conv_pkg::KIND_BIAS);
-          b_ptr_d     = b_ptr_q + AddrBits'({nl, 2'b00});
           state_d     = StMult;
         end
       end
       StMult: begin
         if (emit) begin
           out_valid_d = 1'b1;
-          out_addr_d  = m_ptr_q;
+          out_addr_d  = sum;
           out_len_d   = 16'({nl, 1'b0});
           out_tag_d   = conv_pkg::TAG_W'(conv_pkg::KIND_MULT);
-          m_ptr_d     = m_ptr_q + AddrBits'({nl, 1'b0});
           state_d     = StShift;
         end
       end
       StShift: begin
         if (emit) begin
           out_valid_d = 1'b1;
-          out_addr_d  = s_ptr_q;
+          out_addr_d  = sum;
           out_len_d   = 16'(nl);
           out_tag_d   = conv_pkg::TAG_W'(conv_pkg::KIND_SHIFT);
-          s_ptr_d     = s_ptr_q + AddrBits'(nl);
           lane_d      = '0;
           state_d     = StWeight;
         end
@@ -156,7 +179,7 @@ module conv_agen #(
           out_addr_d  = w_ptr_q;
           out_len_d   = kkc_i;
           out_tag_d   = conv_pkg::TAG_W'(conv_pkg::KIND_WEIGHT);
-          w_ptr_d     = w_ptr_q + AddrBits'(kkc_i);
+          w_ptr_d     = sum;
           lane_d      = lane_q + 1'b1;
           if (lane_q == nl - 1'b1) begin
             state_d = StAct;
@@ -179,37 +202,30 @@ module conv_agen #(
           out_len_d   = kc_i;
           out_tag_d   = {layer_end, pix_last, pix_first, win_last, ky_q == 4'd0,
                          conv_pkg::KIND_ACT};  // conv_pkg::TAG_* order
+          seg_d       = sum;
           if (!win_last) begin
-            ky_d  = ky_q + 4'd1;
-            seg_d = seg_q + row_stride_i;
+            ky_d = ky_q + 4'd1;
           end else begin
-            ky_d = '0;
+            ky_d  = '0;
+            win_d = sum;
             if (pool_i && !px_q) begin            // (py, 0) -> (py, 1)
-              px_d  = 1'b1;
-              win_d = win_q + cin_a;
-              seg_d = win_q + cin_a;
+              px_d = 1'b1;
             end else if (pool_i && !py_q) begin   // (0, 1) -> (1, 0)
-              px_d  = 1'b0;
-              py_d  = 1'b1;
-              win_d = pix_q + row_stride_i;
-              seg_d = pix_q + row_stride_i;
-            end else begin                        // next output pixel
               px_d = 1'b0;
-              py_d = 1'b0;
+              py_d = 1'b1;
+            end else begin                        // next output pixel
+              px_d  = 1'b0;
+              py_d  = 1'b0;
+              pix_d = sum;
               if (!row_end) begin
-                ox_d  = ox_q + 1'b1;
-                pix_d = pix_q + x_step;
-                win_d = pix_q + x_step;
-                seg_d = pix_q + x_step;
+                ox_d = ox_q + 1'b1;
               end else begin
                 ox_d  = '0;
                 oy_d  = oy_q + 1'b1;
-                pix_d = row_q + y_step;
-                row_d = row_q + y_step;
-                win_d = row_q + y_step;
-                seg_d = row_q + y_step;
-                if (oy_q == oh_i - 1'b1) begin    // group done
+                row_d = sum;
+                if (col_end) begin                // group done
                   rem_d   = rem_q - nl;
+                  c0_d    = c0_q + DimBits'(Lanes);
                   state_d = last_group ? StIdle : StBias;
                 end
               end
@@ -236,15 +252,13 @@ module conv_agen #(
     out_len_q  <= out_len_d;
     out_tag_q  <= out_tag_d;
     rem_q      <= rem_d;
+    c0_q       <= c0_d;
     lane_q     <= lane_d;
     oy_q       <= oy_d;
     ox_q       <= ox_d;
     py_q       <= py_d;
     px_q       <= px_d;
     ky_q       <= ky_d;
-    b_ptr_q    <= b_ptr_d;
-    m_ptr_q    <= m_ptr_d;
-    s_ptr_q    <= s_ptr_d;
     w_ptr_q    <= w_ptr_d;
     row_q      <= row_d;
     pix_q      <= pix_d;
