@@ -1,0 +1,260 @@
+//! `cnnfpga fpga build|flash`: bitstream for a board, and writing it plus the model to flash.
+
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use anyhow::Context;
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+
+use crate::fpga::board::{repo_root, Board, BOARDS};
+use crate::fpga::{build, BuildConfig, FlashPlan, FlashTool, Stage};
+
+/// FPGA subcommands.
+#[derive(Debug, clap::Subcommand)]
+pub enum FpgaCommand {
+    /// Synthesise, place and route and pack the SoC (cached by RTL hash), make the firmware
+    /// flash image, check the model, and report resources, Fmax and the flash layout.
+    Build(BuildArgs),
+    /// Write the bitstream (offset 0), firmware image and model blob to the board's flash.
+    Flash(FlashArgs),
+}
+
+fn parse_board(s: &str) -> Result<Board, String> {
+    Board::by_name(s).ok_or_else(|| {
+        let names: Vec<&str> = BOARDS.iter().map(|b| b.name).collect();
+        format!("unknown board `{s}` (supported: {})", names.join(", "))
+    })
+}
+
+/// Arguments of `cnnfpga fpga build`.
+#[derive(Debug, clap::Args)]
+pub struct BuildArgs {
+    /// Board.
+    #[arg(long, default_value = "icebreaker", value_parser = parse_board)]
+    pub board: Board,
+    /// Quantised model directory (holding model.blob or model.bin) or a blob file.
+    #[arg(long, conflicts_with = "blob")]
+    pub model: Option<PathBuf>,
+    /// Model blob file (same as --model FILE).
+    #[arg(long)]
+    pub blob: Option<PathBuf>,
+    /// Input image for the INPUT flash area (HWC u8 of the model's input shape).
+    #[arg(long)]
+    pub image: Option<PathBuf>,
+    /// Firmware: the `soc` ELF (default: target/riscv32imc-unknown-none-elf/firmware/soc) or
+    /// its raw binary.
+    #[arg(long)]
+    pub firmware: Option<PathBuf>,
+    /// Set the firmware header's software-only flag (every layer on the CPU).
+    #[arg(long)]
+    pub software_only: bool,
+    /// Output directory.
+    #[arg(long)]
+    pub out: PathBuf,
+    /// nextpnr placement seed.
+    #[arg(long, default_value_t = 1)]
+    pub seed: u32,
+    /// Include the P-layer engine (default: the board's fitting set, see docs/fpga.md; a
+    /// design that does not fit stops with the utilisation numbers).
+    #[arg(long)]
+    pub pengine: Option<bool>,
+    /// Include the NP conv engine (default: the board's fitting set).
+    #[arg(long)]
+    pub conv: Option<bool>,
+    /// Single-cycle multiplier in DSP blocks (PicoRV32 ENABLE_FAST_MUL).
+    #[arg(long)]
+    pub fast_mul: bool,
+    /// Place-and-route cache (default: <target dir>/fpga-cache).
+    #[arg(long)]
+    pub cache_dir: Option<PathBuf>,
+    /// Re-run synthesis and place and route even if cached.
+    #[arg(long)]
+    pub rebuild: bool,
+    /// Print the report as JSON instead of the summary.
+    #[arg(long)]
+    pub json: bool,
+    /// No progress display.
+    #[arg(long)]
+    pub quiet: bool,
+}
+
+/// Arguments of `cnnfpga fpga flash`.
+#[derive(Debug, clap::Args)]
+pub struct FlashArgs {
+    /// Board.
+    #[arg(long, default_value = "icebreaker", value_parser = parse_board)]
+    pub board: Board,
+    /// Bitstream (`<out>/<board>.bin` of `fpga build`); the `firmware.img` next to it is
+    /// written too unless --firmware is given.
+    #[arg(long, required_unless_present = "model_only")]
+    pub bitstream: Option<PathBuf>,
+    /// Firmware: `firmware.img` of `fpga build`, or the `soc` ELF.
+    #[arg(long)]
+    pub firmware: Option<PathBuf>,
+    /// Model blob file or model directory.
+    #[arg(long, required_if_eq("model_only", "true"))]
+    pub model: Option<PathBuf>,
+    /// Input image (HWC u8).
+    #[arg(long)]
+    pub image: Option<PathBuf>,
+    /// Write only the model (and --image): bitstream and firmware stay.
+    #[arg(long, conflicts_with = "firmware")]
+    pub model_only: bool,
+    /// Print the commands, write nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Programmer.
+    #[arg(long, value_enum, default_value_t = FlashTool::Iceprog)]
+    pub tool: FlashTool,
+}
+
+/// Runs `cnnfpga fpga ...`.
+pub fn run(c: FpgaCommand) -> anyhow::Result<()> {
+    match c {
+        FpgaCommand::Build(a) => run_build(a),
+        FpgaCommand::Flash(a) => run_flash(a),
+    }
+}
+
+fn default_firmware(root: &std::path::Path) -> PathBuf {
+    std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| root.join("target"))
+        .join("riscv32imc-unknown-none-elf/firmware/soc")
+}
+
+fn run_build(a: BuildArgs) -> anyhow::Result<()> {
+    let root = repo_root();
+    let firmware = a
+        .firmware
+        .clone()
+        .unwrap_or_else(|| default_firmware(&root));
+    anyhow::ensure!(
+        firmware.is_file(),
+        "firmware {} not found: build it with `cargo build -p firmware --profile firmware \
+         --target riscv32imc-unknown-none-elf --features soc`, or pass --firmware",
+        firmware.display()
+    );
+    let mut cfg = BuildConfig::new(a.board, root, a.out.clone());
+    cfg.firmware = Some(firmware);
+    if a.software_only {
+        cfg.firmware_flags |= firmware::memmap::FW_FLAG_SOFTWARE;
+    }
+    cfg.model = a.model.clone().or(a.blob.clone());
+    cfg.image = a.image.clone();
+    cfg.seed = a.seed;
+    cfg.pengine = a.pengine.unwrap_or(cfg.pengine);
+    cfg.conv = a.conv.unwrap_or(cfg.conv);
+    cfg.fast_mul = a.fast_mul;
+    if let Some(d) = a.cache_dir.clone() {
+        cfg.cache_dir = d;
+    }
+    cfg.rebuild = a.rebuild;
+
+    let pb = ProgressBar::new_spinner();
+    if a.quiet {
+        pb.set_draw_target(ProgressDrawTarget::hidden());
+    }
+    pb.set_style(
+        ProgressStyle::with_template("{spinner} [{elapsed}] {msg}").expect("valid template"),
+    );
+    pb.enable_steady_tick(Duration::from_millis(200));
+    let mut current: Option<(Stage, Instant)> = None;
+    let mut on_stage = |s: Stage| {
+        if let Some((prev, t)) = current.take() {
+            pb.println(format!("  {prev}: {:.1} s", t.elapsed().as_secs_f64()));
+        }
+        pb.set_message(format!("{s}"));
+        current = Some((s, Instant::now()));
+    };
+    let res = build(&cfg, &mut on_stage);
+    if let Some((prev, t)) = current.take() {
+        pb.println(format!("  {prev}: {:.1} s", t.elapsed().as_secs_f64()));
+    }
+    pb.finish_and_clear();
+    let report = res.with_context(|| format!("fpga build for {}", cfg.board.name))?;
+    if a.json {
+        println!("{}", serde_json::to_string_pretty(&report)?);
+        return Ok(());
+    }
+    for name in crate::fpga::report::KEY_RESOURCES {
+        if let Some(r) = report.resource(name) {
+            println!(
+                "{:<15} {:>5} / {:<5} {:>4.0}%",
+                r.name,
+                r.used,
+                r.available,
+                r.percent()
+            );
+        }
+    }
+    println!(
+        "Fmax {:.2} MHz (target {:.0} MHz){}",
+        report.pnr.fmax_mhz,
+        report.target_mhz,
+        report
+            .pnr
+            .icetime_mhz
+            .map(|m| format!(", icetime {m:.2} MHz"))
+            .unwrap_or_default()
+    );
+    println!(
+        "bitstream {} ({:.0} s yosys + {:.0} s nextpnr); build {:.1} s",
+        if report.cache_hit {
+            "from cache"
+        } else {
+            "built"
+        },
+        report.pnr.yosys_s,
+        report.pnr.nextpnr_s,
+        report.total_s
+    );
+    for r in &report.flash {
+        if let Some(f) = &r.file {
+            println!(
+                "flash {:#08x}: {} ({} bytes)",
+                r.offset,
+                a.out.join(f).display(),
+                r.bytes
+            );
+        }
+    }
+    println!("report: {}", a.out.join("report.md").display());
+    Ok(())
+}
+
+fn run_flash(a: FlashArgs) -> anyhow::Result<()> {
+    let _ = a.board; // one board today; the layout is the SoC's, not the board's
+    let work = std::env::temp_dir().join(format!("cnnfpga-flash-{}", std::process::id()));
+    let bitstream = if a.model_only {
+        None
+    } else {
+        a.bitstream.clone()
+    };
+    let firmware = match (&a.firmware, &bitstream) {
+        (Some(f), _) => Some(f.clone()),
+        (None, Some(b)) => {
+            let img = b.with_file_name("firmware.img");
+            img.is_file().then_some(img)
+        }
+        (None, None) => None,
+    };
+    let plan = FlashPlan::new(
+        a.tool,
+        bitstream.as_deref(),
+        firmware.as_deref(),
+        a.model.as_deref(),
+        a.image.as_deref(),
+        &work,
+    )?;
+    for (s, line) in plan.steps.iter().zip(plan.command_lines()) {
+        println!("# {}: {} bytes at {:#08x}", s.what, s.bytes, s.offset);
+        println!("{line}");
+    }
+    if a.dry_run {
+        return Ok(());
+    }
+    plan.execute()?;
+    println!("done: watch the UART with `picocom -b 115200 /dev/ttyUSB1`");
+    Ok(())
+}

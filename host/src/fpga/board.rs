@@ -1,0 +1,136 @@
+//! Supported boards: device, package, pins, clock and the RTL sources of their top.
+
+use std::path::{Path, PathBuf};
+
+use super::FpgaError;
+
+/// An FPGA board the flow can build for.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Board {
+    /// Name on the command line (`--board`).
+    pub name: &'static str,
+    /// nextpnr-ice40 device flag without dashes (`up5k`) and icetime device (`-d up5k`).
+    pub device: &'static str,
+    /// Package (`sg48`).
+    pub package: &'static str,
+    /// Directory of the board files, relative to the repository root.
+    pub dir: &'static str,
+    /// Top module.
+    pub top: &'static str,
+    /// Pin constraints file in `dir`.
+    pub pcf: &'static str,
+    /// Source list in `dir` (read order; `$PICORV32/` = the venv's PicoRV32 data directory).
+    pub sources: &'static str,
+    /// Clock the design runs at (no PLL), MHz.
+    pub clock_mhz: f64,
+    /// Default: include the NP conv engine.
+    pub conv: bool,
+    /// Default: include the P-layer engine.
+    pub pengine: bool,
+}
+
+/// The iCEBreaker v1.0: iCE40UP5K-SG48, 12 MHz oscillator, FT2232H (channel A: flash, channel
+/// B: UART), 16 MB QSPI flash.
+pub const ICEBREAKER: Board = Board {
+    name: "icebreaker",
+    device: "up5k",
+    package: "sg48",
+    dir: "rtl/board/icebreaker",
+    top: "icebreaker_top",
+    pcf: "icebreaker.pcf",
+    sources: "sources.f",
+    clock_mhz: 12.0,
+    // Measured (docs/fpga.md): next to PicoRV32 (IMC + DIV, 4,263 LCs) neither engine fits the
+    // 5,280 LCs, so the board runs every layer on the CPU (the engines' blocks read 0).
+    conv: false,
+    pengine: false,
+};
+
+/// All boards.
+pub const BOARDS: &[Board] = &[ICEBREAKER];
+
+impl Board {
+    /// Looks a board up by name.
+    pub fn by_name(name: &str) -> Option<Board> {
+        BOARDS.iter().copied().find(|b| b.name == name)
+    }
+
+    /// The pin constraints file under `root`.
+    pub fn pcf_path(&self, root: &Path) -> PathBuf {
+        root.join(self.dir).join(self.pcf)
+    }
+
+    /// The RTL source files in read order, `$PICORV32/` expanded to `picorv32_dir`.
+    pub fn source_files(
+        &self,
+        root: &Path,
+        picorv32_dir: &Path,
+    ) -> Result<Vec<PathBuf>, FpgaError> {
+        let list = root.join(self.dir).join(self.sources);
+        let text = std::fs::read_to_string(&list).map_err(super::io_err("reading", &list))?;
+        let mut files = Vec::new();
+        for line in text.lines().map(str::trim) {
+            if line.is_empty() || line.starts_with('#') {
+                continue;
+            }
+            let p = match line.strip_prefix("$PICORV32/") {
+                Some(rest) => picorv32_dir.join(rest),
+                None => root.join(line),
+            };
+            if !p.is_file() {
+                return Err(FpgaError::Sources(format!(
+                    "{} (listed in {}) does not exist",
+                    p.display(),
+                    list.display()
+                )));
+            }
+            files.push(p);
+        }
+        Ok(files)
+    }
+}
+
+/// The repository root: `$CNNFPGA_ROOT`, else the first ancestor of the current directory that
+/// holds `rtl/board`, else the workspace this binary was built from.
+pub fn repo_root() -> PathBuf {
+    if let Some(r) = std::env::var_os("CNNFPGA_ROOT") {
+        return PathBuf::from(r);
+    }
+    if let Ok(cwd) = std::env::current_dir() {
+        for a in cwd.ancestors() {
+            if a.join("rtl/board").is_dir() {
+                return a.to_path_buf();
+            }
+        }
+    }
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+/// The PicoRV32/picosoc Verilog directory: `$PICORV32_DIR`, else what the project venv's
+/// `pythondata_cpu_picorv32` reports.
+pub fn picorv32_dir(root: &Path) -> Result<PathBuf, FpgaError> {
+    if let Some(d) = std::env::var_os("PICORV32_DIR") {
+        return Ok(PathBuf::from(d));
+    }
+    let py = root.join(".venv/bin/python");
+    let out = std::process::Command::new(&py)
+        .args([
+            "-c",
+            "import pythondata_cpu_picorv32 as p; print(p.data_location)",
+        ])
+        .output();
+    match out {
+        Ok(o) if o.status.success() => {
+            let d = PathBuf::from(String::from_utf8_lossy(&o.stdout).trim());
+            if d.join("picorv32.v").is_file() {
+                Ok(d)
+            } else {
+                Err(FpgaError::Sources(format!("no picorv32.v in {}", d.display())))
+            }
+        }
+        _ => Err(FpgaError::Sources(format!(
+            "PicoRV32 RTL not found ({} -c 'import pythondata_cpu_picorv32' failed): run scripts/setup.sh",
+            py.display()
+        ))),
+    }
+}

@@ -1,0 +1,140 @@
+//! Finding and running the external tools.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+
+use super::FpgaError;
+
+/// The path of `tool` on `PATH`, if any.
+pub fn find(tool: &str) -> Option<PathBuf> {
+    let path = std::env::var_os("PATH")?;
+    std::env::split_paths(&path)
+        .map(|d| d.join(tool))
+        .find(|p| is_executable(p))
+}
+
+#[cfg(unix)]
+fn is_executable(p: &Path) -> bool {
+    use std::os::unix::fs::PermissionsExt;
+    p.metadata()
+        .map(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
+        .unwrap_or(false)
+}
+
+#[cfg(not(unix))]
+fn is_executable(p: &Path) -> bool {
+    p.is_file()
+}
+
+/// Fails with [`FpgaError::ToolMissing`] for the first of `tools` not on `PATH`.
+pub fn require(tools: &[&str]) -> Result<(), FpgaError> {
+    match tools.iter().find(|t| find(t).is_none()) {
+        Some(t) => Err(FpgaError::ToolMissing {
+            tool: t.to_string(),
+        }),
+        None => Ok(()),
+    }
+}
+
+/// A command line as the user would type it (arguments with spaces or quotes are quoted).
+pub fn display(cmd: &Command) -> String {
+    let mut parts = vec![quote(&cmd.get_program().to_string_lossy())];
+    parts.extend(cmd.get_args().map(|a| quote(&a.to_string_lossy())));
+    parts.join(" ")
+}
+
+/// Shell-quotes one word if it needs it.
+pub fn quote(s: &str) -> String {
+    if !s.is_empty()
+        && s.chars()
+            .all(|c| c.is_ascii_alphanumeric() || "-_./=:,+@%".contains(c))
+    {
+        s.to_string()
+    } else {
+        format!("'{}'", s.replace('\'', r"'\''"))
+    }
+}
+
+/// Runs `cmd` in `dir`, stdin from `stdin` (if any), stdout to `stdout` (if any, else captured).
+/// On failure the error names the stage and shows the last lines of the output and of `log`.
+pub fn run(
+    stage: &str,
+    cmd: &mut Command,
+    dir: &Path,
+    stdin: Option<&Path>,
+    stdout: Option<&Path>,
+    log: Option<&Path>,
+) -> Result<String, FpgaError> {
+    cmd.current_dir(dir);
+    let shown = display(cmd);
+    if let Some(p) = stdin {
+        let f = std::fs::File::open(dir.join(p)).map_err(super::io_err("opening", p))?;
+        cmd.stdin(Stdio::from(f));
+    } else {
+        cmd.stdin(Stdio::null());
+    }
+    if let Some(p) = stdout {
+        let f = std::fs::File::create(dir.join(p)).map_err(super::io_err("creating", p))?;
+        cmd.stdout(Stdio::from(f));
+    } else {
+        cmd.stdout(Stdio::piped());
+    }
+    cmd.stderr(Stdio::piped());
+    let out = cmd.output().map_err(|e| {
+        if e.kind() == std::io::ErrorKind::NotFound {
+            FpgaError::ToolMissing {
+                tool: cmd.get_program().to_string_lossy().into_owned(),
+            }
+        } else {
+            FpgaError::Io {
+                op: "running",
+                path: PathBuf::from(cmd.get_program()),
+                source: e,
+            }
+        }
+    })?;
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    if out.status.success() {
+        return Ok(text);
+    }
+    let mut tail = last_lines(&text, 15);
+    if let Some(l) = log.and_then(|l| std::fs::read_to_string(dir.join(l)).ok()) {
+        tail = format!(
+            "{tail}\n--- {} ---\n{}",
+            log.unwrap().display(),
+            last_lines(&l, 15)
+        );
+    }
+    Err(FpgaError::ToolFailed {
+        stage: stage.to_string(),
+        status: out.status.to_string(),
+        command: shown,
+        tail,
+    })
+}
+
+/// The last `n` non-empty lines of `s`.
+pub fn last_lines(s: &str, n: usize) -> String {
+    let lines: Vec<&str> = s.lines().filter(|l| !l.trim().is_empty()).collect();
+    lines[lines.len().saturating_sub(n)..].join("\n")
+}
+
+/// First line of `tool --version`-style output, for the cache key and the report.
+pub fn version(tool: &str, arg: &str) -> String {
+    Command::new(tool)
+        .arg(arg)
+        .output()
+        .map(|o| {
+            let s = format!(
+                "{}{}",
+                String::from_utf8_lossy(&o.stdout),
+                String::from_utf8_lossy(&o.stderr)
+            );
+            s.lines().next().unwrap_or("").trim().to_string()
+        })
+        .unwrap_or_default()
+}
