@@ -173,7 +173,11 @@ fn check_conv_kernels(portable: bool) {
         let dy = dy.mapv(|v| if v.abs() < 0.85 { 0.0 } else { v });
         let (dx, dw, db) = layers::conv_backward(&x, &wt, &dy, true);
         let (ndx, ndw, ndb) = naive_conv_backward(&x, &wt, &dy);
-        close(dx.unwrap().as_slice().unwrap(), ndx.as_slice().unwrap(), 1e-4);
+        close(
+            dx.unwrap().as_slice().unwrap(),
+            ndx.as_slice().unwrap(),
+            1e-4,
+        );
         close(dw.as_slice().unwrap(), &ndw, 1e-4);
         close(db.as_slice().unwrap(), &ndb, 1e-4);
         let (_, dw2, _) = layers::conv_backward(&x, &wt, &dy, false);
