@@ -122,9 +122,21 @@ fn report_end_to_end_on_sample() {
         assert!((s["accuracy"]["std"].as_f64().unwrap() - std).abs() < 1e-9);
     }
     assert_eq!(m["pretrain"]["cached"], false);
-    let sc = &m["shortcut_check"];
-    assert_eq!(sc["non_horse_images"], 32);
-    assert_eq!(sc["horse_images"], 8);
+    for &id in &ids {
+        let sc = &m["shortcut_check"][id];
+        assert_eq!(sc["non_horse_images"], 32, "{id}");
+        assert_eq!(sc["horse_images"], 8, "{id}");
+        let got = sc["horse_recall_sharp"].as_f64().unwrap();
+        let first_seed = runs
+            .iter()
+            .find(|r| r["config"] == id && r["seed"] == 42)
+            .unwrap();
+        // As-is horse recall is the test recall of that run (class 3 = horse).
+        let want = first_seed["test"]["per_class"][3]["recall"]
+            .as_f64()
+            .unwrap();
+        assert!((got - want).abs() < 1e-9, "{id}: {got} vs {want}");
+    }
 
     // report.md: Table 2, ablation, settings, the command.
     let md = std::fs::read_to_string(out.join("report.md")).unwrap();
