@@ -197,7 +197,7 @@ module conv_engine #(
 
   logic                rd_req, rd_gnt, rd_done, wr_req, wr_gnt, wr_done;
   logic [AddrBits-1:0] rd_addr, wr_addr;
-  logic [31:0]         wr_data;
+  logic [7:0]          wr_data;
   logic [3:0]          wr_strb;
   logic                b_valid, b_first, b_last, b_pop;
   logic [7:0]          b_byte;
@@ -231,7 +231,7 @@ module conv_engine #(
   // One outstanding transfer; writes (rare, they free the requantiser) win over reads.
   logic                mem_valid_q, mem_valid_d, mem_we_q, mem_we_d;
   logic [AddrBits-1:0] mem_addr_q, mem_addr_d;
-  logic [31:0]         mem_wdata_q, mem_wdata_d;
+  logic [7:0]          mem_wdata_q, mem_wdata_d;   // conv_post writes one byte, replicated
   logic [3:0]          mem_wstrb_q, mem_wstrb_d;
   logic                can_issue;
 
@@ -275,7 +275,7 @@ module conv_engine #(
 
   assign mem_valid_o = mem_valid_q;
   assign mem_addr_o  = 32'(mem_addr_q);
-  assign mem_wdata_o = mem_wdata_q;
+  assign mem_wdata_o = {4{mem_wdata_q}};
   assign mem_wstrb_o = mem_wstrb_q;
 
   // ------------------------------------------------------------------ consumer
@@ -295,14 +295,16 @@ module conv_engine #(
   logic       s1_pfirst_q, s1_pfirst_d, s1_plast_q, s1_plast_d;
   logic [7:0] s1_act_q, s1_act_d;
   logic       s2_valid_q, s2_first_q, s2_wlast_q, s2_pfirst_q, s2_plast_q;
+  logic       s3_valid_q, s3_wlast_q, s3_pfirst_q, s3_plast_q;
   logic       res_valid_q, res_valid_d, res_release, post_idle;
 
   logic grp_idle, pix_end_byte, pix_end_busy, can_take;
   always_comb begin
-    grp_idle     = !s1_valid_q && !s2_valid_q && !res_valid_q && post_idle;
+    grp_idle     = !s1_valid_q && !s2_valid_q && !s3_valid_q && !res_valid_q && post_idle;
     pix_end_byte = b_kind == conv_pkg::KIND_ACT && b_last && b_tag[conv_pkg::TAG_WIN_LAST] && b_tag[conv_pkg::TAG_PIX_LAST];
     pix_end_busy = res_valid_q || (s1_valid_q && s1_wlast_q && s1_plast_q)
-                               || (s2_valid_q && s2_wlast_q && s2_plast_q);
+                               || (s2_valid_q && s2_wlast_q && s2_plast_q)
+                               || (s3_valid_q && s3_wlast_q && s3_plast_q);
     if (b_kind == conv_pkg::KIND_BIAS && b_first) can_take = grp_idle;
     else if (pix_end_byte)                 can_take = !pix_end_busy;
     else                                   can_take = 1'b1;
@@ -376,7 +378,7 @@ module conv_engine #(
         default: ;
       endcase
     end
-    res_valid_d = (res_valid_q && !res_release) || (s2_valid_q && s2_wlast_q && s2_plast_q);
+    res_valid_d = (res_valid_q && !res_release) || (s3_valid_q && s3_wlast_q && s3_plast_q);
   end
 
   logic [Lanes*32-1:0]    res_all;
@@ -389,11 +391,11 @@ module conv_engine #(
       .wb_wdata_i     (b_byte),
       .s1_valid_i     (s1_valid_q),
       .s1_act_i       (s1_act_q),
-      .s2_valid_i     (s2_valid_q),
       .s2_first_i     (s2_first_q),
-      .s2_win_last_i  (s2_wlast_q),
-      .s2_pix_first_i (s2_pfirst_q),
-      .s2_pix_last_i  (s2_plast_q),
+      .s3_valid_i     (s3_valid_q),
+      .s3_win_last_i  (s3_wlast_q),
+      .s3_pix_first_i (s3_pfirst_q),
+      .s3_pix_last_i  (s3_plast_q),
       .bias_i         (bias_q[32*j +: 32]),
       .res_o          (res)
     );
@@ -504,6 +506,7 @@ module conv_engine #(
       cycles_q    <= '0;
       s1_valid_q  <= 1'b0;
       s2_valid_q  <= 1'b0;
+      s3_valid_q  <= 1'b0;
       res_valid_q <= 1'b0;
     end else begin
       state_q     <= state_d;
@@ -512,6 +515,7 @@ module conv_engine #(
       cycles_q    <= cycles_d;
       s1_valid_q  <= s1_valid_d;
       s2_valid_q  <= s1_valid_q;
+      s3_valid_q  <= s2_valid_q;
       res_valid_q <= res_valid_d;
     end
   end
@@ -541,6 +545,9 @@ module conv_engine #(
     s2_wlast_q   <= s1_wlast_q;
     s2_pfirst_q  <= s1_pfirst_q;
     s2_plast_q   <= s1_plast_q;
+    s3_wlast_q   <= s2_wlast_q;
+    s3_pfirst_q  <= s2_pfirst_q;
+    s3_plast_q   <= s2_plast_q;
   end
 
   initial begin

@@ -40,7 +40,7 @@ module conv_post #(
   // write requests (to the bus arbiter)
   output logic                          wr_req_o,
   output logic [AddrBits-1:0]           wr_addr_o,    // word aligned
-  output logic [31:0]                   wr_data_o,
+  output logic [7:0]                    wr_data_o,    // the byte (replicated on the bus)
   output logic [3:0]                    wr_strb_o,
   input  wire logic                     wr_gnt_i,
   input  wire logic                     wr_done_i
@@ -83,7 +83,7 @@ module conv_post #(
 
   assign wr_req_o  = wpend_q && !sent_q;
   assign wr_addr_o = {waddr_q[AddrBits-1:2], 2'b00};
-  assign wr_data_o = {4{y_q}};
+  assign wr_data_o = y_q;
   assign wr_strb_o = 4'b0001 << waddr_q[1:0];
   assign idle_o    = state_q == StIdle && !wpend_q;
 
