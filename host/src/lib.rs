@@ -10,6 +10,7 @@ pub mod bench;
 pub mod cli;
 pub mod data;
 pub mod eval;
+pub mod fpga;
 pub mod layers;
 pub mod model;
 pub mod optim;

@@ -4,12 +4,14 @@
 use clap::{Parser, Subcommand};
 
 pub mod bench;
+pub mod demo;
 pub mod eval;
 pub mod export;
+pub mod fpga;
 pub mod predict;
 pub mod quantize;
-pub mod sim;
 pub mod report;
+pub mod sim;
 pub mod train;
 
 /// cnnfpga: train, evaluate and deploy a small image CNN.
@@ -27,6 +29,9 @@ pub struct Cli {
 /// Subcommands.
 #[derive(Debug, Subcommand)]
 pub enum Command {
+    /// The whole pipeline on the shipped defaults: float model, quantise, export, SoC simulation,
+    /// summary table, report figures and (when the tools are installed) a bitstream.
+    Demo(demo::Args),
     /// Train a float model from a class-per-folder image tree.
     Train(train::Args),
     /// Evaluate a model on a class-per-folder image tree.
@@ -37,13 +42,16 @@ pub enum Command {
     Export(export::Args),
     /// Classify image files.
     Predict(predict::Args),
-    /// Run one image through the firmware on the Verilated SoC (cycles, engines vs software).
-    Sim(sim::Args),
     /// Reproduce the paper's CNN-vs-MLP experiment with ablations: report.md, metrics.json, figures.
     Report(report::Args),
     /// Benchmarks.
     #[command(subcommand)]
     Bench(bench::BenchCommand),
+    /// Run one image through the firmware on the Verilated SoC (cycles, engines vs software).
+    Sim(sim::Args),
+    /// FPGA bitstream build and flashing (iCEBreaker).
+    #[command(subcommand)]
+    Fpga(fpga::FpgaCommand),
 }
 
 /// Runs the parsed command line.
@@ -55,13 +63,15 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
             .build_global()?;
     }
     match cli.command {
+        Command::Demo(a) => demo::run(a),
         Command::Train(a) => train::run(a),
         Command::Eval(a) => eval::run(a),
         Command::Quantize(a) => quantize::run(a),
         Command::Export(a) => export::run(a),
         Command::Predict(a) => predict::run(a),
-        Command::Sim(a) => sim::run(a),
         Command::Bench(c) => bench::run(c),
+        Command::Fpga(c) => fpga::run(c),
         Command::Report(a) => report::run(a),
+        Command::Sim(a) => sim::run(a),
     }
 }
