@@ -7,7 +7,7 @@
 // (k*cin contiguous bytes each, HWC) through all lanes: one activation byte per cycle is
 // broadcast to the Lanes MACs. With pooling the four windows' accumulators are max-combined
 // and requantised once (requantisation is monotonic). A shared bit-serial requantiser and a
-// byte-merging writer work on pixel n while the MACs compute pixel n+1.
+// one-byte-per-output writer work on pixel n while the MACs compute pixel n+1.
 //
 // Ports:
 //  - register slave (CPU side): one access at a time, reg_ready_o one cycle after reg_valid_i

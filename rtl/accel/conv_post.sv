@@ -8,7 +8,8 @@
 // LSB first and shifts right every step, r = (r + m[i]*acc*2^16) >>> 1, so after 16 steps
 // r = P and after 16 + s steps r = P >>> s, the bit shifted out last being P[s-1]. No barrel
 // shifter: one 33-bit adder and a 48-bit shift register.
-// A lane costs 16 + s steps, one cycle to clamp and its byte write (overlapped with the next
+// The steps after the 16th add nothing and shift by four while four or more remain, so a
+// lane costs 16 + s/4 + s%4 cycles, one to clamp and its byte write (overlapped with the next
 // lane), all overlapped with the MACs of the next pixel (res_i is released as soon as the
 // last lane's 16 adding steps are done).
 //
@@ -134,16 +135,23 @@ module conv_post #(
         end
       end
       StMul: begin
-        r_d    = {sum, r_q[15:1]};
-        rnd_d  = r_q[0];
-        m_d    = m_q >> 1;
-        step_d = step_q - 6'd1;
+        if (step_q <= s_q && step_q >= 6'd4) begin
+          // past the 16 adding steps: shift by four at a time while four or more remain
+          r_d    = {{4{r_q[47]}}, r_q[47:4]};
+          rnd_d  = r_q[3];
+          step_d = step_q - 6'd4;
+        end else begin
+          r_d    = {sum, r_q[15:1]};
+          rnd_d  = r_q[0];
+          m_d    = m_q >> 1;
+          step_d = step_q - 6'd1;
+        end
         if (step_q == s_q + 6'd1 && held_q && DimBits'(lane_q) == nl_i - 1'b1) begin
           // the last lane's 16th adding step: the lanes may take the next pixel
           res_release_o = 1'b1;
           held_d        = 1'b0;
         end
-        if (step_q == 6'd1) state_d = StOut;
+        if (step_d == 6'd0) state_d = StOut;
       end
       StOut: begin
         if (!wpend_q) begin
