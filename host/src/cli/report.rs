@@ -34,13 +34,13 @@ pub struct Args {
     /// Fraction of each class of the rest used for validation (early stopping).
     #[arg(long, default_value_t = 0.2)]
     pub val_split: f64,
-    /// Maximum epochs per run (default 60; 3 with --quick).
+    /// Maximum epochs per run (default 150; 3 with --quick).
     #[arg(long)]
     pub epochs: Option<usize>,
-    /// Early-stopping patience (default 8; 0 = off).
+    /// Early-stopping patience (default 15; 0 = off).
     #[arg(long)]
     pub patience: Option<usize>,
-    /// Maximum pretraining epochs (default 30; 2 with --quick).
+    /// Maximum pretraining epochs (default 80; 2 with --quick).
     #[arg(long)]
     pub pretrain_epochs: Option<usize>,
     /// Mini-batch size.
