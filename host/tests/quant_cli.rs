@@ -89,7 +89,7 @@ fn quantize_writes_blob_and_record() {
     // the split is the one recorded in the float model.json
     assert_eq!(meta["settings"]["val_split"], 0.2);
     assert_eq!(meta["settings"]["seed"], 7);
-    assert_eq!(meta["settings"]["bits"], 4);
+    assert_eq!(meta["settings"]["bits"], 3); // the --pow2-bits default (the shipped setting)
     let layers = meta["layers"].as_array().unwrap();
     assert_eq!(
         layers
