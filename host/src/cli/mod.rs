@@ -16,7 +16,20 @@ pub mod train;
 
 /// cnnfpga: train, evaluate and deploy a small image CNN.
 #[derive(Debug, Parser)]
-#[command(name = "cnnfpga", version, about)]
+#[command(
+    name = "cnnfpga",
+    version,
+    about = "cnnfpga: train a small image CNN, compress it, and run it bit-exactly on a RISC-V soft-core with accelerators (Verilator, iCE40)",
+    after_help = "The flow (each step checked against the one before it):\n\
+  1. cnnfpga train    --data DIR --out MODEL            float model (paper-cnn or mlp)\n\
+  2. cnnfpga eval     --model MODEL --data DIR          accuracy, P/R/F1, confusion (float or quantised)\n\
+  3. cnnfpga quantize --model MODEL --data DIR --out Q  NP int8 + pruned power-of-two P layers -> Q/model.blob\n\
+  4. cnnfpga export   --model Q --out DIR               blob, $readmemh images, golden vectors\n\
+  5. cnnfpga sim      --model Q --image IMG             the firmware on the Verilated PicoRV32 SoC\n\
+  6. cnnfpga fpga build --board icebreaker --model Q    bitstream + flash images; `fpga flash` writes them\n\
+cnnfpga demo runs 1-6 on the shipped model and data/sample; cnnfpga report reproduces the paper's\n\
+experiment. Every option's default is shown in each subcommand's --help."
+)]
 pub struct Cli {
     /// rayon worker threads (default: all cores).
     #[arg(long, global = true)]
