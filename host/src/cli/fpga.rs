@@ -125,10 +125,18 @@ fn default_firmware(root: &std::path::Path) -> PathBuf {
 
 fn run_build(a: BuildArgs) -> anyhow::Result<()> {
     let root = repo_root();
-    let firmware = a
-        .firmware
-        .clone()
-        .unwrap_or_else(|| default_firmware(&root));
+    let firmware = match a.firmware.clone() {
+        Some(f) => f,
+        None if default_firmware(&root).is_file() => default_firmware(&root),
+        // Nothing built yet (fresh clone): build the shipped firmware the way `cnnfpga sim`
+        // does (cached by a hash of its sources).
+        None => {
+            eprintln!("building the firmware (riscv32imc, shipped profile)...");
+            sim::soc::Firmware::build(&sim::soc::Firmware::default_target_dir())
+                .map_err(|e| anyhow::anyhow!("building the firmware: {e}"))?
+                .elf
+        }
+    };
     anyhow::ensure!(
         firmware.is_file(),
         "firmware {} not found: build it with `cargo build -p firmware --profile firmware \
