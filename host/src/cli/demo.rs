@@ -226,11 +226,9 @@ fn read_json(path: &Path) -> anyhow::Result<serde_json::Value> {
 }
 
 fn fpga_tools_present() -> bool {
-    ["yosys", "nextpnr-ice40", "icepack"].iter().all(|t| {
-        std::env::var_os("PATH")
-            .map(|p| std::env::split_paths(&p).any(|d| d.join(t).is_file()))
-            .unwrap_or(false)
-    })
+    ["yosys", "nextpnr-ice40", "icepack"]
+        .iter()
+        .all(|t| crate::fpga::tools::find(t).is_some())
 }
 
 /// The first image of each class, then the second of each, ... until `n` images.
