@@ -49,6 +49,16 @@ const MODELS: &[Model] = &[
         clock: "clk_i",
         rust_type: "SocModel",
     },
+    // The same SoC with PicoRV32's single-cycle-issue multiplier (ENABLE_FAST_MUL, DSPs on the
+    // board) instead of the iterative one: `RunOptions::fast_mul` picks it (kernel benchmarks).
+    Model {
+        name: "soc_fastmul",
+        top: "soc_sim_top",
+        filelist: "rtl/soc.f",
+        args: &["-DSIM", "--timescale", "1ns/1ps", "-GFastMul=1"],
+        clock: "clk_i",
+        rust_type: "SocFastMulModel",
+    },
 ];
 
 const SETUP_HINT: &str =

@@ -164,6 +164,7 @@ pub fn run(req: &SimRequest) -> Result<SimResult, SimError> {
         &RunOptions {
             max_cycles: req.max_cycles,
             trace: req.trace.clone(),
+            ..RunOptions::default()
         },
     )?;
     if run.outcome != Outcome::Exit(0) {

@@ -16,4 +16,6 @@ pub mod paper;
 pub mod regmap;
 pub mod rng;
 pub mod soc;
+#[cfg(not(sim_no_verilator))]
+mod soc_model;
 pub mod vl;

@@ -328,6 +328,9 @@ pub struct RunOptions {
     pub max_cycles: u64,
     /// Write an FST waveform here.
     pub trace: Option<PathBuf>,
+    /// Run the SoC built with PicoRV32's fast multiplier (`ENABLE_FAST_MUL`, model
+    /// `soc_fastmul`) instead of the shipped iterative one.
+    pub fast_mul: bool,
 }
 
 impl Default for RunOptions {
@@ -335,6 +338,7 @@ impl Default for RunOptions {
         RunOptions {
             max_cycles: 2_000_000_000,
             trace: None,
+            fast_mul: false,
         }
     }
 }
@@ -423,7 +427,7 @@ pub fn run(flash: &Flash, opts: &RunOptions) -> Result<SocRun, SocError> {
         let hex =
             std::env::temp_dir().join(format!("cnnfpga-flash-{}-{n}.hex", std::process::id()));
         std::fs::write(&hex, flash.to_hex())?;
-        let mut m = crate::vl::SocModel::new();
+        let mut m = crate::soc_model::SocVariant::new(opts.fast_mul);
         m.set_command_args(&[&format!("+flash={}", hex.display())]);
         if let Some(t) = &opts.trace {
             m.open_trace(t)?;

@@ -45,6 +45,7 @@ fn run_checked(
         &RunOptions {
             max_cycles,
             trace: None,
+            ..RunOptions::default()
         },
     )
     .unwrap();
@@ -131,6 +132,7 @@ fn boot_rom_reports_a_missing_firmware_image() {
         &RunOptions {
             max_cycles: 100_000,
             trace: None,
+            ..RunOptions::default()
         },
     )
     .unwrap();
@@ -148,6 +150,7 @@ fn a_trap_is_reported_with_its_pc_and_a_hang_times_out() {
         &RunOptions {
             max_cycles: 100_000,
             trace: None,
+            ..RunOptions::default()
         },
     )
     .unwrap();
@@ -163,6 +166,7 @@ fn a_trap_is_reported_with_its_pc_and_a_hang_times_out() {
         &RunOptions {
             max_cycles: 50_000,
             trace: None,
+            ..RunOptions::default()
         },
     )
     .unwrap();
