@@ -4,7 +4,7 @@
 #
 #   apt     : Verilator + C++ toolchain (sim), yosys/nextpnr/icestorm/openFPGALoader (FPGA),
 #             riscv64 binutils (objcopy/size/objdump for the firmware image)
-#   rustup  : the riscv32imc-unknown-none-elf target (firmware for the PicoRV32 soft-core)
+#   rustup  : the riscv32im-unknown-none-elf target (firmware for the PicoRV32 soft-core)
 #   PyPI    : PicoRV32 RTL (pythondata-cpu-picorv32, pinned) in a project-local venv (.venv)
 #
 # Quiet on success; set SETUP_VERBOSE=1 to see the package managers' output.
@@ -14,7 +14,7 @@ ROOT=$PWD
 
 APT_PACKAGES=(verilator g++ make zlib1g-dev yosys nextpnr-ice40 fpga-icestorm openfpgaloader
               binutils-riscv64-unknown-elf python3-venv)
-RUST_TARGETS=(riscv32imc-unknown-none-elf)
+RUST_TARGETS=(riscv32im-unknown-none-elf)
 PICORV32_VERSION="1.0.post218"   # YosysHQ/picorv32 v1.0-70-g87c89acc, ISC licence (verilog/COPYING)
 
 say() { printf '[setup] %s\n' "$*" >&2; }

@@ -114,8 +114,80 @@ pub struct AccelBackend<B: Bus> {
     wbuf: usize,
     /// Engine that ran the last layer.
     pub last: Engine,
-    /// The engine's CYCLES register for the last layer (0 for software).
+    /// Clock cycles of the last engine run, from the SoC's `SYS.CYCLES` around START and
+    /// the wait (0 for software).
     pub last_engine_cycles: u32,
+    /// The conv engine's parameter table of the current layer ([`pack_conv_params`]).
+    params: [u8; CONV_PARAMS_MAX],
+}
+
+/// Bytes per output channel in the conv engine's parameter table (`CONV.PARAM_ADDR`).
+pub const CONV_PARAM_BYTES: usize = 8;
+
+/// Size of [`AccelBackend`]'s parameter table: room for `DIM_MAX` output channels.
+pub const CONV_PARAMS_MAX: usize = CONV_PARAM_BYTES * regs::DIM_MAX;
+
+/// Writes the conv engine's per-output-channel parameter table into `out` from the blob's
+/// little-endian arrays (`bias_le`: i32 x n, `m_le`: u16 x n, `shift`: u8 x n): for channel
+/// `c`, bytes `8c..8c+8` are the bias, the multiplier, the shift and 0. Returns the table
+/// length; `None` when the array lengths disagree or `out` is shorter than `8 * n`.
+pub fn pack_conv_params(
+    bias_le: &[u8],
+    m_le: &[u8],
+    shift: &[u8],
+    out: &mut [u8],
+) -> Option<usize> {
+    let n = shift.len();
+    let len = n.checked_mul(CONV_PARAM_BYTES)?;
+    if bias_le.len() != 4 * n || m_le.len() != 2 * n || out.len() < len {
+        return None;
+    }
+    let rows = out[..len].chunks_exact_mut(CONV_PARAM_BYTES);
+    let items = bias_le.chunks_exact(4).zip(m_le.chunks_exact(2)).zip(shift);
+    for (row, ((b, m), sh)) in rows.zip(items) {
+        row[..4].copy_from_slice(b);
+        row[4..6].copy_from_slice(m);
+        row[6] = *sh;
+        row[7] = 0;
+    }
+    Some(len)
+}
+
+/// The conv engine's shape registers for a valid, stride-1 layer on an `ih x iw x cin` input
+/// with `cout` output channels, a `k x k` kernel and optional 2x2 pooling, as `(offset,
+/// value)` pairs: OH and OW (after pooling), CIN, COUT, K, FLAGS, ROW_STRIDE (`iw*cin`), KC
+/// (`k*cin`), KKC (`k*k*cin`). `None` when a value does not fit its register or the output
+/// is empty (the engine would reject it); the caller also checks KMAX and the weight buffer.
+/// The one place the derived values are computed (firmware driver and the sim harness).
+pub fn conv_shape_regs(
+    ih: usize,
+    iw: usize,
+    cin: usize,
+    cout: usize,
+    k: usize,
+    pool: bool,
+) -> Option<[(u32, u32); 9]> {
+    if k == 0 || ih < k || iw < k {
+        return None;
+    }
+    let (ch, cw) = (ih - k + 1, iw - k + 1);
+    let (oh, ow) = if pool { (ch >> 1, cw >> 1) } else { (ch, cw) };
+    let dim = |d: usize| (1..=regs::DIM_MAX).contains(&d).then_some(d as u32);
+    let kc = k.checked_mul(cin)?;
+    let kkc = kc.checked_mul(k)?;
+    let row = iw.checked_mul(cin)?;
+    let len = |d: usize| (d <= conv::KC_VALUE_MASK as usize).then_some(d as u32);
+    Some([
+        (conv::OH, dim(oh)?),
+        (conv::OW, dim(ow)?),
+        (conv::CIN, dim(cin)?),
+        (conv::COUT, dim(cout)?),
+        (conv::K, k as u32),
+        (conv::FLAGS, u32::from(pool) << conv::FLAGS_POOL_SHIFT),
+        (conv::ROW_STRIDE, u32::try_from(row).ok()?),
+        (conv::KC, len(kc)?),
+        (conv::KKC, len(kkc)?),
+    ])
 }
 
 /// Address of a slice as the engines see it, if the whole slice lies in RAM.
@@ -148,6 +220,7 @@ impl<B: Bus> AccelBackend<B> {
             wbuf: if wbuf_log2 < 31 { 1 << wbuf_log2 } else { 0 },
             last: Engine::Software,
             last_engine_cycles: 0,
+            params: [0; CONV_PARAMS_MAX],
         }
     }
 
@@ -161,28 +234,28 @@ impl<B: Bus> AccelBackend<B> {
         // the engine reads what the CPU wrote before (activations) and writes what it reads
         // after: keep the compiler from moving memory accesses across the run
         core::sync::atomic::compiler_fence(core::sync::atomic::Ordering::SeqCst);
-        let (ctrl, status, cycles, done, err) = match engine {
+        let (ctrl, status, done, err) = match engine {
             Engine::Conv => (
                 conv::CTRL,
                 conv::STATUS,
-                conv::CYCLES,
                 conv::STATUS_DONE_MASK,
                 conv::STATUS_ERR_MASK,
             ),
             _ => (
                 pengine::CTRL,
                 pengine::STATUS,
-                pengine::CYCLES,
                 pengine::STATUS_DONE_MASK,
                 pengine::STATUS_ERR_MASK,
             ),
         };
+        let t0 = self.bus.read(sys::BASE + sys::CYCLES);
         self.bus.write(base + ctrl, 1);
         self.bus.read(sys::BASE + sys::ENGINE_WAIT);
+        let t1 = self.bus.read(sys::BASE + sys::CYCLES);
         let st = self.bus.read(base + status);
         core::sync::atomic::compiler_fence(core::sync::atomic::Ordering::SeqCst);
         self.last = engine;
-        self.last_engine_cycles = self.bus.read(base + cycles);
+        self.last_engine_cycles = t1.wrapping_sub(t0);
         if st & done == 0 || st & err != 0 {
             return Err(AccelError::Engine { engine, status: st });
         }
@@ -191,11 +264,9 @@ impl<B: Bus> AccelBackend<B> {
 
     fn try_conv(&mut self, a: &ConvArgs<'_>, out: &mut [u8]) -> Option<Result<(), AccelError>> {
         let s = a.in_shape;
-        let dim_ok = [s.h, s.w, s.c, a.cout]
-            .iter()
-            .all(|&d| (1..=regs::DIM_MAX).contains(&d));
-        let kkc = a.k.checked_mul(a.k)?.checked_mul(s.c)?;
-        if !self.conv || !dim_ok || a.k == 0 || a.k > self.kmax || kkc > self.wbuf {
+        let shape = conv_shape_regs(s.h, s.w, s.c, a.cout, a.k, a.pool)?;
+        let kkc = a.k * a.k * s.c; // conv_shape_regs checked it
+        if !self.conv || a.k > self.kmax || kkc > self.wbuf {
             return None;
         }
         let os = a.out_shape()?;
@@ -203,31 +274,26 @@ impl<B: Bus> AccelBackend<B> {
         if a.input.len() != s.len()
             || a.weights.len() != kkc * a.cout
             || a.bias.len() != a.cout
-            || a.rq.m.len() != a.cout
-            || a.rq.shift.len() != a.cout
             || out.len() != os.len()
         {
             return None;
         }
+        pack_conv_params(
+            a.bias.as_bytes(),
+            a.rq.m.as_bytes(),
+            a.rq.shift,
+            &mut self.params,
+        )?;
         let ptrs = [
             (conv::IN_ADDR, ram_addr(a.input)?),
             (conv::W_ADDR, ram_addr(a.weights)?),
-            (conv::BIAS_ADDR, ram_addr(a.bias.as_bytes())?),
-            (conv::MULT_ADDR, ram_addr(a.rq.m.as_bytes())?),
-            (conv::SHIFT_ADDR, ram_addr(a.rq.shift)?),
+            (conv::PARAM_ADDR, ram_addr(&self.params[..])?),
             (conv::OUT_ADDR, ram_addr(out)?),
         ];
         let b = conv::BASE;
-        for (reg, v) in ptrs {
+        for (reg, v) in ptrs.into_iter().chain(shape) {
             self.bus.write(b + reg, v);
         }
-        self.bus.write(b + conv::IH, s.h as u32);
-        self.bus.write(b + conv::IW, s.w as u32);
-        self.bus.write(b + conv::CIN, s.c as u32);
-        self.bus.write(b + conv::COUT, a.cout as u32);
-        self.bus.write(b + conv::K, a.k as u32);
-        self.bus
-            .write(b + conv::FLAGS, u32::from(a.pool) << conv::FLAGS_POOL_SHIFT);
         Some(self.start_and_wait(Engine::Conv, b))
     }
 

@@ -9,12 +9,12 @@
 pub const LANES: usize = 5;
 /// Largest supported square kernel size k (1..=KMAX).
 pub const KMAX: usize = 5;
-/// Largest input height, width, input channels and output channels of one conv layer.
-pub const DIM_MAX: usize = 1023;
+/// Largest output height and width (after pooling), input channels and output channels of one conv layer (8-bit registers).
+pub const DIM_MAX: usize = 255;
 /// Depth in bytes of each lane's weight buffer: a layer needs k*k*cin <= WBUF_DEPTH.
 pub const WBUF_DEPTH: usize = 512;
 /// Entries (32-bit words) of the engine's read-prefetch FIFO.
-pub const FETCH_FIFO_DEPTH: usize = 4;
+pub const FETCH_FIFO_DEPTH: usize = 2;
 
 // ---- SoC memory map ----
 
@@ -66,13 +66,13 @@ pub const FW_ADDR: u32 = 0x0002_0000;
 /// Offset of FW from RAM_BASE.
 pub const FW_OFFSET: u32 = 0x0000_0000;
 /// Size of FW in bytes.
-pub const FW_LEN: u32 = 0x0000_6000;
+pub const FW_LEN: u32 = 0x0000_8000;
 /// Address of area ARENA (in RAM): Inference arena: the ping-pong activation buffers (firmware::runner::arena_bytes).
-pub const ARENA_ADDR: u32 = 0x0002_6000;
+pub const ARENA_ADDR: u32 = 0x0002_8000;
 /// Offset of ARENA from RAM_BASE.
-pub const ARENA_OFFSET: u32 = 0x0000_6000;
+pub const ARENA_OFFSET: u32 = 0x0000_8000;
 /// Size of ARENA in bytes.
-pub const ARENA_LEN: u32 = 0x0000_6000;
+pub const ARENA_LEN: u32 = 0x0000_4000;
 /// Address of area MODEL (in RAM): Model blob (4-byte aligned; the engines read weights, biases and requantisation arrays in place).
 pub const MODEL_ADDR: u32 = 0x0002_C000;
 /// Offset of MODEL from RAM_BASE.
@@ -124,7 +124,7 @@ pub mod sys {
     pub const ENGINE_WAIT_PENGINE_MASK: u32 = 0x00000002;
 }
 
-/// Register block CONV: NP conv engine: one valid, stride-1 conv layer with bias, requantisation, ReLU clamp and optional fused 2x2 max-pool, exactly as firmware::numerics::conv2d. Configuration registers ignore writes while STATUS.BUSY is set. Data arrays may have any byte alignment (4-byte alignment is recommended and is what the firmware uses).
+/// Register block CONV: NP conv engine: one valid, stride-1 conv layer with bias, requantisation, ReLU clamp and optional fused 2x2 max-pool, exactly as firmware::numerics::conv2d. Configuration registers are write-only (they read 0; values wider than a field are truncated) and ignore writes while STATUS.BUSY is set. Data arrays may have any byte alignment (4-byte alignment is recommended and is what the firmware uses).
 pub mod conv {
     /// Base address of the block.
     pub const BASE: u32 = 0xF000_1000;
@@ -146,60 +146,54 @@ pub mod conv {
     pub const STATUS_DONE_SHIFT: u32 = 1;
     /// `STATUS.DONE` mask (already shifted).
     pub const STATUS_DONE_MASK: u32 = 0x00000002;
-    /// `STATUS.ERR` bit position (r): Set with DONE when the last START was rejected: k = 0 or k > KMAX, cin, cout = 0, ih or iw < k, any dimension > DIM_MAX, or k*k*cin > WBUF_DEPTH. Nothing is read or written then.
+    /// `STATUS.ERR` bit position (r): Set with DONE when the last START was rejected: K = 0 or K > KMAX, CIN, COUT, OH, OW, KC or KKC = 0, or KKC > WBUF_DEPTH. Nothing is read or written then. The engine does not check that the registers are consistent with each other (the driver derives them: firmware::accel::conv_regs).
     pub const STATUS_ERR_SHIFT: u32 = 2;
     /// `STATUS.ERR` mask (already shifted).
     pub const STATUS_ERR_MASK: u32 = 0x00000004;
-    /// `IN_ADDR` (rw), byte offset from `BASE`: Byte address of the input activations, u8 [ih][iw][cin].
+    /// `IN_ADDR` (w), byte offset from `BASE`: Byte address of the input activations, u8 [ih][iw][cin].
     pub const IN_ADDR: u32 = 0x08;
-    /// `W_ADDR` (rw), byte offset from `BASE`: Byte address of the weights, i8 [cout][k][k][cin].
+    /// `W_ADDR` (w), byte offset from `BASE`: Byte address of the weights, i8 [cout][k][k][cin].
     pub const W_ADDR: u32 = 0x0c;
-    /// `BIAS_ADDR` (rw), byte offset from `BASE`: Byte address of the biases, i32 little-endian [cout].
-    pub const BIAS_ADDR: u32 = 0x10;
-    /// `MULT_ADDR` (rw), byte offset from `BASE`: Byte address of the requantisation multipliers, u16 little-endian [cout].
-    pub const MULT_ADDR: u32 = 0x14;
-    /// `SHIFT_ADDR` (rw), byte offset from `BASE`: Byte address of the requantisation shifts, u8 [cout] (values outside 1..=47 are clamped into it, as numerics::scale does).
-    pub const SHIFT_ADDR: u32 = 0x18;
-    /// `OUT_ADDR` (rw), byte offset from `BASE`: Byte address of the output activations, u8 [oh][ow][cout] (written with byte strobes).
+    /// `PARAM_ADDR` (w), byte offset from `BASE`: Byte address of the per-output-channel parameters, 8 bytes each: i32 LE bias, u16 LE requantisation multiplier, u8 shift (values outside 1..=47 are clamped into it, as numerics::scale does), one unused byte. firmware::accel::pack_conv_params builds it.
+    pub const PARAM_ADDR: u32 = 0x10;
+    /// `OUT_ADDR` (w), byte offset from `BASE`: Byte address of the output activations, u8 [oh][ow][cout] (written with byte strobes).
     pub const OUT_ADDR: u32 = 0x1c;
-    /// `IH` (rw), byte offset from `BASE`: Input height.
-    pub const IH: u32 = 0x20;
-    /// `IH.VALUE` bit position (rw): 1..=DIM_MAX.
-    pub const IH_VALUE_SHIFT: u32 = 0;
-    /// `IH.VALUE` mask (already shifted).
-    pub const IH_VALUE_MASK: u32 = 0x0000ffff;
-    /// `IW` (rw), byte offset from `BASE`: Input width.
-    pub const IW: u32 = 0x24;
-    /// `IW.VALUE` bit position (rw): 1..=DIM_MAX.
-    pub const IW_VALUE_SHIFT: u32 = 0;
-    /// `IW.VALUE` mask (already shifted).
-    pub const IW_VALUE_MASK: u32 = 0x0000ffff;
-    /// `CIN` (rw), byte offset from `BASE`: Input channels.
+    /// `OH` (w), byte offset from `BASE`: Output height after pooling: ih-k+1, halved (floor) with POOL.
+    pub const OH: u32 = 0x20;
+    /// `OH.VALUE` bit position (w): 1..=DIM_MAX (0 is rejected).
+    pub const OH_VALUE_SHIFT: u32 = 0;
+    /// `OH.VALUE` mask (already shifted).
+    pub const OH_VALUE_MASK: u32 = 0x000000ff;
+    /// `OW` (w), byte offset from `BASE`: Output width after pooling: iw-k+1, halved (floor) with POOL.
+    pub const OW: u32 = 0x24;
+    /// `OW.VALUE` bit position (w): 1..=DIM_MAX (0 is rejected).
+    pub const OW_VALUE_SHIFT: u32 = 0;
+    /// `OW.VALUE` mask (already shifted).
+    pub const OW_VALUE_MASK: u32 = 0x000000ff;
+    /// `CIN` (w), byte offset from `BASE`: Input channels.
     pub const CIN: u32 = 0x28;
-    /// `CIN.VALUE` bit position (rw): 1..=DIM_MAX.
+    /// `CIN.VALUE` bit position (w): 1..=DIM_MAX.
     pub const CIN_VALUE_SHIFT: u32 = 0;
     /// `CIN.VALUE` mask (already shifted).
-    pub const CIN_VALUE_MASK: u32 = 0x0000ffff;
-    /// `COUT` (rw), byte offset from `BASE`: Output channels.
+    pub const CIN_VALUE_MASK: u32 = 0x000000ff;
+    /// `COUT` (w), byte offset from `BASE`: Output channels.
     pub const COUT: u32 = 0x2c;
-    /// `COUT.VALUE` bit position (rw): 1..=DIM_MAX.
+    /// `COUT.VALUE` bit position (w): 1..=DIM_MAX.
     pub const COUT_VALUE_SHIFT: u32 = 0;
     /// `COUT.VALUE` mask (already shifted).
-    pub const COUT_VALUE_MASK: u32 = 0x0000ffff;
-    /// `K` (rw), byte offset from `BASE`: Square kernel size.
+    pub const COUT_VALUE_MASK: u32 = 0x000000ff;
+    /// `K` (w), byte offset from `BASE`: Square kernel size.
     pub const K: u32 = 0x30;
-    /// `K.VALUE` bit position (rw): 1..=KMAX.
+    /// `K.VALUE` bit position (w): 1..=KMAX.
     pub const K_VALUE_SHIFT: u32 = 0;
     /// `K.VALUE` mask (already shifted).
     pub const K_VALUE_MASK: u32 = 0x0000000f;
-    /// `FLAGS` (rw), byte offset from `BASE`: Layer options.
+    /// `FLAGS` (w), byte offset from `BASE`: Layer options.
     pub const FLAGS: u32 = 0x34;
-    /// `FLAGS.POOL` bit position (rw): 1: fused 2x2/2 max-pool (floor) after the ReLU clamp.
+    /// `FLAGS.POOL` bit position (w): 1: fused 2x2/2 max-pool (floor) after the ReLU clamp.
     pub const FLAGS_POOL_SHIFT: u32 = 0;
     /// `FLAGS.POOL` mask (already shifted).
     pub const FLAGS_POOL_MASK: u32 = 0x00000001;
-    /// `CYCLES` (r), byte offset from `BASE`: Clock cycles from START to DONE of the last run (counts while busy).
-    pub const CYCLES: u32 = 0x38;
     /// `HWCFG` (r), byte offset from `BASE`: Hardware configuration of this instance (may differ from the defaults above on bigger parts).
     pub const HWCFG: u32 = 0x3c;
     /// `HWCFG.LANES` bit position (r): Number of lanes.
@@ -214,6 +208,20 @@ pub mod conv {
     pub const HWCFG_WBUF_LOG2_SHIFT: u32 = 12;
     /// `HWCFG.WBUF_LOG2` mask (already shifted).
     pub const HWCFG_WBUF_LOG2_MASK: u32 = 0x0001f000;
+    /// `ROW_STRIDE` (w), byte offset from `BASE`: Bytes per input row: iw*cin.
+    pub const ROW_STRIDE: u32 = 0x40;
+    /// `KC` (w), byte offset from `BASE`: Bytes of one kernel row of a window: k*cin.
+    pub const KC: u32 = 0x44;
+    /// `KC.VALUE` bit position (w): 1..=WBUF_DEPTH.
+    pub const KC_VALUE_SHIFT: u32 = 0;
+    /// `KC.VALUE` mask (already shifted).
+    pub const KC_VALUE_MASK: u32 = 0x000003ff;
+    /// `KKC` (w), byte offset from `BASE`: Weight bytes per output channel: k*k*cin.
+    pub const KKC: u32 = 0x48;
+    /// `KKC.VALUE` bit position (w): 1..=WBUF_DEPTH.
+    pub const KKC_VALUE_SHIFT: u32 = 0;
+    /// `KKC.VALUE` mask (already shifted).
+    pub const KKC_VALUE_MASK: u32 = 0x000003ff;
 }
 
 /// Register block PENGINE: P-layer engine: one pruned power-of-two dense layer, exactly firmware::numerics::dense_p_acc then requantize (or raw i32 accumulators when FINAL). Weight-driven: walks each row's entry bytes. Configuration writes are ignored while STATUS.BUSY is set. All pointers must point into RAM.

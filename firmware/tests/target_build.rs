@@ -1,4 +1,4 @@
-//! Builds the soft-core binary for `riscv32imc-unknown-none-elf` at the shipped profile
+//! Builds the soft-core binary for `riscv32im-unknown-none-elf` at the shipped profile
 //! (`firmware`: opt-level s + LTO) and checks it: it links inside the 16 KB ROM, starts with
 //! `_start`, and its code still contains the 64-bit multiply sequence of `scale` (`mul` +
 //! `mulh`/`mulhu`) that the RV32IM miscompile in shared/notes/spike-softcore.md section 7 can
@@ -11,7 +11,7 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-const TARGET: &str = "riscv32imc-unknown-none-elf";
+const TARGET: &str = "riscv32im-unknown-none-elf";
 
 fn target_installed() -> bool {
     let out = Command::new(std::env::var("RUSTC").unwrap_or_else(|_| "rustc".into()))

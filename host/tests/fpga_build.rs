@@ -135,11 +135,11 @@ fn icebreaker_build_cache_and_flash() {
         "--profile",
         "firmware",
         "--target",
-        "riscv32imc-unknown-none-elf",
+        "riscv32im-unknown-none-elf",
         "--features",
         "soc",
     ]);
-    let elf = target_dir().join("riscv32imc-unknown-none-elf/firmware/soc");
+    let elf = target_dir().join("riscv32im-unknown-none-elf/firmware/soc");
     let demo = tmp.path().join("demo");
     std::fs::create_dir_all(&demo).unwrap();
     cargo(&[

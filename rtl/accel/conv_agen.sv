@@ -2,12 +2,12 @@
 // consumption order, each with a tag:
 //
 //   for each group of up to Lanes output channels:
-//     bias (4*nl bytes), multipliers (2*nl), shifts (nl), then nl weight blocks of k*k*cin;
+//     the lanes' parameters (8*nl bytes), then nl weight blocks of k*k*cin;
 //     for oy, ox (output pixels, pooled if pool), for py, px < P (P = 2 if pool else 1),
 //       for ky < k: the kernel row at input (oy*P+py+ky, ox*P+px), k*cin contiguous bytes (HWC).
 //
 // All addresses advance by additions only (the products iw*cin, k*cin, k*k*cin come from
-// the engine's setup phase).
+// the driver, through the engine's registers).
 //
 // Reset: asynchronous, active low, on control state only.
 `default_nettype none
@@ -15,7 +15,8 @@
 module conv_agen #(
   parameter int unsigned Lanes    = 5,
   parameter int unsigned AddrBits = 32,
-  parameter int unsigned DimBits  = 10
+  parameter int unsigned DimBits  = 10,
+  parameter int unsigned LenBits  = 10   // segment lengths (>= bits of k*k*cin and 4*Lanes)
 ) (
   input  wire logic                clk_i,
   input  wire logic                rst_ni,
@@ -23,9 +24,7 @@ module conv_agen #(
   // layer configuration
   input  wire logic [AddrBits-1:0] in_addr_i,
   input  wire logic [AddrBits-1:0] w_addr_i,
-  input  wire logic [AddrBits-1:0] bias_addr_i,
-  input  wire logic [AddrBits-1:0] mult_addr_i,
-  input  wire logic [AddrBits-1:0] shift_addr_i,
+  input  wire logic [AddrBits-1:0] param_addr_i,  // 8 bytes per output channel
   input  wire logic [DimBits-1:0]  cin_i,
   input  wire logic [DimBits-1:0]  cout_i,
   input  wire logic [3:0]          k_i,
@@ -33,23 +32,23 @@ module conv_agen #(
   input  wire logic [DimBits-1:0]  oh_i,      // output rows (after pooling), >= 1
   input  wire logic [DimBits-1:0]  ow_i,      // output columns (after pooling), >= 1
   input  wire logic [AddrBits-1:0] row_stride_i, // iw*cin
-  input  wire logic [15:0]         kc_i,      // k*cin: bytes of one kernel row
-  input  wire logic [15:0]         kkc_i,     // k*k*cin: weight bytes per lane
+  input  wire logic [LenBits-1:0]  kc_i,      // k*cin: bytes of one kernel row
+  input  wire logic [LenBits-1:0]  kkc_i,     // k*k*cin: weight bytes per lane
   // segment output
   output logic                     seg_valid_o,
   input  wire logic                seg_ready_i,
   output logic [AddrBits-1:0]      seg_addr_o,
-  output logic [15:0]              seg_len_o,
+  output logic [LenBits-1:0]       seg_len_o,
   output logic [conv_pkg::TAG_W-1:0] seg_tag_o
 );
   typedef enum logic [2:0] {
-    StIdle, StBias, StMult, StShift, StWeight, StAct
+    StIdle, StParam, StWeight, StAct
   } state_e;
 
   state_e              state_q, state_d;
   logic                out_valid_q, out_valid_d;
   logic [AddrBits-1:0] out_addr_q, out_addr_d;
-  logic [15:0]         out_len_q, out_len_d;
+  logic [LenBits-1:0]  out_len_q, out_len_d;
   logic [conv_pkg::TAG_W-1:0] out_tag_q, out_tag_d;
 
   logic [DimBits-1:0]  rem_q, rem_d;       // output channels not yet started
@@ -82,9 +81,7 @@ module conv_agen #(
     op_a = seg_q;
     op_b = row_stride_i;
     unique case (state_q)
-      StBias:   begin op_a = bias_addr_i;  op_b = AddrBits'({c0_q, 2'b00}); end
-      StMult:   begin op_a = mult_addr_i;  op_b = AddrBits'({c0_q, 1'b0}); end
-      StShift:  begin op_a = shift_addr_i; op_b = AddrBits'(c0_q); end
+      StParam:  begin op_a = param_addr_i; op_b = AddrBits'({c0_q, 3'b000}); end
       StWeight: begin op_a = w_ptr_q;      op_b = AddrBits'(kkc_i); end
       default: begin
         if (!win_last) begin
@@ -139,36 +136,18 @@ module conv_agen #(
     unique case (state_q)
       StIdle: begin
         if (start_i) begin
-          state_d = StBias;
+          state_d = StParam;
           rem_d   = cout_i;
           c0_d    = '0;
           w_ptr_d = w_addr_i;
         end
       end
-      StBias: begin
+      StParam: begin
         if (emit) begin
           out_valid_d = 1'b1;
           out_addr_d  = sum;
-          out_len_d   = 16'({nl, 2'b00});
-          out_tag_d   = conv_pkg::TAG_W'(conv_pkg::KIND_BIAS);
-          state_d     = StMult;
-        end
-      end
-      StMult: begin
-        if (emit) begin
-          out_valid_d = 1'b1;
-          out_addr_d  = sum;
-          out_len_d   = 16'({nl, 1'b0});
-          out_tag_d   = conv_pkg::TAG_W'(conv_pkg::KIND_MULT);
-          state_d     = StShift;
-        end
-      end
-      StShift: begin
-        if (emit) begin
-          out_valid_d = 1'b1;
-          out_addr_d  = sum;
-          out_len_d   = 16'(nl);
-          out_tag_d   = conv_pkg::TAG_W'(conv_pkg::KIND_SHIFT);
+          out_len_d   = LenBits'({nl, 3'b000});
+          out_tag_d   = conv_pkg::TAG_W'(conv_pkg::KIND_PARAM);
           lane_d      = '0;
           state_d     = StWeight;
         end
@@ -226,7 +205,7 @@ module conv_agen #(
                 if (col_end) begin                // group done
                   rem_d   = rem_q - nl;
                   c0_d    = c0_q + DimBits'(Lanes);
-                  state_d = last_group ? StIdle : StBias;
+                  state_d = last_group ? StIdle : StParam;
                 end
               end
             end

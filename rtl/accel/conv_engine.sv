@@ -50,16 +50,22 @@ module conv_engine #(
   localparam int unsigned DimBits  = $clog2(DimMax + 1);
   localparam int unsigned WbufBits = $clog2(WbufDepth);
   localparam int unsigned LaneBits = Lanes > 1 ? $clog2(Lanes) : 1;
-  localparam int unsigned PBits    = $clog2(4 * Lanes + 1);  // byte index in a parameter segment
+  localparam int unsigned PBits    = $clog2(8 * Lanes + 1);  // byte index in a parameter segment
+  // segment lengths: k*cin and k*k*cin <= WbufDepth, parameter segments <= 8*Lanes bytes
+  localparam int unsigned LenBits  = $clog2((WbufDepth > 8 * Lanes ? WbufDepth : 8 * Lanes) + 1);
 
-  typedef enum logic [1:0] {StIdle, StSetup, StRun, StDrain} state_e;
+  typedef enum logic [1:0] {StIdle, StRun, StDrain} state_e;
 
   // ------------------------------------------------------------------ registers
-  logic [AddrBits-1:0] in_addr_q, w_addr_q, bias_addr_q, mult_addr_q, shift_addr_q, out_addr_q;
-  logic [15:0]         ih_q, iw_q, cin_q, cout_q;
+  // Configuration registers are write-only (they read 0) and hold what the address generator
+  // walks with, derived by the driver (firmware::accel::conv_regs): output dims after pooling,
+  // the row stride iw*cin and the segment lengths k*cin, k*k*cin. No multiplier in here.
+  logic [AddrBits-1:0] in_addr_q, w_addr_q, param_addr_q, out_addr_q;
+  logic [AddrBits-1:0] row_stride_q;
+  logic [DimBits-1:0]  oh_q, ow_q, cin_q, cout_q;
+  logic [LenBits-1:0]  kc_q, kkc_q;
   logic [3:0]          k_q;
   logic                pool_q;
-  logic [31:0]         cycles_q, cycles_d;
   logic                done_q, done_d, err_q, err_d;
 
   logic reg_ready_q, reg_fire, reg_wr, start;
@@ -79,19 +85,6 @@ module conv_engine #(
   always_comb begin
     unique case (reg_addr_i)
       accel_pkg::CONV_STATUS:     reg_rdata_d = 32'({err_q, done_q, busy});
-      accel_pkg::CONV_IN_ADDR:    reg_rdata_d = 32'(in_addr_q);
-      accel_pkg::CONV_W_ADDR:     reg_rdata_d = 32'(w_addr_q);
-      accel_pkg::CONV_BIAS_ADDR:  reg_rdata_d = 32'(bias_addr_q);
-      accel_pkg::CONV_MULT_ADDR:  reg_rdata_d = 32'(mult_addr_q);
-      accel_pkg::CONV_SHIFT_ADDR: reg_rdata_d = 32'(shift_addr_q);
-      accel_pkg::CONV_OUT_ADDR:   reg_rdata_d = 32'(out_addr_q);
-      accel_pkg::CONV_IH:         reg_rdata_d = 32'(ih_q);
-      accel_pkg::CONV_IW:         reg_rdata_d = 32'(iw_q);
-      accel_pkg::CONV_CIN:        reg_rdata_d = 32'(cin_q);
-      accel_pkg::CONV_COUT:       reg_rdata_d = 32'(cout_q);
-      accel_pkg::CONV_K:          reg_rdata_d = 32'(k_q);
-      accel_pkg::CONV_FLAGS:      reg_rdata_d = 32'(pool_q);
-      accel_pkg::CONV_CYCLES:     reg_rdata_d = cycles_q;
       accel_pkg::CONV_HWCFG:      reg_rdata_d = (32'(Lanes) << accel_pkg::CONV_HWCFG_LANES_LSB)
                                    | (32'(KMax) << accel_pkg::CONV_HWCFG_KMAX_LSB)
                                    | (32'(WbufBits) << accel_pkg::CONV_HWCFG_WBUF_LOG2_LSB);
@@ -102,37 +95,31 @@ module conv_engine #(
   always_ff @(posedge clk_i or negedge rst_ni) begin
     if (!rst_ni) begin
       reg_ready_q  <= 1'b0;
-      in_addr_q    <= '0;
-      w_addr_q     <= '0;
-      bias_addr_q  <= '0;
-      mult_addr_q  <= '0;
-      shift_addr_q <= '0;
-      out_addr_q   <= '0;
-      ih_q         <= '0;
-      iw_q         <= '0;
-      cin_q        <= '0;
-      cout_q       <= '0;
-      k_q          <= '0;
-      pool_q       <= 1'b0;
     end else begin
       reg_ready_q <= reg_valid_i && !reg_ready_q;
-      if (reg_wr) begin
-        unique case (reg_addr_i)
-          accel_pkg::CONV_IN_ADDR:    in_addr_q    <= reg_wdata_i[AddrBits-1:0];
-          accel_pkg::CONV_W_ADDR:     w_addr_q     <= reg_wdata_i[AddrBits-1:0];
-          accel_pkg::CONV_BIAS_ADDR:  bias_addr_q  <= reg_wdata_i[AddrBits-1:0];
-          accel_pkg::CONV_MULT_ADDR:  mult_addr_q  <= reg_wdata_i[AddrBits-1:0];
-          accel_pkg::CONV_SHIFT_ADDR: shift_addr_q <= reg_wdata_i[AddrBits-1:0];
-          accel_pkg::CONV_OUT_ADDR:   out_addr_q   <= reg_wdata_i[AddrBits-1:0];
-          accel_pkg::CONV_IH:         ih_q         <= reg_wdata_i[15:0];
-          accel_pkg::CONV_IW:         iw_q         <= reg_wdata_i[15:0];
-          accel_pkg::CONV_CIN:        cin_q        <= reg_wdata_i[15:0];
-          accel_pkg::CONV_COUT:       cout_q       <= reg_wdata_i[15:0];
-          accel_pkg::CONV_K:          k_q          <= reg_wdata_i[3:0];
-          accel_pkg::CONV_FLAGS:      pool_q       <= reg_wdata_i[accel_pkg::CONV_FLAGS_POOL_LSB];
-          default: ;
-        endcase
-      end
+    end
+  end
+
+  // Configuration: no reset (a START after reset with nothing written is rejected or runs
+  // garbage; the driver always writes every register before START).
+  always_ff @(posedge clk_i) begin
+    if (reg_wr) begin
+      unique case (reg_addr_i)
+        accel_pkg::CONV_IN_ADDR:    in_addr_q    <= reg_wdata_i[AddrBits-1:0];
+        accel_pkg::CONV_W_ADDR:     w_addr_q     <= reg_wdata_i[AddrBits-1:0];
+        accel_pkg::CONV_PARAM_ADDR: param_addr_q <= reg_wdata_i[AddrBits-1:0];
+        accel_pkg::CONV_OUT_ADDR:   out_addr_q   <= reg_wdata_i[AddrBits-1:0];
+        accel_pkg::CONV_ROW_STRIDE: row_stride_q <= reg_wdata_i[AddrBits-1:0];
+        accel_pkg::CONV_OH:         oh_q         <= reg_wdata_i[DimBits-1:0];
+        accel_pkg::CONV_OW:         ow_q         <= reg_wdata_i[DimBits-1:0];
+        accel_pkg::CONV_CIN:        cin_q        <= reg_wdata_i[DimBits-1:0];
+        accel_pkg::CONV_COUT:       cout_q       <= reg_wdata_i[DimBits-1:0];
+        accel_pkg::CONV_KC:         kc_q         <= reg_wdata_i[LenBits-1:0];
+        accel_pkg::CONV_KKC:        kkc_q        <= reg_wdata_i[LenBits-1:0];
+        accel_pkg::CONV_K:          k_q          <= reg_wdata_i[3:0];
+        accel_pkg::CONV_FLAGS:      pool_q       <= reg_wdata_i[accel_pkg::CONV_FLAGS_POOL_LSB];
+        default: ;
+      endcase
     end
   end
 
@@ -140,51 +127,34 @@ module conv_engine #(
     reg_rdata_q <= reg_rdata_d;
   end
 
-  // ------------------------------------------------------------------ setup
-  // Three products by shift-and-add: iw*cin (row stride), k*cin, k*k*cin.
-  logic [1:0]          step_q, step_d;
-  logic [AddrBits-1:0] ma_q, ma_d, mp_q, mp_d;
-  logic [15:0]         mb_q, mb_d;
-  logic [AddrBits-1:0] row_stride_q, row_stride_d;
-  logic [15:0]         kc_q, kc_d, kkc_q, kkc_d;
-
-  logic               bad_cfg;
-  logic [15:0]        k16, ch, cw;
-  logic [DimBits-1:0] oh, ow;
+  // A START with a zero dimension or buffers too small is rejected (DONE|ERR, no bus access).
+  logic bad_cfg;
   always_comb begin
-    k16     = {12'd0, k_q};
     bad_cfg = k_q == 4'd0 || 32'(k_q) > KMax || cin_q == '0 || cout_q == '0
-           || ih_q < k16 || iw_q < k16
-           || 32'(ih_q) > DimMax || 32'(iw_q) > DimMax || 32'(cin_q) > DimMax
-           || 32'(cout_q) > DimMax;
-    ch      = ih_q - k16 + 16'd1;
-    cw      = iw_q - k16 + 16'd1;
-    oh      = DimBits'(pool_q ? ch >> 1 : ch);
-    ow      = DimBits'(pool_q ? cw >> 1 : cw);
+           || oh_q == '0 || ow_q == '0 || kc_q == '0 || kkc_q == '0
+           || 32'(kkc_q) > WbufDepth;
   end
 
   // ------------------------------------------------------------------ address generator + fetch
   logic                seg_valid, seg_ready;
   logic [AddrBits-1:0] seg_addr;
-  logic [15:0]         seg_len;
+  logic [LenBits-1:0]  seg_len;
   logic [conv_pkg::TAG_W-1:0] seg_tag;
   logic                run_start;
 
-  conv_agen #(.Lanes(Lanes), .AddrBits(AddrBits), .DimBits(DimBits)) u_agen (
+  conv_agen #(.Lanes(Lanes), .AddrBits(AddrBits), .DimBits(DimBits), .LenBits(LenBits)) u_agen (
     .clk_i        (clk_i),
     .rst_ni       (rst_ni),
     .start_i      (run_start),
     .in_addr_i    (in_addr_q),
     .w_addr_i     (w_addr_q),
-    .bias_addr_i  (bias_addr_q),
-    .mult_addr_i  (mult_addr_q),
-    .shift_addr_i (shift_addr_q),
-    .cin_i        (DimBits'(cin_q)),
-    .cout_i       (DimBits'(cout_q)),
+    .param_addr_i (param_addr_q),
+    .cin_i        (cin_q),
+    .cout_i       (cout_q),
     .k_i          (k_q),
     .pool_i       (pool_q),
-    .oh_i         (oh),
-    .ow_i         (ow),
+    .oh_i         (oh_q),
+    .ow_i         (ow_q),
     .row_stride_i (row_stride_q),
     .kc_i         (kc_q),
     .kkc_i        (kkc_q),
@@ -205,7 +175,7 @@ module conv_engine #(
   logic [2:0]          b_kind;
   assign b_kind = b_tag[conv_pkg::TAG_KIND +: 3];
 
-  conv_fetch #(.AddrBits(AddrBits), .FifoDepth(FifoDepth)) u_fetch (
+  conv_fetch #(.AddrBits(AddrBits), .FifoDepth(FifoDepth), .LenBits(LenBits)) u_fetch (
     .clk_i        (clk_i),
     .rst_ni       (rst_ni),
     .clear_i      (start),
@@ -305,7 +275,7 @@ module conv_engine #(
     pix_end_busy = res_valid_q || (s1_valid_q && s1_wlast_q && s1_plast_q)
                                || (s2_valid_q && s2_wlast_q && s2_plast_q)
                                || (s3_valid_q && s3_wlast_q && s3_plast_q);
-    if (b_kind == conv_pkg::KIND_BIAS && b_first) can_take = grp_idle;
+    if (b_kind == conv_pkg::KIND_PARAM && b_first) can_take = grp_idle;
     else if (pix_end_byte)                 can_take = !pix_end_busy;
     else                                   can_take = 1'b1;
   end
@@ -332,30 +302,23 @@ module conv_engine #(
     pidx        = b_first ? '0 : pcnt_q;
 
     if (run_start) begin
-      crem_d = DimBits'(cout_q);
+      crem_d = cout_q;
     end
     if (b_pop) begin
       pcnt_d = pidx + 1'b1;
       unique case (b_kind)
-        conv_pkg::KIND_BIAS: begin
+        conv_pkg::KIND_PARAM: begin
           if (b_first) begin
             grp_start = 1'b1;
             nl_d      = crem_q > DimBits'(Lanes) ? DimBits'(Lanes) : crem_q;
             crem_d    = crem_q - nl_d;
           end
+          // lane j's 8 bytes: bias 0..3, multiplier 4..5, shift 6 (clamped into 1..47), pad 7
           for (int j = 0; j < 32'(Lanes); j++) begin
-            if ((32'(pidx) >> 2) == j) bias_d[32*j + 8*32'(pidx[1:0]) +: 8] = b_byte;
-          end
-        end
-        conv_pkg::KIND_MULT: begin
-          for (int j = 0; j < 32'(Lanes); j++) begin
-            if ((32'(pidx) >> 1) == j) mult_d[16*j + 8*32'(pidx[0]) +: 8] = b_byte;
-          end
-        end
-        conv_pkg::KIND_SHIFT: begin
-          for (int j = 0; j < 32'(Lanes); j++) begin
-            if (32'(pidx) == j) begin
-              shift_d[6*j +: 6] = b_byte == 8'd0 ? 6'd1 : (b_byte > 8'd47 ? 6'd47 : b_byte[5:0]);
+            if ((32'(pidx) >> 3) == j) begin
+              if (!pidx[2]) bias_d[32*j + 8*32'(pidx[1:0]) +: 8] = b_byte;
+              else if (!pidx[1]) mult_d[16*j + 8*32'(pidx[0]) +: 8] = b_byte;
+              else if (!pidx[0]) shift_d[6*j +: 6] = b_byte == 8'd0 ? 6'd1 : (b_byte > 8'd47 ? 6'd47 : b_byte[5:0]);
             end
           end
           wlane_d = '0;
@@ -408,7 +371,7 @@ module conv_engine #(
     .run_start_i   (run_start),
     .grp_start_i   (grp_start),
     .out_addr_i    (out_addr_q),
-    .cout_i        (DimBits'(cout_q)),
+    .cout_i        (cout_q),
     .nl_i          (nl_q),
     .res_valid_i   (res_valid_q),
     .res_i         (res_all),
@@ -429,60 +392,20 @@ module conv_engine #(
   assign end_seen = b_pop && b_last && b_tag[conv_pkg::TAG_LAST_SEG];
 
   always_comb begin
-    state_d      = state_q;
-    done_d       = done_q;
-    err_d        = err_q;
-    cycles_d     = busy ? cycles_q + 32'd1 : cycles_q;
-    step_d       = step_q;
-    ma_d         = ma_q;
-    mb_d         = mb_q;
-    mp_d         = mp_q;
-    row_stride_d = row_stride_q;
-    kc_d         = kc_q;
-    kkc_d        = kkc_q;
-    run_start    = 1'b0;
+    state_d   = state_q;
+    done_d    = done_q;
+    err_d     = err_q;
+    run_start = 1'b0;
 
     unique case (state_q)
       StIdle: begin
         if (start) begin
           done_d   = bad_cfg;
           err_d    = bad_cfg;
-          cycles_d = '0;
           if (!bad_cfg) begin
-            state_d = StSetup;
-            step_d  = 2'd0;
-            ma_d    = AddrBits'(cin_q);
-            mb_d    = iw_q;
-            mp_d    = '0;
+            state_d   = StRun;
+            run_start = 1'b1;
           end
-        end
-      end
-      StSetup: begin
-        if (mb_q != 16'd0) begin
-          mp_d = mb_q[0] ? mp_q + ma_q : mp_q;
-          ma_d = ma_q << 1;
-          mb_d = mb_q >> 1;
-        end else begin
-          mp_d = '0;
-          mb_d = k16;
-          unique case (step_q)
-            2'd0: begin row_stride_d = mp_q; ma_d = AddrBits'(cin_q); step_d = 2'd1; end
-            2'd1: begin kc_d = mp_q[15:0]; ma_d = mp_q; step_d = 2'd2; end
-            default: begin
-              kkc_d = mp_q[15:0];
-              if (mp_q > AddrBits'(WbufDepth)) begin
-                state_d = StIdle;
-                done_d  = 1'b1;
-                err_d   = 1'b1;
-              end else if (oh == '0 || ow == '0) begin
-                state_d = StIdle;       // nothing to compute (pooling a 1-wide map)
-                done_d  = 1'b1;
-              end else begin
-                state_d   = StRun;
-                run_start = 1'b1;
-              end
-            end
-          endcase
         end
       end
       StRun: begin
@@ -503,7 +426,6 @@ module conv_engine #(
       state_q     <= StIdle;
       done_q      <= 1'b0;
       err_q       <= 1'b0;
-      cycles_q    <= '0;
       s1_valid_q  <= 1'b0;
       s2_valid_q  <= 1'b0;
       s3_valid_q  <= 1'b0;
@@ -512,7 +434,6 @@ module conv_engine #(
       state_q     <= state_d;
       done_q      <= done_d;
       err_q       <= err_d;
-      cycles_q    <= cycles_d;
       s1_valid_q  <= s1_valid_d;
       s2_valid_q  <= s1_valid_q;
       s3_valid_q  <= s2_valid_q;
@@ -521,13 +442,6 @@ module conv_engine #(
   end
 
   always_ff @(posedge clk_i) begin
-    step_q       <= step_d;
-    ma_q         <= ma_d;
-    mb_q         <= mb_d;
-    mp_q         <= mp_d;
-    row_stride_q <= row_stride_d;
-    kc_q         <= kc_d;
-    kkc_q        <= kkc_d;
     bias_q       <= bias_d;
     mult_q       <= mult_d;
     shift_q      <= shift_d;

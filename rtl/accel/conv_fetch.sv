@@ -8,7 +8,8 @@
 
 module conv_fetch #(
   parameter int unsigned AddrBits  = 32,
-  parameter int unsigned FifoDepth = 4
+  parameter int unsigned FifoDepth = 4,
+  parameter int unsigned LenBits   = 16   // width of segment lengths
 ) (
   input  wire logic                clk_i,
   input  wire logic                rst_ni,
@@ -17,7 +18,7 @@ module conv_fetch #(
   input  wire logic                seg_valid_i,
   output logic                     seg_ready_o,
   input  wire logic [AddrBits-1:0] seg_addr_i,
-  input  wire logic [15:0]         seg_len_i,   // >= 1
+  input  wire logic [LenBits-1:0]  seg_len_i,   // >= 1
   input  wire logic [conv_pkg::TAG_W-1:0] seg_tag_i,
   // word read requests (to the bus arbiter; one outstanding transfer in the whole engine)
   output logic                     rd_req_o,
@@ -46,7 +47,7 @@ module conv_fetch #(
   logic                seg_q, seg_d;
   logic [AddrBits-3:0] waddr_q, waddr_d;
   logic [1:0]          lo_q, lo_d;
-  logic [15:0]         left_q, left_d;
+  logic [LenBits-1:0]  left_q, left_d;
   logic                first_q, first_d;
   logic [conv_pkg::TAG_W-1:0] tag_q, tag_d;
 
@@ -69,7 +70,7 @@ module conv_fetch #(
 
   always_comb begin
     room      = 3'd4 - {1'b0, lo_q};
-    word_last = left_q <= {13'd0, room};
+    word_last = left_q <= LenBits'(room);
     word_hi   = word_last ? 2'(lo_q + left_q[1:0] - 2'd1) : 2'd3;
     word_n    = word_last ? left_q[2:0] : room;
   end
@@ -121,7 +122,7 @@ module conv_fetch #(
       meta_d      = {tag_q, word_last, first_q, word_hi, lo_q};
       waddr_d     = waddr_q + 1'b1;
       lo_d        = 2'd0;
-      left_d      = left_q - {13'd0, word_n};
+      left_d      = left_q - LenBits'(word_n);
       first_d     = 1'b0;
       seg_d       = !word_last;
     end else if (push) begin
@@ -184,6 +185,7 @@ module conv_fetch #(
     if (FifoDepth < 2 || (FifoDepth & (FifoDepth - 1)) != 0)
       $error("conv_fetch: FifoDepth must be a power of two >= 2");
     if (AddrBits < 3 || AddrBits > 32) $error("conv_fetch: AddrBits must be in 3..32");
+    if (LenBits < 3 || LenBits > 16) $error("conv_fetch: LenBits must be in 3..16");
   end
 endmodule : conv_fetch
 

@@ -8,9 +8,7 @@
 package conv_pkg;
 
   // What the bytes of a fetched segment are (tag bits [TAG_KIND +: 3]).
-  localparam logic [2:0] KIND_BIAS   = 3'd0;  // i32 LE biases of the group's lanes
-  localparam logic [2:0] KIND_MULT   = 3'd1;  // u16 LE multipliers
-  localparam logic [2:0] KIND_SHIFT  = 3'd2;  // u8 shifts
+  localparam logic [2:0] KIND_PARAM  = 3'd0;  // 8 bytes per lane: i32 LE bias, u16 LE mult, u8 shift, pad
   localparam logic [2:0] KIND_WEIGHT = 3'd3;  // k*k*cin i8 weights of one lane
   localparam logic [2:0] KIND_ACT    = 3'd4;  // k*cin u8 activations: one kernel row of one window
 

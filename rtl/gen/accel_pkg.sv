@@ -10,12 +10,12 @@ package accel_pkg;
   localparam int unsigned LANES = 5;
   // Largest supported square kernel size k (1..=KMAX).
   localparam int unsigned KMAX = 5;
-  // Largest input height, width, input channels and output channels of one conv layer.
-  localparam int unsigned DIM_MAX = 1023;
+  // Largest output height and width (after pooling), input channels and output channels of one conv layer (8-bit registers).
+  localparam int unsigned DIM_MAX = 255;
   // Depth in bytes of each lane's weight buffer: a layer needs k*k*cin <= WBUF_DEPTH.
   localparam int unsigned WBUF_DEPTH = 512;
   // Entries (32-bit words) of the engine's read-prefetch FIFO.
-  localparam int unsigned FETCH_FIFO_DEPTH = 4;
+  localparam int unsigned FETCH_FIFO_DEPTH = 2;
 
   // ---- SoC memory map (byte addresses) ----
   // Boot ROM (64 words of LUT logic, no EBR; generated into rtl/gen/soc_boot_rom.sv): copies the firmware image from FLASH_FW to FW in RAM and jumps to it.
@@ -51,11 +51,11 @@ package accel_pkg;
   // FW (in RAM): Firmware code, read-only data, data and bss (the boot ROM jumps to FW_ADDR).
   localparam logic [31:0] FW_ADDR = 32'h00020000;
   localparam logic [31:0] FW_OFFSET = 32'h00000000;
-  localparam logic [31:0] FW_LEN = 32'h00006000;
+  localparam logic [31:0] FW_LEN = 32'h00008000;
   // ARENA (in RAM): Inference arena: the ping-pong activation buffers (firmware::runner::arena_bytes).
-  localparam logic [31:0] ARENA_ADDR = 32'h00026000;
-  localparam logic [31:0] ARENA_OFFSET = 32'h00006000;
-  localparam logic [31:0] ARENA_LEN = 32'h00006000;
+  localparam logic [31:0] ARENA_ADDR = 32'h00028000;
+  localparam logic [31:0] ARENA_OFFSET = 32'h00008000;
+  localparam logic [31:0] ARENA_LEN = 32'h00004000;
   // MODEL (in RAM): Model blob (4-byte aligned; the engines read weights, biases and requantisation arrays in place).
   localparam logic [31:0] MODEL_ADDR = 32'h0002c000;
   localparam logic [31:0] MODEL_OFFSET = 32'h0000c000;
@@ -93,7 +93,7 @@ package accel_pkg;
   localparam int unsigned SYS_ENGINE_WAIT_PENGINE_LSB = 1;
   localparam int unsigned SYS_ENGINE_WAIT_PENGINE_WIDTH = 1;
 
-  // ---- block CONV: NP conv engine: one valid, stride-1 conv layer with bias, requantisation, ReLU clamp and optional fused 2x2 max-pool, exactly as firmware::numerics::conv2d. Configuration registers ignore writes while STATUS.BUSY is set. Data arrays may have any byte alignment (4-byte alignment is recommended and is what the firmware uses). ----
+  // ---- block CONV: NP conv engine: one valid, stride-1 conv layer with bias, requantisation, ReLU clamp and optional fused 2x2 max-pool, exactly as firmware::numerics::conv2d. Configuration registers are write-only (they read 0; values wider than a field are truncated) and ignore writes while STATUS.BUSY is set. Data arrays may have any byte alignment (4-byte alignment is recommended and is what the firmware uses). ----
   localparam logic [31:0] CONV_BASE = 32'hf0001000;
   localparam int unsigned CONV_AW = 12;  // offset width in bits
   // CTRL (w): Control. Writing START while busy has no effect.
@@ -109,53 +109,47 @@ package accel_pkg;
   //   DONE [1:1] (r): Set when a layer finishes (or is rejected); cleared by START.
   localparam int unsigned CONV_STATUS_DONE_LSB = 1;
   localparam int unsigned CONV_STATUS_DONE_WIDTH = 1;
-  //   ERR [2:2] (r): Set with DONE when the last START was rejected: k = 0 or k > KMAX, cin, cout = 0, ih or iw < k, any dimension > DIM_MAX, or k*k*cin > WBUF_DEPTH. Nothing is read or written then.
+  //   ERR [2:2] (r): Set with DONE when the last START was rejected: K = 0 or K > KMAX, CIN, COUT, OH, OW, KC or KKC = 0, or KKC > WBUF_DEPTH. Nothing is read or written then. The engine does not check that the registers are consistent with each other (the driver derives them: firmware::accel::conv_regs).
   localparam int unsigned CONV_STATUS_ERR_LSB = 2;
   localparam int unsigned CONV_STATUS_ERR_WIDTH = 1;
-  // IN_ADDR (rw): Byte address of the input activations, u8 [ih][iw][cin].
+  // IN_ADDR (w): Byte address of the input activations, u8 [ih][iw][cin].
   localparam logic [11:0] CONV_IN_ADDR = 12'h008;
-  // W_ADDR (rw): Byte address of the weights, i8 [cout][k][k][cin].
+  // W_ADDR (w): Byte address of the weights, i8 [cout][k][k][cin].
   localparam logic [11:0] CONV_W_ADDR = 12'h00c;
-  // BIAS_ADDR (rw): Byte address of the biases, i32 little-endian [cout].
-  localparam logic [11:0] CONV_BIAS_ADDR = 12'h010;
-  // MULT_ADDR (rw): Byte address of the requantisation multipliers, u16 little-endian [cout].
-  localparam logic [11:0] CONV_MULT_ADDR = 12'h014;
-  // SHIFT_ADDR (rw): Byte address of the requantisation shifts, u8 [cout] (values outside 1..=47 are clamped into it, as numerics::scale does).
-  localparam logic [11:0] CONV_SHIFT_ADDR = 12'h018;
-  // OUT_ADDR (rw): Byte address of the output activations, u8 [oh][ow][cout] (written with byte strobes).
+  // PARAM_ADDR (w): Byte address of the per-output-channel parameters, 8 bytes each: i32 LE bias, u16 LE requantisation multiplier, u8 shift (values outside 1..=47 are clamped into it, as numerics::scale does), one unused byte. firmware::accel::pack_conv_params builds it.
+  localparam logic [11:0] CONV_PARAM_ADDR = 12'h010;
+  // OUT_ADDR (w): Byte address of the output activations, u8 [oh][ow][cout] (written with byte strobes).
   localparam logic [11:0] CONV_OUT_ADDR = 12'h01c;
-  // IH (rw): Input height.
-  localparam logic [11:0] CONV_IH = 12'h020;
-  //   VALUE [15:0] (rw): 1..=DIM_MAX.
-  localparam int unsigned CONV_IH_VALUE_LSB = 0;
-  localparam int unsigned CONV_IH_VALUE_WIDTH = 16;
-  // IW (rw): Input width.
-  localparam logic [11:0] CONV_IW = 12'h024;
-  //   VALUE [15:0] (rw): 1..=DIM_MAX.
-  localparam int unsigned CONV_IW_VALUE_LSB = 0;
-  localparam int unsigned CONV_IW_VALUE_WIDTH = 16;
-  // CIN (rw): Input channels.
+  // OH (w): Output height after pooling: ih-k+1, halved (floor) with POOL.
+  localparam logic [11:0] CONV_OH = 12'h020;
+  //   VALUE [7:0] (w): 1..=DIM_MAX (0 is rejected).
+  localparam int unsigned CONV_OH_VALUE_LSB = 0;
+  localparam int unsigned CONV_OH_VALUE_WIDTH = 8;
+  // OW (w): Output width after pooling: iw-k+1, halved (floor) with POOL.
+  localparam logic [11:0] CONV_OW = 12'h024;
+  //   VALUE [7:0] (w): 1..=DIM_MAX (0 is rejected).
+  localparam int unsigned CONV_OW_VALUE_LSB = 0;
+  localparam int unsigned CONV_OW_VALUE_WIDTH = 8;
+  // CIN (w): Input channels.
   localparam logic [11:0] CONV_CIN = 12'h028;
-  //   VALUE [15:0] (rw): 1..=DIM_MAX.
+  //   VALUE [7:0] (w): 1..=DIM_MAX.
   localparam int unsigned CONV_CIN_VALUE_LSB = 0;
-  localparam int unsigned CONV_CIN_VALUE_WIDTH = 16;
-  // COUT (rw): Output channels.
+  localparam int unsigned CONV_CIN_VALUE_WIDTH = 8;
+  // COUT (w): Output channels.
   localparam logic [11:0] CONV_COUT = 12'h02c;
-  //   VALUE [15:0] (rw): 1..=DIM_MAX.
+  //   VALUE [7:0] (w): 1..=DIM_MAX.
   localparam int unsigned CONV_COUT_VALUE_LSB = 0;
-  localparam int unsigned CONV_COUT_VALUE_WIDTH = 16;
-  // K (rw): Square kernel size.
+  localparam int unsigned CONV_COUT_VALUE_WIDTH = 8;
+  // K (w): Square kernel size.
   localparam logic [11:0] CONV_K = 12'h030;
-  //   VALUE [3:0] (rw): 1..=KMAX.
+  //   VALUE [3:0] (w): 1..=KMAX.
   localparam int unsigned CONV_K_VALUE_LSB = 0;
   localparam int unsigned CONV_K_VALUE_WIDTH = 4;
-  // FLAGS (rw): Layer options.
+  // FLAGS (w): Layer options.
   localparam logic [11:0] CONV_FLAGS = 12'h034;
-  //   POOL [0:0] (rw): 1: fused 2x2/2 max-pool (floor) after the ReLU clamp.
+  //   POOL [0:0] (w): 1: fused 2x2/2 max-pool (floor) after the ReLU clamp.
   localparam int unsigned CONV_FLAGS_POOL_LSB = 0;
   localparam int unsigned CONV_FLAGS_POOL_WIDTH = 1;
-  // CYCLES (r): Clock cycles from START to DONE of the last run (counts while busy).
-  localparam logic [11:0] CONV_CYCLES = 12'h038;
   // HWCFG (r): Hardware configuration of this instance (may differ from the defaults above on bigger parts).
   localparam logic [11:0] CONV_HWCFG = 12'h03c;
   //   LANES [7:0] (r): Number of lanes.
@@ -167,6 +161,18 @@ package accel_pkg;
   //   WBUF_LOG2 [16:12] (r): log2 of WBUF_DEPTH.
   localparam int unsigned CONV_HWCFG_WBUF_LOG2_LSB = 12;
   localparam int unsigned CONV_HWCFG_WBUF_LOG2_WIDTH = 5;
+  // ROW_STRIDE (w): Bytes per input row: iw*cin.
+  localparam logic [11:0] CONV_ROW_STRIDE = 12'h040;
+  // KC (w): Bytes of one kernel row of a window: k*cin.
+  localparam logic [11:0] CONV_KC = 12'h044;
+  //   VALUE [9:0] (w): 1..=WBUF_DEPTH.
+  localparam int unsigned CONV_KC_VALUE_LSB = 0;
+  localparam int unsigned CONV_KC_VALUE_WIDTH = 10;
+  // KKC (w): Weight bytes per output channel: k*k*cin.
+  localparam logic [11:0] CONV_KKC = 12'h048;
+  //   VALUE [9:0] (w): 1..=WBUF_DEPTH.
+  localparam int unsigned CONV_KKC_VALUE_LSB = 0;
+  localparam int unsigned CONV_KKC_VALUE_WIDTH = 10;
 
   // ---- block PENGINE: P-layer engine: one pruned power-of-two dense layer, exactly firmware::numerics::dense_p_acc then requantize (or raw i32 accumulators when FINAL). Weight-driven: walks each row's entry bytes. Configuration writes are ignored while STATUS.BUSY is set. All pointers must point into RAM. ----
   localparam logic [31:0] PENGINE_BASE = 32'hf0002000;

@@ -19,7 +19,7 @@ module soc_boot_rom (
       6'd5: data_o = 32'h57465337;  // 0x0014: lui t1, 0x57465
       6'd6: data_o = 32'he4330313;  // 0x0018: addi t1, t1, -445
       6'd7: data_o = 32'h02629c63;  // 0x001c: bne t0, t1, fail
-      6'd8: data_o = 32'h000063b7;  // 0x0020: lui t2, 0x6
+      6'd8: data_o = 32'h000083b7;  // 0x0020: lui t2, 0x8
       6'd9: data_o = 32'h02c3e863;  // 0x0024: bltu t2, a2, fail
       6'd10: data_o = 32'h01050513;  // 0x0028: addi a0, a0, 16
       6'd11: data_o = 32'h000205b7;  // 0x002c: lui a1, 0x20

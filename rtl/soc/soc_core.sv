@@ -1,4 +1,5 @@
-// cnnfpga SoC core: PicoRV32 (RV32IMC, counters, misalignment/illegal-instruction traps), a
+// cnnfpga SoC core: PicoRV32 (RV32IM without DIV, 32-bit counters, misalignment and
+// illegal-instruction traps), a
 // 64-word boot ROM in LUTs (generated: copies the firmware from flash to RAM), 128 KB SPRAM shared with the accelerator engines through a fixed-priority
 // arbiter, SPI flash read window (picosoc's spimemio), and MMIO: system registers (UART TX, EXIT,
 // cycle counter, ENGINE_WAIT), the NP conv engine and the P-layer engine (each optional:
@@ -17,7 +18,8 @@ module soc_core #(
   parameter int unsigned UartDiv       = 104,   // clock cycles per UART bit (12 MHz / 115200)
   parameter bit          FastMul       = 1'b0,  // 1: single-cycle multiplier (DSPs on the board)
   parameter bit          EnableConv    = 1'b1,  // 0: no conv engine (its block reads 0)
-  parameter bit          EnablePengine = 1'b1   // 0: no P-layer engine (its block reads 0)
+  parameter bit          EnablePengine = 1'b1,  // 0: no P-layer engine (its block reads 0)
+  parameter int unsigned ConvLanes     = accel_pkg::LANES  // conv engine MAC lanes (1 on the UP5K)
 ) (
   input  wire logic        clk_i,
   input  wire logic        rst_ni,
@@ -44,8 +46,14 @@ module soc_core #(
   localparam int unsigned RomAw = $clog2(accel_pkg::ROM_SIZE / 4);
   // Engine pointer width: the RAM ends at 0x0004_0000 (the arbiter uses bits [16:2] only).
   localparam int unsigned EngineAddrBits = 18;
+  // The conv engine keeps byte offsets within the 128 KiB RAM only (17 bits: the registers
+  // drop RAM_BASE's bit 17, the arbiter ignores it).
+  localparam int unsigned ConvAddrBits = 17;
 
   initial begin
+    if (accel_pkg::RAM_SIZE > (1 << ConvAddrBits) || accel_pkg::RAM_BASE % (1 << ConvAddrBits) != 0) begin
+      $error("soc_core: RAM not addressable by the conv engine's %0d-bit offsets", ConvAddrBits);
+    end
     if (accel_pkg::RAM_BASE + accel_pkg::RAM_SIZE > (1 << EngineAddrBits)) begin
       $error("soc_core: RAM above the engines' %0d-bit pointers", EngineAddrBits);
     end
@@ -67,13 +75,14 @@ module soc_core #(
 
   picorv32 #(
     .ENABLE_COUNTERS   (1'b1),
-    .ENABLE_COUNTERS64 (1'b1),
-    .COMPRESSED_ISA    (1'b1),
+    .ENABLE_COUNTERS64 (1'b0),   // 32-bit rdcycle/rdinstret: the firmware extends them
+    .COMPRESSED_ISA    (1'b0),   // RV32IM: 358 LCs less (the UP5K fit), firmware riscv32im
+    .TWO_STAGE_SHIFT   (1'b0),   // one-bit shift steps: 74 LCs less
     .CATCH_MISALIGN    (1'b1),
     .CATCH_ILLINSN     (1'b1),
     .ENABLE_MUL        (!FastMul),
     .ENABLE_FAST_MUL   (FastMul),
-    .ENABLE_DIV        (1'b1),
+    .ENABLE_DIV        (1'b0),   // the firmware has no div/rem (sim/tests checks the ELF)
     .ENABLE_IRQ        (1'b0),
     .PROGADDR_RESET    (accel_pkg::ROM_BASE)
   ) u_cpu (
@@ -245,7 +254,8 @@ module soc_core #(
 
   if (EnableConv) begin : g_conv
     conv_engine #(
-      .AddrBits (EngineAddrBits)
+      .Lanes    (ConvLanes),
+      .AddrBits (ConvAddrBits)
     ) u_conv (
       .clk_i       (clk_i),
       .rst_ni      (rst_ni),

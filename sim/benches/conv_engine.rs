@@ -1,5 +1,5 @@
 //! `cargo bench -p sim`: the paper CNN's conv layers on the Verilated conv engine.
-//! Prints per layer: cycles (the engine's CYCLES register, START to DONE), ideal cycles
+//! Prints per layer: cycles (busy_o high, START to DONE, counted by the harness), ideal cycles
 //! (MACs / lanes), MAC utilisation, and simulation speed; checks every output against
 //! numerics::conv2d. Memory timing "soc" = one wait state per 32-bit transfer (the SoC's SPRAM).
 

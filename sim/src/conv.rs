@@ -179,12 +179,8 @@ pub struct Placement {
     pub input: u32,
     /// Weights.
     pub weights: u32,
-    /// Biases.
-    pub bias: u32,
-    /// Multipliers.
-    pub mult: u32,
-    /// Shifts.
-    pub shift: u32,
+    /// Per-channel parameter table (bias, multiplier, shift: `firmware::accel::pack_conv_params`).
+    pub params: u32,
     /// Output.
     pub output: u32,
 }
@@ -194,7 +190,7 @@ pub struct Placement {
 pub struct RunResult {
     /// Output activations read back from memory.
     pub output: Vec<u8>,
-    /// The engine's CYCLES register (START to DONE).
+    /// Cycles with `busy_o` high (START to DONE).
     pub cycles: u32,
     /// STATUS after the run.
     pub status: u32,
@@ -217,6 +213,9 @@ pub struct Engine<M: EnginePorts> {
     waited: u32,
     /// Clock cycles since creation.
     pub cycle: u64,
+    /// Clock cycles with `busy_o` high since creation (the engine has no cycle counter of its
+    /// own: the SoC's firmware times it with `SYS.CYCLES`).
+    pub busy_cycles: u64,
     reads: u64,
     writes: u64,
     write_window: Option<(u32, u32)>,
@@ -251,6 +250,7 @@ impl<M: EnginePorts> Engine<M> {
             rng: Rng::new(seed),
             waited: 0,
             cycle: 0,
+            busy_cycles: 0,
             reads: 0,
             writes: 0,
             write_window: None,
@@ -330,6 +330,7 @@ impl<M: EnginePorts> Engine<M> {
             self.waited = 0;
         }
         self.m.set_mem(ready, rdata);
+        self.busy_cycles += u64::from(self.m.busy());
         self.m.tick();
         self.cycle += 1;
     }
@@ -383,6 +384,9 @@ impl<M: EnginePorts> Engine<M> {
         let b: Vec<u8> = layer.bias.iter().flat_map(|v| v.to_le_bytes()).collect();
         let m: Vec<u8> = layer.rq.iter().flat_map(|r| r.m.to_le_bytes()).collect();
         let s: Vec<u8> = layer.rq.iter().map(|r| r.shift).collect();
+        let mut params = vec![0u8; s.len() * firmware::accel::CONV_PARAM_BYTES];
+        firmware::accel::pack_conv_params(&b, &m, &s, &mut params)
+            .expect("parameter arrays of one length");
         let garbage: Vec<u8> = (0..layer.out_len())
             .map(|_| self.rng.next_u64() as u8)
             .collect();
@@ -391,34 +395,33 @@ impl<M: EnginePorts> Engine<M> {
         Placement {
             input: put(rng, mem, &layer.input, u),
             weights: put(rng, mem, &w, u),
-            bias: put(rng, mem, &b, u),
-            mult: put(rng, mem, &m, u),
-            shift: put(rng, mem, &s, u),
+            params: put(rng, mem, &params, u),
             output: put(rng, mem, &garbage, u),
         }
     }
 
     /// Programs the configuration registers and writes START.
     pub fn start(&mut self, layer: &ConvLayer, p: &Placement) {
+        self.configure(layer, p);
+        self.reg_write(conv::CTRL, conv::CTRL_START_MASK);
+    }
+
+    /// Programs the configuration registers (pointers and `conv_shape_regs`), no START.
+    pub fn configure(&mut self, layer: &ConvLayer, p: &Placement) {
         self.write_window = Some((p.output, p.output + layer.out_len() as u32));
-        let regs = [
+        let ptrs = [
             (conv::IN_ADDR, p.input),
             (conv::W_ADDR, p.weights),
-            (conv::BIAS_ADDR, p.bias),
-            (conv::MULT_ADDR, p.mult),
-            (conv::SHIFT_ADDR, p.shift),
+            (conv::PARAM_ADDR, p.params),
             (conv::OUT_ADDR, p.output),
-            (conv::IH, layer.ih as u32),
-            (conv::IW, layer.iw as u32),
-            (conv::CIN, layer.cin as u32),
-            (conv::COUT, layer.cout as u32),
-            (conv::K, layer.k as u32),
-            (conv::FLAGS, u32::from(layer.pool) << conv::FLAGS_POOL_SHIFT),
         ];
-        for (off, v) in regs {
+        let shape = firmware::accel::conv_shape_regs(
+            layer.ih, layer.iw, layer.cin, layer.cout, layer.k, layer.pool,
+        )
+        .expect("layer the engine's registers can hold (see supports)");
+        for (off, v) in ptrs.into_iter().chain(shape) {
             self.reg_write(off, v);
         }
-        self.reg_write(conv::CTRL, conv::CTRL_START_MASK);
     }
 
     /// Runs the clock until `busy_o` falls (at most `max_cycles`); returns STATUS.
@@ -450,9 +453,10 @@ impl<M: EnginePorts> Engine<M> {
         self.mem.fill(0);
         let p = self.place(layer);
         let (r0, w0) = (self.reads, self.writes);
+        let b0 = self.busy_cycles;
         self.start(layer, &p);
         let status = self.wait_done(Self::budget(layer))?;
-        let cycles = self.reg_read(conv::CYCLES);
+        let cycles = (self.busy_cycles - b0) as u32;
         if !self.bus_errors.is_empty() {
             return Err(format!(
                 "bus errors: {:?}",
@@ -522,7 +526,9 @@ impl<M: EnginePorts> ConvBackend for RtlBackend<M> {
         format!("RTL ({} lanes, {:?})", M::LANES, self.engine.stalls)
     }
     fn supports(&self, l: &ConvLayer) -> bool {
-        l.k <= M::KMAX && l.k * l.k * l.cin <= M::WBUF_DEPTH
+        l.k <= M::KMAX
+            && l.k * l.k * l.cin <= M::WBUF_DEPTH
+            && firmware::accel::conv_shape_regs(l.ih, l.iw, l.cin, l.cout, l.k, l.pool).is_some()
     }
     fn conv(&mut self, layer: &ConvLayer) -> Vec<u8> {
         let r = self

@@ -70,7 +70,7 @@ impl From<std::io::Error> for SocError {
 }
 
 /// The RISC-V target the firmware is built for.
-pub const TARGET: &str = "riscv32imc-unknown-none-elf";
+pub const TARGET: &str = "riscv32im-unknown-none-elf";
 /// The cargo profile the project ships the firmware with (`opt-level = "s"`, LTO).
 pub const PROFILE: &str = "firmware";
 

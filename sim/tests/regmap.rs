@@ -44,7 +44,7 @@ fn the_rust_constants_match_the_source() {
     assert_eq!(u64::from(firmware::regs::conv::BASE), conv.base);
     let off = |n: &str| conv.reg.iter().find(|r| r.name == n).unwrap().offset;
     assert_eq!(u64::from(firmware::regs::conv::CTRL), off("CTRL"));
-    assert_eq!(u64::from(firmware::regs::conv::CYCLES), off("CYCLES"));
+    assert_eq!(u64::from(firmware::regs::conv::KKC), off("KKC"));
     assert_eq!(firmware::regs::LANES as u64, map.param("LANES").unwrap());
 }
 

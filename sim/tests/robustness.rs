@@ -1,6 +1,6 @@
 //! Control-path behaviour of the RTL conv engine: back-to-back starts, START and
 //! configuration writes while busy, reset in the middle of a layer, rejected configurations,
-//! register read-back, FST tracing.
+//! write-only configuration registers, FST tracing.
 
 use firmware::regs::conv;
 use sim::conv::{DefaultModel, Engine, Stalls};
@@ -29,7 +29,7 @@ fn back_to_back_starts_recompute_the_same_layer() {
     let s1 = e.wait_done(Engine::<DefaultModel>::budget(&l)).unwrap();
     assert_eq!(s1, conv::STATUS_DONE_MASK);
     let first = output(&e, p.output, l.out_len());
-    let c1 = e.reg_read(conv::CYCLES);
+    let c1 = e.busy_cycles;
     // scribble over the output, then START again at once, with the configuration unchanged
     let o = (p.output - e.mem_base) as usize;
     e.mem[o..o + l.out_len()].fill(0xA5);
@@ -43,7 +43,7 @@ fn back_to_back_starts_recompute_the_same_layer() {
     assert_eq!(s2, conv::STATUS_DONE_MASK);
     assert_eq!(first, l.reference());
     assert_eq!(output(&e, p.output, l.out_len()), l.reference());
-    let c2 = e.reg_read(conv::CYCLES);
+    let c2 = e.busy_cycles - c1;
     assert!(
         c1 > 0 && c2.abs_diff(c1) < c1 / 10 + 20,
         "cycle counts {c1} and {c2} of identical runs differ"
@@ -60,13 +60,19 @@ fn start_and_configuration_writes_while_busy_are_ignored() {
         e.step();
     }
     assert_ne!(e.reg_read(conv::STATUS) & conv::STATUS_BUSY_MASK, 0);
-    e.reg_write(conv::IH, 3);
+    e.reg_write(conv::OH, 1);
     e.reg_write(conv::OUT_ADDR, p.input);
     e.reg_write(conv::CTRL, conv::CTRL_START_MASK);
     let status = e.wait_done(Engine::<DefaultModel>::budget(&l)).unwrap();
     assert_eq!(status, conv::STATUS_DONE_MASK);
-    assert_eq!(e.reg_read(conv::IH), l.ih as u32);
-    assert_eq!(e.reg_read(conv::OUT_ADDR), p.output);
+    assert_eq!(output(&e, p.output, l.out_len()), l.reference());
+    // the configuration is the one of the first START: a second run writes the same output
+    // at the same place (the engine's write window check catches a write anywhere else)
+    let o = (p.output - e.mem_base) as usize;
+    e.mem[o..o + l.out_len()].fill(0x5A);
+    e.reg_write(conv::CTRL, conv::CTRL_START_MASK);
+    let status = e.wait_done(Engine::<DefaultModel>::budget(&l)).unwrap();
+    assert_eq!(status, conv::STATUS_DONE_MASK);
     assert_eq!(output(&e, p.output, l.out_len()), l.reference());
     assert!(e.bus_errors.is_empty(), "{:?}", e.bus_errors);
 }
@@ -90,7 +96,6 @@ fn reset_in_the_middle_of_a_layer_then_a_correct_run() {
         }
         e.reset();
         assert_eq!(e.reg_read(conv::STATUS), 0, "STATUS after reset");
-        assert_eq!(e.reg_read(conv::IH), 0, "configuration after reset");
         e.bus_errors.clear();
         let l2 = ConvLayer::random(&mut rng, 10, 10, 3, 11, 3, trial % 2 == 0);
         let r = e.run(&l2).unwrap();
@@ -107,64 +112,24 @@ fn reset_in_the_middle_of_a_layer_then_a_correct_run() {
 fn illegal_configurations_set_err_and_touch_no_memory() {
     let mut e = engine(13);
     let base = layer(3, false);
-    let bad: Vec<(&str, ConvLayer)> = vec![
-        (
-            "k = 0",
-            ConvLayer {
-                k: 0,
-                ..base.clone()
-            },
-        ),
-        (
-            "k > KMAX",
-            ConvLayer {
-                k: firmware::regs::KMAX + 1,
-                ih: 9,
-                iw: 9,
-                ..base.clone()
-            },
-        ),
-        (
-            "cin = 0",
-            ConvLayer {
-                cin: 0,
-                ..base.clone()
-            },
-        ),
-        (
-            "cout = 0",
-            ConvLayer {
-                cout: 0,
-                ..base.clone()
-            },
-        ),
-        (
-            "ih < k",
-            ConvLayer {
-                ih: 2,
-                ..base.clone()
-            },
-        ),
-        (
-            "iw > DIM_MAX",
-            ConvLayer {
-                iw: firmware::regs::DIM_MAX + 1,
-                ..base.clone()
-            },
-        ),
-        (
-            "k*k*cin > WBUF_DEPTH",
-            ConvLayer {
-                k: 5,
-                cin: firmware::regs::WBUF_DEPTH / 25 + 1,
-                ..base.clone()
-            },
-        ),
+    let wbuf = firmware::regs::WBUF_DEPTH as u32;
+    let bad = [
+        ("K = 0", conv::K, 0),
+        ("K > KMAX", conv::K, firmware::regs::KMAX as u32 + 1),
+        ("CIN = 0", conv::CIN, 0),
+        ("COUT = 0", conv::COUT, 0),
+        ("OH = 0", conv::OH, 0),
+        ("OW = 0", conv::OW, 0),
+        ("KC = 0", conv::KC, 0),
+        ("KKC = 0", conv::KKC, 0),
+        ("KKC > WBUF_DEPTH", conv::KKC, wbuf + 1),
     ];
     let p = e.place(&base);
-    for (what, l) in bad {
+    for (what, off, v) in bad {
         let before = e.mem.clone();
-        e.start(&l, &p);
+        e.configure(&base, &p);
+        e.reg_write(off, v);
+        e.reg_write(conv::CTRL, conv::CTRL_START_MASK);
         let status = e.wait_done(1000).unwrap();
         assert_eq!(
             status,
@@ -187,27 +152,54 @@ fn illegal_configurations_set_err_and_touch_no_memory() {
 }
 
 #[test]
-fn registers_read_back_and_hwcfg_reports_the_build() {
+fn layers_the_registers_cannot_hold_are_refused_by_the_driver() {
+    use firmware::accel::conv_shape_regs;
+    let dim = firmware::regs::DIM_MAX;
+    assert!(conv_shape_regs(64, 64, 3, 10, 3, true).is_some());
+    assert!(conv_shape_regs(2, 9, 3, 7, 3, false).is_none(), "ih < k");
+    assert!(conv_shape_regs(9, 9, 3, 7, 0, false).is_none(), "k = 0");
+    assert!(
+        conv_shape_regs(3, 9, 3, 7, 3, true).is_none(),
+        "pooled to nothing"
+    );
+    assert!(
+        conv_shape_regs(9, dim + 3, 1, 7, 3, false).is_none(),
+        "ow > DIM_MAX"
+    );
+    assert!(
+        conv_shape_regs(9, 9, dim + 1, 7, 1, false).is_none(),
+        "cin > DIM_MAX"
+    );
+    assert!(
+        conv_shape_regs(9, 9, 3, dim + 1, 3, false).is_none(),
+        "cout > DIM_MAX"
+    );
+    assert!(conv_shape_regs(9, 9, 3, 7, 3, false).is_some_and(|r| r.contains(&(conv::KKC, 27))));
+}
+
+#[test]
+fn configuration_registers_are_write_only_and_hwcfg_reports_the_build() {
     let mut e = engine(14);
     let vals = [
         (conv::IN_ADDR, 0x0002_1235),
         (conv::W_ADDR, 0x0002_4000),
-        (conv::BIAS_ADDR, 0x0002_5004),
-        (conv::MULT_ADDR, 0x0002_6002),
-        (conv::SHIFT_ADDR, 0x0002_7001),
+        (conv::PARAM_ADDR, 0x0002_5004),
         (conv::OUT_ADDR, 0x0003_0000),
-        (conv::IH, 64),
-        (conv::IW, 31),
+        (conv::OH, 30),
+        (conv::OW, 13),
         (conv::CIN, 10),
         (conv::COUT, 20),
         (conv::K, 5),
         (conv::FLAGS, conv::FLAGS_POOL_MASK),
+        (conv::ROW_STRIDE, 310),
+        (conv::KC, 50),
+        (conv::KKC, 250),
     ];
     for &(off, v) in &vals {
         e.reg_write(off, v);
     }
-    for &(off, v) in &vals {
-        assert_eq!(e.reg_read(off), v, "register {off:#x}");
+    for &(off, _) in &vals {
+        assert_eq!(e.reg_read(off), 0, "register {off:#x} reads 0");
     }
     let hw = e.reg_read(conv::HWCFG);
     assert_eq!(

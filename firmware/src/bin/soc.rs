@@ -1,4 +1,4 @@
-//! The cnnfpga soft-core firmware (PicoRV32, `riscv32imc-unknown-none-elf`).
+//! The cnnfpga soft-core firmware (PicoRV32, `riscv32im-unknown-none-elf`).
 //!
 //! Boot: the SoC's boot ROM copies this binary from flash (`FLASH_FW_ADDR`, after a 16-byte
 //! header) to `FW_ADDR` in RAM and jumps there; `_start` sets `sp`, zeroes `.bss` and calls
@@ -35,11 +35,11 @@
 //! run cycles <n> instret <n>
 //! ```
 //!
-//! Counters: `rdcycle[h]` / `rdinstret[h]` CSRs (PicoRV32 with `ENABLE_COUNTERS=1` and
-//! `ENABLE_COUNTERS64=1`). The UART writer prints through its own small integer formatters
+//! Counters: the 32-bit `rdcycle` / `rdinstret` CSRs, extended to 64 bits in software
+//! (PicoRV32 with `ENABLE_COUNTERS=1`, `ENABLE_COUNTERS64=0`). The UART writer prints through its own small integer formatters
 //! (no `core::fmt` in the image).
 //!
-//! Build: `cargo build -p firmware --profile firmware --target riscv32imc-unknown-none-elf
+//! Build: `cargo build -p firmware --profile firmware --target riscv32im-unknown-none-elf
 //! --features soc`. On any other target this file is a stub that says so.
 #![cfg_attr(target_arch = "riscv32", no_std, no_main)]
 
@@ -47,7 +47,7 @@
 fn main() {
     eprintln!(
         "the soc binary runs on the PicoRV32 soft-core: build it with \
-         `cargo build -p firmware --profile firmware --target riscv32imc-unknown-none-elf --features soc`"
+         `cargo build -p firmware --profile firmware --target riscv32im-unknown-none-elf --features soc`"
     );
     std::process::exit(2);
 }
@@ -57,6 +57,7 @@ mod soc {
     use core::cell::Cell;
     use core::fmt::Write;
     use core::ptr::{read_volatile, write_volatile};
+    use core::sync::atomic::{AtomicU32, Ordering};
     use firmware::accel::{AccelBackend, AccelError, Engine, Mmio};
     use firmware::backend::{Backend, ConvArgs, DenseArgs, DenseOut, DensePArgs};
     use firmware::memmap::*;
@@ -169,29 +170,31 @@ mod soc {
         }
     }
 
-    macro_rules! csr64 {
-        ($lo:literal, $hi:literal) => {{
-            loop {
-                let (hi, lo, hi2): (u32, u32, u32);
-                // SAFETY: reading the user-level counter CSRs has no side effects.
-                unsafe {
-                    core::arch::asm!(concat!("csrr {0}, ", $hi), out(reg) hi);
-                    core::arch::asm!(concat!("csrr {0}, ", $lo), out(reg) lo);
-                    core::arch::asm!(concat!("csrr {0}, ", $hi), out(reg) hi2);
-                }
-                if hi == hi2 {
-                    break (u64::from(hi) << 32) | u64::from(lo);
-                }
+    /// A 32-bit counter CSR (PicoRV32 `ENABLE_COUNTERS64=0`: no `cycleh`/`instreth`)
+    /// extended to 64 bits in software: `hi` counts the wraps seen between two calls, which
+    /// is exact while calls come less than 2^32 cycles apart (358 s at 12 MHz; the firmware
+    /// reads both counters around every layer).
+    macro_rules! csr_ext {
+        ($csr:literal, $last:ident, $hi:ident) => {{
+            static $last: AtomicU32 = AtomicU32::new(0);
+            static $hi: AtomicU32 = AtomicU32::new(0);
+            let lo: u32;
+            // SAFETY: reading a user-level counter CSR has no side effects.
+            unsafe { core::arch::asm!(concat!("csrr {0}, ", $csr), out(reg) lo) };
+            if lo < $last.load(Ordering::Relaxed) {
+                $hi.store($hi.load(Ordering::Relaxed).wrapping_add(1), Ordering::Relaxed);
             }
+            $last.store(lo, Ordering::Relaxed);
+            (u64::from($hi.load(Ordering::Relaxed)) << 32) | u64::from(lo)
         }};
     }
 
     fn cycles() -> u64 {
-        csr64!("cycle", "cycleh")
+        csr_ext!("cycle", CYCLE_LAST, CYCLE_HI)
     }
 
     fn instret() -> u64 {
-        csr64!("instret", "instreth")
+        csr_ext!("instret", INSTRET_LAST, INSTRET_HI)
     }
 
     /// [`AccelBackend`] that also tells the report which engine ran each layer.

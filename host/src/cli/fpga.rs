@@ -41,7 +41,7 @@ pub struct BuildArgs {
     /// Input image for the INPUT flash area (HWC u8 of the model's input shape).
     #[arg(long)]
     pub image: Option<PathBuf>,
-    /// Firmware: the `soc` ELF (default: target/riscv32imc-unknown-none-elf/firmware/soc) or
+    /// Firmware: the `soc` ELF (default: target/riscv32im-unknown-none-elf/firmware/soc) or
     /// its raw binary.
     #[arg(long)]
     pub firmware: Option<PathBuf>,
@@ -64,6 +64,10 @@ pub struct BuildArgs {
     /// Single-cycle multiplier in DSP blocks (PicoRV32 ENABLE_FAST_MUL).
     #[arg(long)]
     pub fast_mul: bool,
+    /// MAC lanes of the conv engine (default: the board's, 1 on the iCEBreaker: more do not
+    /// fit the UP5K next to the CPU).
+    #[arg(long, value_parser = clap::value_parser!(u32).range(1..=8))]
+    pub conv_lanes: Option<u32>,
     /// Place-and-route cache (default: <target dir>/fpga-cache).
     #[arg(long)]
     pub cache_dir: Option<PathBuf>,
@@ -120,7 +124,7 @@ fn default_firmware(root: &std::path::Path) -> PathBuf {
     std::env::var_os("CARGO_TARGET_DIR")
         .map(PathBuf::from)
         .unwrap_or_else(|| root.join("target"))
-        .join("riscv32imc-unknown-none-elf/firmware/soc")
+        .join("riscv32im-unknown-none-elf/firmware/soc")
 }
 
 fn run_build(a: BuildArgs) -> anyhow::Result<()> {
@@ -140,7 +144,7 @@ fn run_build(a: BuildArgs) -> anyhow::Result<()> {
     anyhow::ensure!(
         firmware.is_file(),
         "firmware {} not found: build it with `cargo build -p firmware --profile firmware \
-         --target riscv32imc-unknown-none-elf --features soc`, or pass --firmware",
+         --target riscv32im-unknown-none-elf --features soc`, or pass --firmware",
         firmware.display()
     );
     let mut cfg = BuildConfig::new(a.board, root, a.out.clone());
@@ -154,6 +158,7 @@ fn run_build(a: BuildArgs) -> anyhow::Result<()> {
     cfg.pengine = a.pengine.unwrap_or(cfg.pengine);
     cfg.conv = a.conv.unwrap_or(cfg.conv);
     cfg.fast_mul = a.fast_mul;
+    cfg.conv_lanes = a.conv_lanes.unwrap_or(cfg.conv_lanes);
     if let Some(d) = a.cache_dir.clone() {
         cfg.cache_dir = d;
     }

@@ -27,6 +27,8 @@ pub struct Board {
     pub conv: bool,
     /// Default: include the P-layer engine.
     pub pengine: bool,
+    /// Default conv engine MAC lanes.
+    pub conv_lanes: u32,
 }
 
 /// The iCEBreaker v1.0: iCE40UP5K-SG48, 12 MHz oscillator, FT2232H (channel A: flash, channel
@@ -40,10 +42,12 @@ pub const ICEBREAKER: Board = Board {
     pcf: "icebreaker.pcf",
     sources: "sources.f",
     clock_mhz: 12.0,
-    // Measured (docs/fpga.md): next to PicoRV32 (IMC + DIV, 4,263 LCs) neither engine fits the
-    // 5,280 LCs, so the board runs every layer on the CPU (the engines' blocks read 0).
-    conv: false,
+    // Measured (docs/fpga.md): PicoRV32 (RV32IM, no DIV) + the 1-lane conv engine use 4,957
+    // of the 5,280 LCs at 18.9 MHz; the P-layer engine does not fit as well (its block reads
+    // 0 and the firmware runs P layers in software).
+    conv: true,
     pengine: false,
+    conv_lanes: 1,
 };
 
 /// All boards.

@@ -46,6 +46,8 @@ pub struct BuildConfig {
     pub pengine: bool,
     /// Single-cycle DSP multiplier (`FastMul`).
     pub fast_mul: bool,
+    /// Conv engine MAC lanes (`ConvLanes`).
+    pub conv_lanes: u32,
     /// Place-and-route cache directory.
     pub cache_dir: PathBuf,
     /// Ignore the cache (and refresh it).
@@ -72,6 +74,7 @@ impl BuildConfig {
             conv: board.conv,
             pengine: board.pengine,
             fast_mul: false,
+            conv_lanes: board.conv_lanes,
             cache_dir,
             rebuild: false,
         }
@@ -83,6 +86,7 @@ impl BuildConfig {
             ("FastMul".into(), u8::from(self.fast_mul).to_string()),
             ("EnableConv".into(), u8::from(self.conv).to_string()),
             ("EnablePengine".into(), u8::from(self.pengine).to_string()),
+            ("ConvLanes".into(), self.conv_lanes.to_string()),
         ]
     }
 }

@@ -15,6 +15,7 @@ module icebreaker_top #(
   parameter bit          FastMul       = 1'b0,  // 1: single-cycle multiplier (4 DSPs)
   parameter bit          EnableConv    = 1'b1,  // NP conv engine
   parameter bit          EnablePengine = 1'b0,  // P-layer engine (see docs/fpga.md for the fit)
+  parameter int unsigned ConvLanes     = 1,     // conv engine MAC lanes (1 fits next to the CPU)
   parameter int unsigned PorBits       = 6      // power-on reset: 2^PorBits cycles
 ) (
   input  wire logic clk_i,        // 12 MHz, pin 35
@@ -53,7 +54,8 @@ module icebreaker_top #(
     .UartDiv       (104),          // 12 MHz / 115200 baud
     .FastMul       (FastMul),
     .EnableConv    (EnableConv),
-    .EnablePengine (EnablePengine)
+    .EnablePengine (EnablePengine),
+    .ConvLanes     (ConvLanes)
   ) u_soc (
     .clk_i         (clk_i),
     .rst_ni        (rst_n),
