@@ -135,7 +135,7 @@ fn run_build(a: BuildArgs) -> anyhow::Result<()> {
         // Nothing built yet (fresh clone): build the shipped firmware the way `cnnfpga sim`
         // does (cached by a hash of its sources).
         None => {
-            eprintln!("building the firmware (riscv32imc, shipped profile)...");
+            eprintln!("building the firmware (riscv32im, shipped profile)...");
             sim::soc::Firmware::build(&sim::soc::Firmware::default_target_dir())
                 .map_err(|e| anyhow::anyhow!("building the firmware: {e}"))?
                 .elf
