@@ -72,13 +72,13 @@ pub const ARENA_ADDR: u32 = 0x0002_8000;
 /// Offset of ARENA from RAM_BASE.
 pub const ARENA_OFFSET: u32 = 0x0000_8000;
 /// Size of ARENA in bytes.
-pub const ARENA_LEN: u32 = 0x0000_4000;
+pub const ARENA_LEN: u32 = 0x0000_5000;
 /// Address of area MODEL (in RAM): Model blob (4-byte aligned; the engines read weights, biases and requantisation arrays in place).
-pub const MODEL_ADDR: u32 = 0x0002_C000;
+pub const MODEL_ADDR: u32 = 0x0002_D000;
 /// Offset of MODEL from RAM_BASE.
-pub const MODEL_OFFSET: u32 = 0x0000_C000;
+pub const MODEL_OFFSET: u32 = 0x0000_D000;
 /// Size of MODEL in bytes.
-pub const MODEL_LEN: u32 = 0x0000_E000;
+pub const MODEL_LEN: u32 = 0x0000_D000;
 /// Address of area INPUT (in RAM): Input image, HWC u8 (64x64x3 = 12 KB fits).
 pub const INPUT_ADDR: u32 = 0x0003_A000;
 /// Offset of INPUT from RAM_BASE.

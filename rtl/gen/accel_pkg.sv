@@ -55,11 +55,11 @@ package accel_pkg;
   // ARENA (in RAM): Inference arena: the ping-pong activation buffers (firmware::runner::arena_bytes).
   localparam logic [31:0] ARENA_ADDR = 32'h00028000;
   localparam logic [31:0] ARENA_OFFSET = 32'h00008000;
-  localparam logic [31:0] ARENA_LEN = 32'h00004000;
+  localparam logic [31:0] ARENA_LEN = 32'h00005000;
   // MODEL (in RAM): Model blob (4-byte aligned; the engines read weights, biases and requantisation arrays in place).
-  localparam logic [31:0] MODEL_ADDR = 32'h0002c000;
-  localparam logic [31:0] MODEL_OFFSET = 32'h0000c000;
-  localparam logic [31:0] MODEL_LEN = 32'h0000e000;
+  localparam logic [31:0] MODEL_ADDR = 32'h0002d000;
+  localparam logic [31:0] MODEL_OFFSET = 32'h0000d000;
+  localparam logic [31:0] MODEL_LEN = 32'h0000d000;
   // INPUT (in RAM): Input image, HWC u8 (64x64x3 = 12 KB fits).
   localparam logic [31:0] INPUT_ADDR = 32'h0003a000;
   localparam logic [31:0] INPUT_OFFSET = 32'h0001a000;

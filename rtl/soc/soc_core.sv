@@ -33,7 +33,7 @@ module soc_core #(
   output logic [31:0]      exit_code_o,      // last value written to EXIT
   // CPU observability
   output logic             trap_o,           // PicoRV32 trapped (halted)
-  output logic [31:0]      pc_o,             // address of the last instruction fetch
+  output logic [31:0]      pc_o,             // PC of the current instruction (SIM; else the last fetch)
   output logic [31:0]      instret_o,        // retired instructions (SIM only; 0 on the board)
   output logic [31:0]      cycle_o,          // cycles since reset (the CYCLES register)
   // SPI flash (spimemio pins; single SPI: io0 = MOSI, io1 = MISO)
@@ -123,7 +123,15 @@ module soc_core #(
       pc_q <= cpu_addr;
     end
   end
+`ifdef SIM
+  // PicoRV32 prefetches the next word while decoding, so on a trap the last fetch address is
+  // one instruction past the faulting one: report the core's own PC in simulation.
+  assign pc_o = u_cpu.reg_pc;
+  logic [31:0] unused_pc_q;
+  assign unused_pc_q = pc_q;
+`else
   assign pc_o = pc_q;
+`endif
 
 `ifdef SIM
   assign instret_o = u_cpu.count_instr[31:0];
