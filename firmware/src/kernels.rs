@@ -1,23 +1,34 @@
-//! Optimised software kernels: the same bits as [`crate::numerics`], faster on a small core.
+//! Optimised software kernels: the same bits as [`crate::numerics`], fast on PicoRV32.
 //!
-//! The speed comes from layout, not tricks: in HWC layout one kernel row of a convolution
-//! window (`k * cin` values) is contiguous in the input, and the matching weight row
-//! `[co][ky][..][..]` is contiguous too, so every inner loop is a [`dot`] over two slices with
-//! no index arithmetic and no bounds checks (the feasibility spike measured 5.2 instructions
-//! per MAC for this style against 26 for bounds-checked index loops on RV32IMC). Argument
-//! lengths are checked once per call, so kernels never panic on inconsistent arguments.
+//! The speed comes from layout and register blocking. In HWC layout one kernel row of a
+//! convolution window (`k * cin` values) is contiguous in the input, and the matching weight
+//! row `[co][ky][..][..]` is contiguous too. The convolution computes a 2x2 block of windows
+//! for two output channels at once ([`conv2d`]): each input byte loaded feeds two MACs and each
+//! weight four, the eight accumulators stay in registers, rows are walked with immediate
+//! offsets (no per-byte pointer bumps, no bounds checks) and a 9-byte row (3x3 over RGB) is
+//! unrolled. The dense layer shares each input byte between five rows ([`dense`]).
+//! Requantisation of convolution outputs uses a per-channel precomputed form with one 32-bit
+//! multiply (`FastRq`). Measured on the Verilated SoC (`cargo bench -p sim --bench kernels`,
+//! docs/performance.md): conv 15-17 cycles/MAC with PicoRV32's fast multiplier.
+//!
+//! Argument lengths are checked once per call, so kernels never panic on inconsistent
+//! arguments; the unchecked accesses inside rely on those checks (SAFETY comments).
+//! The firmware has no division (`div`/`rem`): the SoC's CPU is built without a divider.
 //!
 //! Deviations from the reference that are exact by construction:
-//! - accumulation order: `bias + sum of row dot products`; i32 wrapping addition is
+//! - accumulation order: `bias + sum of products` in row/step order; i32 wrapping addition is
 //!   associative, so any order gives the same bits (and the reader proves no wrap occurs);
 //! - pooling requantises the maximum accumulator once instead of taking the maximum of four
-//!   requantised values: equal because requantisation is non-decreasing (`m >= 0`).
+//!   requantised values: equal because requantisation is non-decreasing (`m >= 0`);
+//! - a convolution block at an odd edge (no pooling) or an odd last channel recomputes a
+//!   window and writes the same value twice.
 
 use crate::backend::{ArgsError, ConvArgs, DenseArgs, DenseOut, DensePArgs};
-use crate::model::I32s;
-use crate::numerics::requantize;
+use crate::model::{I32s, Shape};
+use crate::numerics::{requantize, Requant};
 
-/// `sum(a[i] * w[i])` over the common length, unrolled by four, wrapping.
+/// `sum(a[i] * w[i])` over the common length, unrolled by four, wrapping (a plain dot product;
+/// the kernels below no longer use it).
 #[inline(always)]
 pub fn dot(a: &[u8], w: &[i8]) -> i32 {
     let mut ca = a.chunks_exact(4);
@@ -53,8 +64,202 @@ fn need(what: &'static str, expected: Option<usize>, got: usize) -> Result<(), A
     }
 }
 
+/// A code-generation fence on the soft-core: the values must be in registers here, and no
+/// memory access moves across it. It emits no instruction. Without it LLVM reassociates the
+/// unrolled accumulations into trees and hoists every load of an unrolled loop body to its top,
+/// which needs more registers than RV32 has (the spills cost more than the unrolling saves).
+/// Elsewhere (host tests) it is empty.
+macro_rules! pin {
+    ($($r:expr),*) => {
+        #[cfg(target_arch = "riscv32")]
+        // SAFETY: the template is an assembler comment: it executes nothing and changes no
+        // register.
+        unsafe {
+            core::arch::asm!(pin_template!($($r),*), $(inout(reg) $r),*, options(nostack, preserves_flags))
+        };
+    };
+}
+
+/// `"# pin {} {} ..."`, one `{}` per operand of [`pin!`].
+#[cfg(target_arch = "riscv32")]
+macro_rules! pin_template {
+    () => { "# pin" };
+    ($h:expr $(, $t:expr)*) => { concat!(pin_template!($($t),*), " {}") };
+}
+
+/// [`requantize`] for one channel with its saturation point precomputed: `apply(acc)` equals
+/// `requantize(acc, rq)` for every `acc` (unit tests: exhaustively around the thresholds, and
+/// proptest), with one 32-bit multiply instead of a 64-bit multiply and a 64-bit variable
+/// shift. With `A = acc * m` and shift `s`, the reference is `floor((A + 2^(s-1)) / 2^s)`
+/// clamped to `[0, 255]`:
+/// - `acc <= 0`: 0 (`A <= 0`, so `A + 2^(s-1) < 2^s` and the quotient is `<= 0`);
+/// - `acc >= sat`, the smallest accumulator that gives 255 (requantisation is monotonic): 255;
+/// - otherwise the result is at most 254, so `A + 2^(s-1) < 255 * 2^s`:
+///   - `s <= 23`: that fits 31 bits, `(acc * m + 2^(s-1)) >> s` in `u32`;
+///   - `24 <= s <= 33`: `mulhu(acc, m << (33 - s)) = floor(A / 2^(s-1))` (the shifted multiplier
+///     fits 32 bits), and `floor((A + 2^(s-1)) / 2^s) = (floor(A / 2^(s-1)) + 1) >> 1`;
+///   - `s >= 34`: `mulhu(acc, m) = floor(A / 2^32)`, and since `2^32` divides `2^(s-1)`,
+///     the result is `(floor(A / 2^32) + 2^(s-33)) >> (s - 32)`.
+#[derive(Clone, Copy, Debug)]
+struct FastRq {
+    /// Smallest `acc` that requantises to 255, as `u32`; `2^31` if no `i32` does.
+    sat: u32,
+    /// The multiplier of the product (`m`, or `m << (33 - s)`).
+    mult: u32,
+    /// Added to the product (or its high word) before the shift.
+    add: u32,
+    /// The final right shift.
+    shift: u32,
+    /// Multiply high (`mulhu`) instead of low.
+    high: bool,
+}
+
+impl FastRq {
+    /// Precomputes the constants; the saturation point by bisection over [`requantize`] (31
+    /// steps; no division: the soft-core has no divider). Requires `rq.is_valid()`.
+    fn new(rq: Requant) -> Self {
+        let (mut lo, mut hi) = (0u32, 1u32 << 31); // requantize(lo) < 255 <= requantize(hi)
+        while hi - lo > 1 {
+            let mid = lo + ((hi - lo) >> 1);
+            if requantize(mid as i32, rq) == 255 {
+                hi = mid;
+            } else {
+                lo = mid;
+            }
+        }
+        let (m, s) = (u32::from(rq.m), u32::from(rq.shift).clamp(1, 47));
+        let (mult, add, shift, high) = match s {
+            1..=23 => (m, 1 << (s - 1), s, false),
+            24..=33 => (m << (33 - s), 1, 1, true),
+            _ => (m, 1 << (s - 33), s - 32, true),
+        };
+        FastRq {
+            sat: hi,
+            mult,
+            add,
+            shift,
+            high,
+        }
+    }
+
+    #[inline(always)]
+    fn apply(self, acc: i32) -> u8 {
+        if acc <= 0 {
+            0
+        } else if acc as u32 >= self.sat {
+            255
+        } else {
+            let a = acc as u32;
+            let p = if self.high {
+                ((u64::from(a) * u64::from(self.mult)) >> 32) as u32
+            } else {
+                a * self.mult
+            };
+            ((p + self.add) >> self.shift) as u8
+        }
+    }
+}
+
+/// Accumulators of four convolution windows for two output channels: `s[2 * p + c]` =
+/// `bias[c] + sum over the window of pixel p` of input times channel `c`'s weights.
+///
+/// `a[p]` is the first input byte of pixel `p`'s window, `w[c]` the first weight of channel
+/// `c`; a window is `k` rows of `row = k * cin` contiguous bytes, `stride` bytes apart in the
+/// input (`skip = stride - row`), and its weights are `k * row` contiguous bytes. Every input
+/// byte loaded feeds two MACs and every weight four: 6 loads per 8 MACs instead of 16, and the
+/// eight accumulators stay in registers. A row is walked four bytes per loop iteration with
+/// immediate offsets, then the last `row % 4`; a row of 9 bytes (3x3 kernels over RGB input,
+/// the usual first layer) is unrolled completely.
+///
+/// # Safety
+/// For each `p`, `a[p] + ky * stride + r` must be readable for `ky < k`, `r < row`; for each
+/// `c`, `w[c] + i` for `i < k * row`.
+#[inline(always)]
+unsafe fn block4x2(
+    a: [*const u8; 4],
+    w: [*const i8; 2],
+    bias: [i32; 2],
+    k: usize,
+    row: usize,
+    skip: usize,
+) -> [i32; 8] {
+    let [mut a0, mut a1, mut a2, mut a3] = a;
+    let [mut w0, mut w1] = w;
+    let [b0, b1] = bias;
+    let (mut s0, mut s1, mut s2, mut s3) = (b0, b1, b0, b1);
+    let (mut s4, mut s5, mut s6, mut s7) = (b0, b1, b0, b1);
+
+    // One step at byte offset `o`: the four pixels' input bytes times the two channels'
+    // weights. Each product is at most 255 * 128 in magnitude; sums wrap like the reference.
+    macro_rules! step {
+        ($($o:expr),*) => {$({
+            // SAFETY: offsets stay inside the current row (see the loops), whose addresses the
+            // caller guarantees.
+            let (y0, y1) = unsafe { (i32::from(*w0.add($o)), i32::from(*w1.add($o))) };
+            let x = i32::from(unsafe { *a0.add($o) });
+            s0 = s0.wrapping_add(x * y0);
+            s1 = s1.wrapping_add(x * y1);
+            let x = i32::from(unsafe { *a1.add($o) });
+            s2 = s2.wrapping_add(x * y0);
+            s3 = s3.wrapping_add(x * y1);
+            let x = i32::from(unsafe { *a2.add($o) });
+            s4 = s4.wrapping_add(x * y0);
+            s5 = s5.wrapping_add(x * y1);
+            let x = i32::from(unsafe { *a3.add($o) });
+            s6 = s6.wrapping_add(x * y0);
+            s7 = s7.wrapping_add(x * y1);
+            pin!(s0, s1, s2, s3, s4, s5, s6, s7);
+        })*};
+    }
+    macro_rules! bump {
+        ($a:expr, $w:expr) => {
+            a0 = a0.wrapping_add($a);
+            a1 = a1.wrapping_add($a);
+            a2 = a2.wrapping_add($a);
+            a3 = a3.wrapping_add($a);
+            w0 = w0.wrapping_add($w);
+            w1 = w1.wrapping_add($w);
+        };
+    }
+
+    let w_end = w0.wrapping_add(k * row);
+    if row == 9 {
+        while w0 != w_end {
+            step!(0, 1, 2, 3, 4, 5, 6, 7, 8);
+            bump!(9 + skip, 9);
+        }
+    } else {
+        let (row4, tail) = (row & !3, row & 3);
+        while w0 != w_end {
+            let end4 = w0.wrapping_add(row4);
+            while w0 != end4 {
+                step!(0, 1, 2, 3);
+                bump!(4, 4);
+            }
+            // the last `tail` (< 4) bytes of the row, with immediate offsets too
+            if tail != 0 {
+                step!(0);
+                if tail != 1 {
+                    step!(1);
+                    if tail != 2 {
+                        step!(2);
+                    }
+                }
+            }
+            // the weights of the next row follow directly; the input's are `stride` bytes on
+            bump!(tail + skip, tail);
+        }
+    }
+    [s0, s1, s2, s3, s4, s5, s6, s7]
+}
+
 /// Convolution with requantisation and optional fused pool; see
 /// [`crate::numerics::conv2d`] for the definition and layouts.
+///
+/// Output channels are taken two at a time, output pixels as 2x2 blocks of convolution
+/// windows ([`block4x2`]): with pooling the block is exactly one pooled output (its maximum
+/// accumulator is requantised once); without, odd edges repeat the last row/column and an odd
+/// channel count the last channel, which recomputes (and rewrites) identical values.
 pub fn conv2d(a: &ConvArgs<'_>, out: &mut [u8]) -> Result<(), ArgsError> {
     let s = a.in_shape;
     let os = a.out_shape().ok_or(ArgsError::Shape)?;
@@ -73,46 +278,98 @@ pub fn conv2d(a: &ConvArgs<'_>, out: &mut [u8]) -> Result<(), ArgsError> {
     need("m", Some(a.cout), a.rq.m.len())?;
     need("shift", Some(a.cout), a.rq.shift.len())?;
     need("output", os.checked_len(), out.len())?;
-    let (row, win) = (a.k * s.c, a.k * a.k * s.c);
-    let stride = s.w * s.c; // bytes per input row
-
-    // accumulator of the window at (y, x) for one output channel
-    let acc_at = |w_co: &[i8], bias: i32, y: usize, x: usize| -> i32 {
-        let mut acc = bias;
-        let mut start = y * stride + x * s.c;
-        for w_row in w_co.chunks_exact(row) {
-            acc = acc.wrapping_add(dot(&a.input[start..start + row], w_row));
-            start += stride;
-        }
-        acc
-    };
-
-    let mut px_out = out.chunks_exact_mut(a.cout);
-    for oy in 0..os.h {
-        for ox in 0..os.w {
-            let Some(px) = px_out.next() else {
-                return Ok(());
-            };
-            let chans = a
-                .weights
-                .chunks_exact(win)
-                .zip(a.bias.iter())
-                .zip(a.rq.iter());
-            for (o, ((w_co, b), rq)) in px.iter_mut().zip(chans) {
-                let acc = if a.pool {
-                    let (y, x) = (2 * oy, 2 * ox);
-                    acc_at(w_co, b, y, x)
-                        .max(acc_at(w_co, b, y, x + 1))
-                        .max(acc_at(w_co, b, y + 1, x))
-                        .max(acc_at(w_co, b, y + 1, x + 1))
-                } else {
-                    acc_at(w_co, b, oy, ox)
-                };
-                *o = requantize(acc, rq);
-            }
-        }
-    }
+    conv_blocks(a, os, out);
     Ok(())
+}
+
+/// The loops of [`conv2d`] over channel pairs and 2x2 pixel blocks, after its argument checks
+/// (which every index below relies on).
+#[inline(always)]
+fn conv_blocks(a: &ConvArgs<'_>, os: Shape, out: &mut [u8]) {
+    let s = a.in_shape;
+    let (k, cin, cout) = (a.k, s.c, a.cout);
+    let (row, win, stride) = (k * cin, k * k * cin, s.w * cin);
+    let skip = stride - row;
+    // convolution output before pooling (k <= h, w: checked by out_shape)
+    let (ch, cw) = (s.h + 1 - k, s.w + 1 - k);
+    // block origins (y, x) run over [0, ny) x [0, nx) in steps of 2; with pooling these are
+    // the pooled outputs' windows (floor: 2 * os.h <= ch)
+    let (ny, nx) = if a.pool {
+        (2 * os.h, 2 * os.w)
+    } else {
+        (ch, cw)
+    };
+    let (inp, wts, dst) = (a.input.as_ptr(), a.weights.as_ptr(), out.as_mut_ptr());
+
+    let mut c0 = 0;
+    while c0 < cout {
+        let c1 = if c0 + 1 < cout { c0 + 1 } else { c0 };
+        let w = [wts.wrapping_add(c0 * win), wts.wrapping_add(c1 * win)];
+        let bias = [
+            a.bias.get(c0).unwrap_or_default(),
+            a.bias.get(c1).unwrap_or_default(),
+        ];
+        let none = Requant { m: 0, shift: 1 }; // unreachable: lengths were checked
+        let q0 = FastRq::new(a.rq.get(c0).unwrap_or(none));
+        let q1 = FastRq::new(a.rq.get(c1).unwrap_or(none));
+        let mut y = 0;
+        let mut o = dst.wrapping_add(c0); // pooled output pixel (y/2, x/2), channel c0
+        while y < ny {
+            // the block's second row and column repeat the first at an odd edge (no pool)
+            let dy = if y + 1 < ch { stride } else { 0 };
+            let mut p = inp.wrapping_add(y * stride); // window (y, x)
+            let mut x = 0;
+            while x < nx {
+                let dx = if x + 1 < cw { cin } else { 0 };
+                let px = [
+                    p,
+                    p.wrapping_add(dx),
+                    p.wrapping_add(dy),
+                    p.wrapping_add(dy + dx),
+                ];
+                // SAFETY: the four windows' origins (y or y + dy/stride, x or x + dx/cin) are
+                // below (ch, cw), so all bytes block4x2 reads are below h * w * cin =
+                // input.len(); the weights of channels c0, c1 < cout lie inside weights (len
+                // cout * win, checked).
+                let v = unsafe { block4x2(px, w, bias, k, row, skip) };
+                if a.pool {
+                    let m0 = v[0].max(v[2]).max(v[4].max(v[6]));
+                    let m1 = v[1].max(v[3]).max(v[5].max(v[7]));
+                    // SAFETY: `o` walks the pooled outputs (y/2 * os.w + x/2) * cout + c0
+                    // in order, below os.len() = out.len(); c1 < cout likewise.
+                    unsafe {
+                        *o.wrapping_add(c1 - c0) = q1.apply(m1);
+                        *o = q0.apply(m0);
+                    }
+                    o = o.wrapping_add(cout);
+                } else {
+                    // pixel (y, x) and the block's other three (repeats at odd edges)
+                    let o = dst.wrapping_add((y * cw + x) * cout + c0);
+                    let (ox, oy) = (
+                        if dx != 0 { cout } else { 0 },
+                        if dy != 0 { cw * cout } else { 0 },
+                    );
+                    let d = c1 - c0;
+                    // SAFETY: the four pixels are below (ch, cw) = (os.h, os.w) and
+                    // c0 <= c1 < cout, so every index is below os.len() = out.len().
+                    unsafe {
+                        *o.wrapping_add(d) = q1.apply(v[1]);
+                        *o = q0.apply(v[0]);
+                        *o.wrapping_add(ox + d) = q1.apply(v[3]);
+                        *o.wrapping_add(ox) = q0.apply(v[2]);
+                        *o.wrapping_add(oy + d) = q1.apply(v[5]);
+                        *o.wrapping_add(oy) = q0.apply(v[4]);
+                        *o.wrapping_add(oy + ox + d) = q1.apply(v[7]);
+                        *o.wrapping_add(oy + ox) = q0.apply(v[6]);
+                    }
+                }
+                p = p.wrapping_add(2 * cin);
+                x += 2;
+            }
+            y += 2;
+        }
+        c0 += 2;
+    }
 }
 
 fn write_dense(
@@ -148,7 +405,59 @@ fn out_len(out: &DenseOut<'_>) -> usize {
     }
 }
 
-/// NP dense layer: `bias + W x`, then requantise or write raw logits.
+/// Dense accumulators (without bias) of five weight rows: `out[j] = sum_i x[i] * rows[j][i]`
+/// for `i < n`. The rows share each input byte loaded (one load per five MACs) and the five
+/// accumulators stay in registers; the inputs are walked eight per loop iteration with
+/// immediate offsets, then one by one. A block of fewer rows repeats its last row pointer.
+///
+/// # Safety
+/// `x..x + n` and `rows[j]..rows[j] + n` must be readable.
+#[inline(never)]
+unsafe fn dense_rows5(x: *const u8, n: usize, rows: [*const i8; 5], out: &mut [i32; 5]) {
+    let [mut p0, mut p1, mut p2, mut p3, mut p4] = rows;
+    let (mut s0, mut s1, mut s2, mut s3, mut s4) = (0i32, 0i32, 0i32, 0i32, 0i32);
+    let mut x = x;
+    let end8 = x.wrapping_add(n & !7);
+    let end = x.wrapping_add(n);
+    // one step at input offset `o`: one input byte times each row's weight
+    macro_rules! step {
+        ($($o:expr),*) => {$({
+            // SAFETY: offset `o` is before `end8` (or `end`) by the loop conditions below,
+            // and the rows are as long as the input.
+            let a = i32::from(unsafe { *x.add($o) });
+            unsafe {
+                s0 = s0.wrapping_add(a * i32::from(*p0.add($o)));
+                s1 = s1.wrapping_add(a * i32::from(*p1.add($o)));
+                s2 = s2.wrapping_add(a * i32::from(*p2.add($o)));
+                s3 = s3.wrapping_add(a * i32::from(*p3.add($o)));
+                s4 = s4.wrapping_add(a * i32::from(*p4.add($o)));
+            }
+            pin!(s0, s1, s2, s3, s4);
+        })*};
+    }
+    macro_rules! bump {
+        ($d:expr) => {
+            x = x.wrapping_add($d);
+            p0 = p0.wrapping_add($d);
+            p1 = p1.wrapping_add($d);
+            p2 = p2.wrapping_add($d);
+            p3 = p3.wrapping_add($d);
+            p4 = p4.wrapping_add($d);
+        };
+    }
+    while x != end8 {
+        step!(0, 1, 2, 3, 4, 5, 6, 7);
+        bump!(8);
+    }
+    while x != end {
+        step!(0);
+        bump!(1);
+    }
+    *out = [s0, s1, s2, s3, s4];
+}
+
+/// NP dense layer: `bias + W x`, then requantise or write raw logits. Rows are taken five at a
+/// time ([`dense_rows5`]).
 pub fn dense(a: &DenseArgs<'_>, out: DenseOut<'_>) -> Result<(), ArgsError> {
     let n_out = out_len(&out);
     let n_in = a.input.len();
@@ -156,9 +465,28 @@ pub fn dense(a: &DenseArgs<'_>, out: DenseOut<'_>) -> Result<(), ArgsError> {
         return Err(ArgsError::Shape);
     }
     need("weights", n_in.checked_mul(n_out), a.weights.len())?;
-    let mut rows = a.weights.chunks_exact(n_in);
-    write_dense(a.bias, out, n_out, |_| {
-        Ok(dot(a.input, rows.next().unwrap_or(&[])))
+    let (x, w) = (a.input.as_ptr(), a.weights.as_ptr());
+    let mut block = [0i32; 5];
+    let mut first = 0usize; // block holds rows first..first + 5 (fewer at the end)
+    let mut next = 0usize; // first row not computed yet
+    write_dense(a.bias, out, n_out, |o| {
+        if o >= next {
+            first = o;
+            next = (o + 5).min(n_out);
+            let last = next - 1;
+            let row = |j: usize| w.wrapping_add((o + j).min(last) * n_in);
+            // SAFETY: rows o..next <= n_out lie inside weights (n_out * n_in, checked) and
+            // x..x + n_in is the input.
+            unsafe {
+                dense_rows5(
+                    x,
+                    n_in,
+                    [row(0), row(1), row(2), row(3), row(4)],
+                    &mut block,
+                )
+            };
+        }
+        Ok(block.get(o - first).copied().unwrap_or_default())
     })
 }
 
@@ -198,4 +526,72 @@ pub fn dense_p(a: &DensePArgs<'_>, out: DenseOut<'_>) -> Result<(), ArgsError> {
         }
         Ok(acc)
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::FastRq;
+    use crate::numerics::{requantize, Requant, MULT_MAX, SHIFT_MAX, SHIFT_MIN};
+    use proptest::prelude::*;
+
+    fn check(rq: Requant, acc: i32) {
+        assert_eq!(
+            FastRq::new(rq).apply(acc),
+            requantize(acc, rq),
+            "{rq:?} acc {acc}"
+        );
+    }
+
+    #[test]
+    fn fast_requant_is_exact_at_the_edges() {
+        for shift in SHIFT_MIN..=SHIFT_MAX {
+            for m in [
+                0, 1, 2, 3, 5, 127, 128, 255, 256, 1000, 16_383, 16_384, 24_577, MULT_MAX,
+            ] {
+                let rq = Requant { m, shift };
+                let f = FastRq::new(rq);
+                let sat = f.sat as i64;
+                let mut accs = vec![i32::MIN, -1, 0, 1, 2, 3, i32::MAX - 1, i32::MAX];
+                accs.extend(
+                    (0..31)
+                        .flat_map(|b| [(1i64 << b) - 1, 1 << b, (1 << b) + 1])
+                        .map(|v| v as i32),
+                );
+                accs.extend(
+                    (sat - 3..=sat + 3)
+                        .filter(|v| (0..=i64::from(i32::MAX)).contains(v))
+                        .map(|v| v as i32),
+                );
+                // every result step below saturation: the accumulators where the output changes
+                for y in 0..255u32 {
+                    // smallest acc with output > y, by bisection on the reference
+                    let (mut lo, mut hi) = (0i64, sat.min(i64::from(i32::MAX)));
+                    if i64::from(requantize(hi as i32, rq)) <= i64::from(y) {
+                        break;
+                    }
+                    while hi - lo > 1 {
+                        let mid = (lo + hi) / 2;
+                        if u32::from(requantize(mid as i32, rq)) > y {
+                            hi = mid
+                        } else {
+                            lo = mid
+                        }
+                    }
+                    accs.extend([lo as i32, hi as i32]);
+                }
+                for acc in accs {
+                    check(rq, acc);
+                }
+            }
+        }
+    }
+
+    proptest! {
+        #[test]
+        fn fast_requant_is_exact(acc in any::<i32>(), m in 0u16..=MULT_MAX, shift in SHIFT_MIN..=SHIFT_MAX) {
+            check(Requant { m, shift }, acc);
+            // and near the range where outputs are not saturated
+            check(Requant { m, shift }, acc >> (acc.unsigned_abs() % 31));
+        }
+    }
 }

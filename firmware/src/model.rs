@@ -360,6 +360,27 @@ impl Shape {
     }
 }
 
+/// The consecutive `N`-byte groups of a slice (a trailing partial group is ignored).
+///
+/// Like `chunks_exact(N)`, but without a division: `ChunksExact` keeps its chunk size in a
+/// field, and where LLVM does not inline it (`Zip::new` of two of them) its length is a `divu`,
+/// an instruction the soft-core's CPU does not need to have (see `firmware/tests/target_build.rs`).
+#[derive(Clone, Debug)]
+struct LeChunks<'a, const N: usize>(&'a [u8]);
+
+impl<const N: usize> Iterator for LeChunks<'_, N> {
+    type Item = [u8; N];
+    fn next(&mut self) -> Option<[u8; N]> {
+        let (head, tail) = self.0.split_first_chunk::<N>()?;
+        self.0 = tail;
+        Some(*head)
+    }
+    fn size_hint(&self) -> (usize, Option<usize>) {
+        let n = self.0.len() / N; // N is a constant power of two here: a shift
+        (n, Some(n))
+    }
+}
+
 /// A little-endian `i32` array inside the blob (no alignment assumed).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct I32s<'a>(&'a [u8]);
@@ -384,9 +405,7 @@ impl<'a> I32s<'a> {
     }
     /// All elements in order.
     pub fn iter(&self) -> impl Iterator<Item = i32> + 'a {
-        self.0
-            .chunks_exact(4)
-            .map(|b| i32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+        LeChunks::<4>(self.0).map(i32::from_le_bytes)
     }
     /// The underlying bytes (e.g. to hand their address to an accelerator).
     pub const fn as_bytes(&self) -> &'a [u8] {
@@ -418,9 +437,7 @@ impl<'a> U16s<'a> {
     }
     /// All elements in order.
     pub fn iter(&self) -> impl Iterator<Item = u16> + 'a {
-        self.0
-            .chunks_exact(2)
-            .map(|b| u16::from_le_bytes([b[0], b[1]]))
+        LeChunks::<2>(self.0).map(u16::from_le_bytes)
     }
     /// The underlying bytes.
     pub const fn as_bytes(&self) -> &'a [u8] {
@@ -533,11 +550,8 @@ impl Layer<'_> {
     pub fn macs(&self) -> u64 {
         match self.kind {
             LayerKind::Conv { k, cin, cout, pool } => {
-                let conv_px = if pool {
-                    4 * self.output.h * self.output.w
-                } else {
-                    self.output.len() / cout
-                };
+                let px = self.output.h * self.output.w;
+                let conv_px = if pool { 4 * px } else { px };
                 (conv_px as u64) * u64::from(k) * u64::from(k) * cin as u64 * cout as u64
             }
             LayerKind::Dense { n_in, n_out } => n_in as u64 * n_out as u64,
@@ -972,7 +986,8 @@ fn parse_record(
         expected: u32::try_from(expected).unwrap_or(u32::MAX),
         got: u32::try_from(got).unwrap_or(u32::MAX),
     };
-    let (output, w_expected) = match kind {
+    // `per_out`: weights per output channel of an NP layer (unused for P layers)
+    let (output, w_expected, per_out) = match kind {
         KIND_CONV => {
             let k = usize::from(param);
             if k == 0 {
@@ -1000,7 +1015,7 @@ fn parse_record(
                 }
             };
             let wl = n_out.checked_mul(k * k).and_then(|x| x.checked_mul(n_in));
-            (out, wl)
+            (out, wl, (k * k).saturating_mul(n_in))
         }
         _ => {
             if n_in != in_len {
@@ -1017,6 +1032,7 @@ fn parse_record(
                         c: n_out,
                     },
                     Some(w_len),
+                    0,
                 )
             } else {
                 if param != 0 {
@@ -1029,6 +1045,7 @@ fn parse_record(
                         c: n_out,
                     },
                     n_out.checked_mul(n_in),
+                    n_in,
                 )
             }
         }
@@ -1159,12 +1176,11 @@ fn parse_record(
                 index: i as u32,
             });
         }
-        let per_out = w_len / n_out;
-        for (o, (row, b)) in weights
-            .chunks_exact(per_out.max(1))
-            .zip(biases.iter())
-            .enumerate()
-        {
+        // w_len == n_out * per_out (checked above): row o is weights[o * per_out..][..per_out]
+        let mut rows = weights;
+        for (o, b) in biases.iter().enumerate() {
+            let (row, rest) = rows.split_at(per_out.min(rows.len()));
+            rows = rest;
             let abs_sum: u64 = row
                 .iter()
                 .map(|&x| u64::from((x as i8).unsigned_abs()))

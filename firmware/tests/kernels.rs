@@ -377,3 +377,56 @@ fn kernels_reject_inconsistent_arguments() {
         Err(ArgsError::PRow { row: 0 })
     );
 }
+
+#[test]
+fn conv_blocks_cover_the_paper_shapes_and_odd_edges() {
+    // the register-blocked kernel: 2x2 windows x 2 channels, a 9-byte row (k 3 over RGB) fully
+    // unrolled, other rows 4 bytes per step plus a 1..3-byte tail; odd output sizes and an odd
+    // channel count repeat the last window/channel (no pool) or drop it (pool)
+    let mut r = Rng(0x5eed);
+    for (h, w, c, k, cout) in [
+        (12, 13, 3, 3, 10),  // conv1-like: row 9
+        (11, 11, 10, 5, 20), // conv2-like: row 50 (12 steps of 4 + tail 2)
+        (9, 8, 3, 3, 7),     // odd cout, odd conv width
+        (7, 7, 1, 3, 1),     // row 3 (tail only), one channel
+        (8, 9, 5, 1, 3),     // 1x1 kernel: row 5
+        (6, 6, 4, 4, 2),     // row 16: no tail
+        (5, 5, 7, 5, 1),     // one window per output when pooling is off
+    ] {
+        let s = Shape { h, w, c };
+        let input = r.bytes(s.len());
+        let (wts, bias, rq) = (r.weights(cout * k * k * c), r.bias(cout), r.rq(cout));
+        for pool in [false, true] {
+            if pool && (h + 1 - k < 2 || w + 1 - k < 2) {
+                continue;
+            }
+            check_conv(&input, s, k, cout, pool, &wts, &bias, &rq);
+        }
+        // saturating inputs and weights: the accumulators at their extremes
+        let sat = vec![255u8; s.len()];
+        let neg = vec![-127i8; cout * k * k * c];
+        check_conv(&sat, s, k, cout, false, &neg, &bias, &rq);
+    }
+}
+
+#[test]
+fn dense_blocks_of_five_rows() {
+    // rows are computed five at a time; a last block of 1..4 repeats its last row; inputs eight
+    // per step plus a tail
+    let mut r = Rng(0xd15e);
+    for (n_in, n_out) in [(64, 5), (432, 64), (7, 1), (8, 6), (17, 11), (1, 4)] {
+        let rq = r.rq(n_out);
+        check_dense(
+            &r.bytes(n_in),
+            &r.weights(n_in * n_out),
+            &r.bias(n_out),
+            Some(&rq),
+        );
+        check_dense(
+            &r.bytes(n_in),
+            &r.weights(n_in * n_out),
+            &r.bias(n_out),
+            None,
+        );
+    }
+}

@@ -4,6 +4,8 @@
 //! `mulh`/`mulhu`) that the RV32IM miscompile in shared/notes/spike-softcore.md section 7 can
 //! delete. The bit-exact answer to that hazard is the boot self-test in `src/bin/soc.rs` plus
 //! the SoC differential test (Verilated PicoRV32 vs host), which this test does not replace.
+//! It also checks that the code has no `div`/`divu`/`rem`/`remu`: the SoC's PicoRV32 is built
+//! without `ENABLE_DIV` (rtl/soc/soc_core.sv), where they would trap.
 //!
 //! Skips (with a message) when the target's std is not installed, except with `CI=true`,
 //! where a missing target is a failure.
@@ -100,7 +102,7 @@ fn soc_binary_builds_for_the_target() {
     );
 
     let dis = Command::new(objdump)
-        .args(["-d", "--no-show-raw-insn"])
+        .args(["-d", "-C", "--no-show-raw-insn"])
         .arg(&elf)
         .output()
         .expect("objdump");
@@ -125,4 +127,43 @@ fn soc_binary_builds_for_the_target() {
         mul > 0 && mulh > 0,
         "no 64-bit multiply in the binary: requantisation was miscompiled away"
     );
+    let divs = divisions(&dis);
+    assert!(
+        divs.is_empty(),
+        "the firmware must not divide (PicoRV32 without ENABLE_DIV traps): {} div/rem \
+         instruction(s):\n{}",
+        divs.len(),
+        divs.join("\n")
+    );
+}
+
+/// The `div`/`divu`/`rem`/`remu` lines of an `objdump -d` listing, each prefixed with the
+/// function it is in.
+fn divisions(dis: &str) -> Vec<String> {
+    let mut func = "";
+    let mut found = Vec::new();
+    for line in dis.lines() {
+        if line.ends_with(">:") {
+            func = line;
+            continue;
+        }
+        // "   2297e:\tdivu\ta2,a3,a2" (with --no-show-raw-insn): the mnemonic follows the address
+        let mnemonic = line
+            .split_once(':')
+            .and_then(|(_, rest)| rest.split_whitespace().next())
+            .unwrap_or("");
+        if matches!(mnemonic, "div" | "divu" | "rem" | "remu") {
+            found.push(format!("{func} {}", line.trim()));
+        }
+    }
+    found
+}
+
+#[test]
+fn division_finder_sees_all_four() {
+    let dis = "00020000 <_start>:\n   20000:\tauipc\tsp,0x20\n00020010 <f>:\n   20010:\tdivu\ta2,a3,a2\n   20014:\trem\ta0,a0,a1\n   20018:\tdiv\ta0,a0,a1\n   2001c:\tremu\ta0,a0,a1\n   20020:\tmulhu\ta0,a0,a1\n";
+    let d = divisions(dis);
+    assert_eq!(d.len(), 4, "{d:?}");
+    assert!(d[0].starts_with("00020010 <f>: 20010:"), "{d:?}");
+    assert!(divisions("   20020:\tmulhu\ta0,a0,a1\n   20024:\taddi\ta0,a0,1 # divu\n").is_empty());
 }
