@@ -2,7 +2,8 @@
 # Installs everything cnnfpga needs on a fresh Debian 12 machine. Idempotent: every step checks
 # first and does nothing when its tool is already there, so it is cheap to call before every run.
 #
-#   apt     : Verilator + C++ toolchain (sim), yosys/nextpnr/icestorm/openFPGALoader (FPGA),
+#   apt     : Verilator + C++ toolchain (sim), yosys/nextpnr/icestorm (+ its chip databases, for
+#             icetime)/openFPGALoader (FPGA),
 #             riscv64 binutils (objcopy/size/objdump for the firmware image)
 #   rustup  : the riscv32im-unknown-none-elf target (firmware for the PicoRV32 soft-core)
 #   PyPI    : PicoRV32 RTL (pythondata-cpu-picorv32, pinned) in a project-local venv (.venv)
@@ -12,7 +13,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
 
-APT_PACKAGES=(verilator g++ make zlib1g-dev yosys nextpnr-ice40 fpga-icestorm openfpgaloader
+APT_PACKAGES=(verilator g++ make zlib1g-dev yosys nextpnr-ice40 fpga-icestorm fpga-icestorm-chipdb openfpgaloader
               binutils-riscv64-unknown-elf python3-venv)
 RUST_TARGETS=(riscv32im-unknown-none-elf)
 PICORV32_VERSION="1.0.post218"   # YosysHQ/picorv32 v1.0-70-g87c89acc, ISC licence (verilog/COPYING)
