@@ -25,7 +25,9 @@
 
 use crate::backend::{ArgsError, ConvArgs, DenseArgs, DenseOut, DensePArgs};
 use crate::model::{I32s, Shape};
-use crate::numerics::{requantize, Requant};
+#[cfg(doc)]
+use crate::numerics::requantize;
+use crate::numerics::Requant;
 
 /// `sum(a[i] * w[i])` over the common length, unrolled by four, wrapping (a plain dot product;
 /// the kernels below no longer use it).
@@ -87,6 +89,36 @@ macro_rules! pin_template {
     ($h:expr $(, $t:expr)*) => { concat!(pin_template!($($t),*), " {}") };
 }
 
+/// [`requantize`] computed without 64-bit shifts, equal to it for every input (unit tests and
+/// proptest): PicoRV32 as the SoC builds it shifts one bit per cycle, so the reference's 64-bit
+/// variable shifts and sign extractions cost ~300 cycles. With `A = acc * m` (`acc > 0`, else
+/// the result is 0 as in [`FastRq`]) and `t = s - 1`, the reference `floor((A + 2^t) / 2^s)`
+/// equals `(floor(A / 2^t) + 1) >> 1`; `floor(A / 2^t)` comes from the two words of the
+/// product, and once it reaches 510 the result saturates at 255.
+#[inline]
+fn requant(acc: i32, rq: Requant) -> u8 {
+    if acc <= 0 {
+        return 0;
+    }
+    let t = u32::from(rq.shift).clamp(1, 47) - 1;
+    let p = u64::from(acc as u32) * u64::from(rq.m);
+    let (lo, hi) = (p as u32, (p >> 32) as u32);
+    let q = if t >= 32 {
+        hi >> (t - 32)
+    } else if hi >> t != 0 {
+        return 255; // A / 2^t >= 2^32
+    } else if t == 0 {
+        lo
+    } else {
+        (lo >> t) | (hi << (32 - t))
+    };
+    if q >= 510 {
+        255
+    } else {
+        ((q + 1) >> 1) as u8
+    }
+}
+
 /// [`requantize`] for one channel with its saturation point precomputed: `apply(acc)` equals
 /// `requantize(acc, rq)` for every `acc` (unit tests: exhaustively around the thresholds, and
 /// proptest), with one 32-bit multiply instead of a 64-bit multiply and a 64-bit variable
@@ -115,13 +147,13 @@ struct FastRq {
 }
 
 impl FastRq {
-    /// Precomputes the constants; the saturation point by bisection over [`requantize`] (31
-    /// steps; no division: the soft-core has no divider). Requires `rq.is_valid()`.
+    /// Precomputes the constants; the saturation point by bisection over [`requant`] (31 steps;
+    /// no division: the soft-core has no divider). Requires `rq.is_valid()`.
     fn new(rq: Requant) -> Self {
         let (mut lo, mut hi) = (0u32, 1u32 << 31); // requantize(lo) < 255 <= requantize(hi)
         while hi - lo > 1 {
             let mid = lo + ((hi - lo) >> 1);
-            if requantize(mid as i32, rq) == 255 {
+            if requant(mid as i32, rq) == 255 {
                 hi = mid;
             } else {
                 lo = mid;
@@ -257,7 +289,7 @@ unsafe fn block4x2(
 /// [`crate::numerics::conv2d`] for the definition and layouts.
 ///
 /// Output channels are taken two at a time, output pixels as 2x2 blocks of convolution
-/// windows ([`block4x2`]): with pooling the block is exactly one pooled output (its maximum
+/// windows (`block4x2`): with pooling the block is exactly one pooled output (its maximum
 /// accumulator is requantised once); without, odd edges repeat the last row/column and an odd
 /// channel count the last channel, which recomputes (and rewrites) identical values.
 pub fn conv2d(a: &ConvArgs<'_>, out: &mut [u8]) -> Result<(), ArgsError> {
@@ -385,7 +417,7 @@ fn write_dense(
             need("shift", Some(n_out), rq.shift.len())?;
             need("output", Some(n_out), out.len())?;
             for (o, ((y, b), q)) in out.iter_mut().zip(bias.iter()).zip(rq.iter()).enumerate() {
-                *y = requantize(b.wrapping_add(acc(o)?), q);
+                *y = requant(b.wrapping_add(acc(o)?), q);
             }
         }
         DenseOut::Logits(out) => {
@@ -407,7 +439,7 @@ fn out_len(out: &DenseOut<'_>) -> usize {
 
 /// Dense accumulators (without bias) of five weight rows: `out[j] = sum_i x[i] * rows[j][i]`
 /// for `i < n`. The rows share each input byte loaded (one load per five MACs) and the five
-/// accumulators stay in registers; the inputs are walked eight per loop iteration with
+/// accumulators stay in registers; the inputs are walked sixteen per loop iteration with
 /// immediate offsets, then one by one. A block of fewer rows repeats its last row pointer.
 ///
 /// # Safety
@@ -417,12 +449,12 @@ unsafe fn dense_rows5(x: *const u8, n: usize, rows: [*const i8; 5], out: &mut [i
     let [mut p0, mut p1, mut p2, mut p3, mut p4] = rows;
     let (mut s0, mut s1, mut s2, mut s3, mut s4) = (0i32, 0i32, 0i32, 0i32, 0i32);
     let mut x = x;
-    let end8 = x.wrapping_add(n & !7);
+    let end16 = x.wrapping_add(n & !15);
     let end = x.wrapping_add(n);
     // one step at input offset `o`: one input byte times each row's weight
     macro_rules! step {
         ($($o:expr),*) => {$({
-            // SAFETY: offset `o` is before `end8` (or `end`) by the loop conditions below,
+            // SAFETY: offset `o` is before `end16` (or `end`) by the loop conditions below,
             // and the rows are as long as the input.
             let a = i32::from(unsafe { *x.add($o) });
             unsafe {
@@ -445,9 +477,9 @@ unsafe fn dense_rows5(x: *const u8, n: usize, rows: [*const i8; 5], out: &mut [i
             p4 = p4.wrapping_add($d);
         };
     }
-    while x != end8 {
-        step!(0, 1, 2, 3, 4, 5, 6, 7);
-        bump!(8);
+    while x != end16 {
+        step!(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
+        bump!(16);
     }
     while x != end {
         step!(0);
@@ -457,7 +489,7 @@ unsafe fn dense_rows5(x: *const u8, n: usize, rows: [*const i8; 5], out: &mut [i
 }
 
 /// NP dense layer: `bias + W x`, then requantise or write raw logits. Rows are taken five at a
-/// time ([`dense_rows5`]).
+/// time (`dense_rows5`).
 pub fn dense(a: &DenseArgs<'_>, out: DenseOut<'_>) -> Result<(), ArgsError> {
     let n_out = out_len(&out);
     let n_in = a.input.len();
@@ -530,16 +562,14 @@ pub fn dense_p(a: &DensePArgs<'_>, out: DenseOut<'_>) -> Result<(), ArgsError> {
 
 #[cfg(test)]
 mod tests {
-    use super::FastRq;
+    use super::{requant, FastRq};
     use crate::numerics::{requantize, Requant, MULT_MAX, SHIFT_MAX, SHIFT_MIN};
     use proptest::prelude::*;
 
     fn check(rq: Requant, acc: i32) {
-        assert_eq!(
-            FastRq::new(rq).apply(acc),
-            requantize(acc, rq),
-            "{rq:?} acc {acc}"
-        );
+        let want = requantize(acc, rq);
+        assert_eq!(FastRq::new(rq).apply(acc), want, "FastRq {rq:?} acc {acc}");
+        assert_eq!(requant(acc, rq), want, "requant {rq:?} acc {acc}");
     }
 
     #[test]
