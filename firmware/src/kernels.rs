@@ -7,9 +7,10 @@
 //! weight four, the eight accumulators stay in registers, rows are walked with immediate
 //! offsets (no per-byte pointer bumps, no bounds checks) and a 9-byte row (3x3 over RGB) is
 //! unrolled. The dense layer shares each input byte between five rows ([`dense`]).
-//! Requantisation of convolution outputs uses a per-channel precomputed form with one 32-bit
-//! multiply (`FastRq`). Measured on the Verilated SoC (`cargo bench -p sim --bench kernels`,
-//! docs/performance.md): conv 15-17 cycles/MAC with PicoRV32's fast multiplier.
+//! Requantisation avoids 64-bit shifts (the SoC's CPU shifts one bit per cycle): convolution
+//! outputs use per-channel constants with one 32-bit multiply (`FastRq`), dense rows `requant`.
+//! Measured on the Verilated SoC (`cargo bench -p sim --bench kernels`, docs/performance.md),
+//! PicoRV32 with its fast multiplier: conv 16.6-18.1 cycles/MAC, dense ~20.
 //!
 //! Argument lengths are checked once per call, so kernels never panic on inconsistent
 //! arguments; the unchecked accesses inside rely on those checks (SAFETY comments).
