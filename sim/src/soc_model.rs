@@ -34,9 +34,9 @@ impl SocVariant {
     /// A fresh model: the fast-multiply build if `fast_mul`.
     pub(crate) fn new(fast_mul: bool) -> Self {
         if fast_mul {
-            SocVariant::FastMul(Box::new(SocFastMulModel::new()))
+            SocVariant::FastMul(Box::default())
         } else {
-            SocVariant::Iterative(Box::new(SocModel::new()))
+            SocVariant::Iterative(Box::default())
         }
     }
 }
