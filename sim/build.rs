@@ -30,6 +30,15 @@ const MODELS: &[Model] = &[
         clock: "clk_i",
         rust_type: "ConvEngineL8Model",
     },
+    // The iCEBreaker build of the engine: one lane and a 2-entry fetch FIFO (the UP5K fit).
+    Model {
+        name: "conv_engine_board",
+        top: "conv_engine",
+        filelist: "rtl/accel.f",
+        args: &["-GLanes=1", "-GFifoDepth=2"],
+        clock: "clk_i",
+        rust_type: "ConvEngineBoardModel",
+    },
     // The P-layer engine standalone, with the SoC's 18-bit pointers.
     Model {
         name: "pengine",

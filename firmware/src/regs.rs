@@ -13,8 +13,8 @@ pub const KMAX: usize = 5;
 pub const DIM_MAX: usize = 255;
 /// Depth in bytes of each lane's weight buffer: a layer needs k*k*cin <= WBUF_DEPTH.
 pub const WBUF_DEPTH: usize = 512;
-/// Entries (32-bit words) of the engine's read-prefetch FIFO.
-pub const FETCH_FIFO_DEPTH: usize = 2;
+/// Entries (32-bit words) of the engine's read-prefetch FIFO (the iCEBreaker build uses 2: 219 LCs less, conv1 utilisation 0.85 instead of 0.99).
+pub const FETCH_FIFO_DEPTH: usize = 4;
 
 // ---- SoC memory map ----
 

@@ -19,7 +19,8 @@ module soc_core #(
   parameter bit          FastMul       = 1'b0,  // 1: single-cycle multiplier (DSPs on the board)
   parameter bit          EnableConv    = 1'b1,  // 0: no conv engine (its block reads 0)
   parameter bit          EnablePengine = 1'b1,  // 0: no P-layer engine (its block reads 0)
-  parameter int unsigned ConvLanes     = accel_pkg::LANES  // conv engine MAC lanes (1 on the UP5K)
+  parameter int unsigned ConvLanes     = accel_pkg::LANES,  // conv engine MAC lanes (1 on the UP5K)
+  parameter int unsigned ConvFifoDepth = accel_pkg::FETCH_FIFO_DEPTH  // its prefetch FIFO (2 on the UP5K)
 ) (
   input  wire logic        clk_i,
   input  wire logic        rst_ni,
@@ -262,8 +263,9 @@ module soc_core #(
 
   if (EnableConv) begin : g_conv
     conv_engine #(
-      .Lanes    (ConvLanes),
-      .AddrBits (ConvAddrBits)
+      .Lanes     (ConvLanes),
+      .FifoDepth (ConvFifoDepth),
+      .AddrBits  (ConvAddrBits)
     ) u_conv (
       .clk_i       (clk_i),
       .rst_ni      (rst_ni),

@@ -5,7 +5,7 @@
 
 use std::time::Instant;
 
-use sim::conv::{DefaultModel, Engine, EnginePorts, L8Model, Stalls};
+use sim::conv::{BoardModel, DefaultModel, Engine, EnginePorts, L8Model, Stalls};
 use sim::layer::ConvLayer;
 use sim::rng::Rng;
 
@@ -59,4 +59,10 @@ fn main() {
     bench::<DefaultModel>("5 lanes", Stalls::ZERO_WAIT, "zero wait", &layers);
     bench::<DefaultModel>("5 lanes", Stalls::RANDOM, "random (30% ready)", &layers);
     bench::<L8Model>("8 lanes", Stalls::SOC, "soc (1 wait)", &layers);
+    bench::<BoardModel>(
+        "1 lane, FIFO 2 (board)",
+        Stalls::SOC,
+        "soc (1 wait)",
+        &layers,
+    );
 }

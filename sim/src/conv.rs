@@ -99,6 +99,12 @@ impl_engine_ports!(
     firmware::regs::KMAX
 );
 impl_engine_ports!(ConvEngineL8Model, 8, 256, 5);
+impl_engine_ports!(
+    ConvEngineBoardModel,
+    1,
+    firmware::regs::WBUF_DEPTH,
+    firmware::regs::KMAX
+);
 
 /// Without Verilator there is no model; this type stands in so that code still compiles and
 /// every attempt to create an engine fails with the setup hint.
@@ -143,6 +149,13 @@ pub type L8Model = crate::vl::ConvEngineL8Model;
 /// The 8-lane test build (missing: Verilator was not found at build time).
 #[cfg(sim_no_verilator)]
 pub type L8Model = Missing;
+
+/// The iCEBreaker build (1 lane, 2-entry fetch FIFO).
+#[cfg(not(sim_no_verilator))]
+pub type BoardModel = crate::vl::ConvEngineBoardModel;
+/// The iCEBreaker build (missing: Verilator was not found at build time).
+#[cfg(sim_no_verilator)]
+pub type BoardModel = Missing;
 
 /// Memory timing: `ready` comes at the earliest after `min_wait` wait cycles, and then in each
 /// cycle with probability `ready_percent`.

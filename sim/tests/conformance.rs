@@ -9,7 +9,7 @@
 //! (default 200 cases per backend); `SIM_SEED` changes the seed; `SIM_TRACE=path.fst` traces.
 
 use firmware::numerics::{Requant, MULT_MAX, SHIFT_MAX, SHIFT_MIN};
-use sim::conv::{ConvBackend, DefaultModel, L8Model, ModelBackend, RtlBackend, Stalls};
+use sim::conv::{BoardModel, ConvBackend, DefaultModel, L8Model, ModelBackend, RtlBackend, Stalls};
 use sim::layer::ConvLayer;
 use sim::rng::Rng;
 
@@ -217,6 +217,12 @@ conformance_suite!(rtl_zero_wait, {
 conformance_suite!(rtl_random_stalls_unaligned, {
     let mut b = RtlBackend::<DefaultModel>::new(3);
     b.engine.stalls = Stalls::RANDOM;
+    b.engine.unaligned = true;
+    Box::new(b)
+});
+conformance_suite!(rtl_board_1_lane_fifo2, {
+    let mut b = RtlBackend::<BoardModel>::new(5);
+    b.engine.stalls = Stalls::SOC;
     b.engine.unaligned = true;
     Box::new(b)
 });

@@ -16,6 +16,8 @@ struct Baseline {
 #[derive(serde::Deserialize)]
 struct Config {
     lanes: u32,
+    /// `FifoDepth` when not the accel_pkg default (the board builds 2).
+    fifo_depth: Option<u32>,
     lc: u32,
     dsp: u32,
     ebr: u32,
@@ -62,6 +64,7 @@ fn conv_engine_stays_within_its_area_budget() {
             .arg(root().join("rtl/accel/synth_check.sh"))
             .arg(c.lanes.to_string())
             .arg("17") // soc_core ConvAddrBits
+            .args(c.fifo_depth.map(|d| format!("-set FifoDepth {d}")))
             .current_dir(root())
             .output()
             .expect("run rtl/accel/synth_check.sh");

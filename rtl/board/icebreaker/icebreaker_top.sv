@@ -16,6 +16,7 @@ module icebreaker_top #(
   parameter bit          EnableConv    = 1'b1,  // NP conv engine
   parameter bit          EnablePengine = 1'b0,  // P-layer engine (see docs/fpga.md for the fit)
   parameter int unsigned ConvLanes     = 1,     // conv engine MAC lanes (1 fits next to the CPU)
+  parameter int unsigned ConvFifoDepth = 2,     // conv engine prefetch FIFO words (area over speed)
   parameter int unsigned PorBits       = 6      // power-on reset: 2^PorBits cycles
 ) (
   input  wire logic clk_i,        // 12 MHz, pin 35
@@ -55,7 +56,8 @@ module icebreaker_top #(
     .FastMul       (FastMul),
     .EnableConv    (EnableConv),
     .EnablePengine (EnablePengine),
-    .ConvLanes     (ConvLanes)
+    .ConvLanes     (ConvLanes),
+    .ConvFifoDepth (ConvFifoDepth)
   ) u_soc (
     .clk_i         (clk_i),
     .rst_ni        (rst_n),
