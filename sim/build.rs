@@ -8,7 +8,7 @@
 #[path = "build_support/vlgen.rs"]
 mod vlgen;
 
-use vlgen::Model;
+use vlgen::{Model, Trace};
 
 const MODELS: &[Model] = &[
     // The conv engine with the default (accel_pkg) parameters: the shipped configuration.
@@ -19,6 +19,7 @@ const MODELS: &[Model] = &[
         args: &[],
         clock: "clk_i",
         rust_type: "ConvEngineModel",
+        trace: Trace::Always,
     },
     // A wider, shallower variant: checks that the RTL is generic in its parameters
     // (Lanes that do not divide cout, a 2-entry fetch FIFO, 256-byte weight buffers).
@@ -29,6 +30,7 @@ const MODELS: &[Model] = &[
         args: &["-GLanes=8", "-GFifoDepth=2", "-GWbufDepth=256"],
         clock: "clk_i",
         rust_type: "ConvEngineL8Model",
+        trace: Trace::Always,
     },
     // The iCEBreaker build of the engine: one lane and a 2-entry fetch FIFO (the UP5K fit).
     Model {
@@ -38,6 +40,7 @@ const MODELS: &[Model] = &[
         args: &["-GLanes=1", "-GFifoDepth=2"],
         clock: "clk_i",
         rust_type: "ConvEngineBoardModel",
+        trace: Trace::Always,
     },
     // The P-layer engine standalone, with the SoC's 18-bit pointers.
     Model {
@@ -47,9 +50,11 @@ const MODELS: &[Model] = &[
         args: &["-GAddrW=18"],
         clock: "clk_i",
         rust_type: "PengineModel",
+        trace: Trace::Always,
     },
     // The SoC simulation top (PicoRV32 + boot ROM + SPRAM + flash model + both engines), as
-    // the board builds it except for a fast UART (2 cycles per bit).
+    // the board builds it except for a fast UART (2 cycles per bit). Twin: a build without
+    // tracing code for speed (~10-20 % on the SoC) plus a traced one for `RunOptions::trace`.
     Model {
         name: "soc",
         top: "soc_sim_top",
@@ -57,6 +62,7 @@ const MODELS: &[Model] = &[
         args: &["-DSIM", "--timescale", "1ns/1ps"],
         clock: "clk_i",
         rust_type: "SocModel",
+        trace: Trace::Twin,
     },
     // The same SoC with PicoRV32's single-cycle-issue multiplier (ENABLE_FAST_MUL, DSPs on the
     // board) instead of the iterative one: `RunOptions::fast_mul` picks it (kernel benchmarks).
@@ -67,6 +73,7 @@ const MODELS: &[Model] = &[
         args: &["-DSIM", "--timescale", "1ns/1ps", "-GFastMul=1"],
         clock: "clk_i",
         rust_type: "SocFastMulModel",
+        trace: Trace::Twin,
     },
 ];
 
@@ -121,10 +128,22 @@ fn main() {
     let mut rs = String::from(
         "/// Why no RTL model was built.\npub const MISSING: Option<&str> = None;\n\n",
     );
-    for (i, m) in MODELS.iter().enumerate() {
-        let ports = vlgen::build_model(&env, m, &[]);
-        if i == 0 {
-            vlgen::build_runtime(&env, m, &version);
+    let mut runtime = false;
+    for m in MODELS {
+        let ports = vlgen::build_model(&env, m, false, &[]);
+        if m.trace == Trace::Twin {
+            let twin_ports = vlgen::build_model(&env, m, true, &[]);
+            assert_eq!(
+                format!("{ports:?}"),
+                format!("{twin_ports:?}"),
+                "{}: the traced build has other ports",
+                m.name
+            );
+        }
+        if !runtime {
+            // from a traced build's makefile (verilated_fst_c.o)
+            vlgen::build_runtime(&env, m, m.trace == Trace::Twin, &version);
+            runtime = true;
         }
         vlgen::build_shim(&env, m, &ports);
         rs.push_str(&vlgen::rust_wrapper(m, &ports));

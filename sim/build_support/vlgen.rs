@@ -1,10 +1,13 @@
 // Build support for Verilator models (used by sim/build.rs; plain std + the `cc` crate).
 //
 // Per model: `verilator --cc --build` into OUT_DIR/vl_<name> with prefix V<name>, parse the
-// ports from V<name>.h, write a C++ shim (one VerilatedContext per instance) and a typed Rust
-// wrapper. Once per crate: the Verilator runtime (verilated.o, verilated_threads.o,
-// verilated_fst_c.o built with the first model's makefile), archived as libverilated_rt.a and
-// kept across rebuilds (it only depends on the Verilator installation).
+// ports from V<name>.h, write a C++ shim (one VerilatedContext per instance; the clock loop
+// `tick`/`run` lives there, so a long run is one FFI call) and a typed Rust wrapper. A
+// `Trace::Twin` model is built twice: V<name> without tracing code (the fast default) and
+// V<name>_trace with `--trace-fst`, swapped in by `open_trace` before the first evaluation.
+// Once per crate: the Verilator runtime (verilated.o, verilated_threads.o, verilated_fst_c.o
+// built with the first model's makefile), archived as libverilated_rt.a and kept across
+// rebuilds (it only depends on the Verilator installation and the flags below).
 //
 // Tested with Verilator 5.006 (Debian 12).
 
@@ -26,7 +29,35 @@ pub struct Model {
     pub clock: &'static str,
     /// Name of the generated Rust struct.
     pub rust_type: &'static str,
+    /// How FST tracing is built in.
+    pub trace: Trace,
 }
+
+/// How a model supports FST tracing.
+#[derive(Debug, PartialEq, Eq, Clone, Copy)]
+pub enum Trace {
+    /// One build with `--trace-fst`: `open_trace` works at any time. The tracing code costs
+    /// speed even while no trace is open (the SoC: ~20 %), which small models can afford.
+    Always,
+    /// Two builds: `V<name>` without tracing code, used unless a trace is opened, and
+    /// `V<name>_trace` with `--trace-fst`; `open_trace` swaps the traced build in and must come
+    /// before the first `eval`/`tick`/`run` (a whole run is traced, as the SoC harness does).
+    Twin,
+}
+
+/// C and C++ flags of the models and the runtime (measured on the SoC, docs/performance.md).
+/// `-fPIC` keeps the archives linkable into any Rust artefact; `-fno-semantic-interposition`
+/// lets gcc inline the model's evaluation functions into each other anyway (-fPIC alone
+/// forbids it: 10-15 % slower); `-fno-tree-vectorize`: gcc's SLP vectoriser packs neighbouring
+/// signal updates into vector stores that the following scalar loads of the same signals wait
+/// for (15-20 % slower with it; -march=native is worse still).
+const CFLAGS: &[&str] = &[
+    "-fPIC",
+    "-fno-semantic-interposition",
+    "-fno-tree-vectorize",
+];
+/// Optimisation levels of the Verilator makefile (its default is -Os: 1.5x slower).
+const MAKEFLAGS: &str = "OPT_FAST=-O3 OPT_SLOW=-O1 OPT_GLOBAL=-O2";
 
 /// A port parsed from V<name>.h.
 #[derive(Debug)]
@@ -121,12 +152,23 @@ pub fn read_filelist(root: &Path, filelist: &str) -> Vec<PathBuf> {
         .collect()
 }
 
-/// Verilates and compiles one model; returns its ports.
-pub fn build_model(env: &Env, m: &Model, extra_files: &[PathBuf]) -> Vec<Port> {
-    let mdir = env.out_dir.join(format!("vl_{}", m.name));
+/// The Verilator prefix (and OUT_DIR/vl_<..> directory name) of a model's build: `V<name>`,
+/// or `V<name>_trace` for the traced twin of a [`Trace::Twin`] model.
+fn prefix(m: &Model, twin: bool) -> String {
+    if twin {
+        format!("V{}_trace", m.name)
+    } else {
+        format!("V{}", m.name)
+    }
+}
+
+/// Verilates and compiles one model (`twin`: the traced twin of a [`Trace::Twin`] model);
+/// returns its ports.
+pub fn build_model(env: &Env, m: &Model, twin: bool, extra_files: &[PathBuf]) -> Vec<Port> {
+    let prefix = prefix(m, twin);
+    let mdir = env.out_dir.join(format!("vl_{}", &prefix[1..]));
     let _ = std::fs::remove_dir_all(&mdir);
     std::fs::create_dir_all(&mdir).unwrap();
-    let prefix = format!("V{}", m.name);
     let mut cmd = Command::new(&env.verilator);
     cmd.args([
         "--cc",
@@ -137,29 +179,23 @@ pub fn build_model(env: &Env, m: &Model, extra_files: &[PathBuf]) -> Vec<Port> {
         "-Wno-fatal",
         "-O3",
     ])
-    .args([
-        "--x-assign",
-        "fast",
-        "--x-initial",
-        "fast",
-        "--noassert",
-        "--trace-fst",
-    ])
-    .arg("-Mdir")
-    .arg(&mdir)
-    .args(["--top-module", m.top, "--prefix", &prefix])
-    .args([
-        "-CFLAGS",
-        "-fPIC",
-        "-MAKEFLAGS",
-        "OPT_FAST=-O3 OPT_SLOW=-O1 OPT_GLOBAL=-O2",
-    ])
-    .args(m.args)
-    .args(extra_files)
-    .args(read_filelist(&env.root, m.filelist));
+    .args(["--x-assign", "fast", "--x-initial", "fast", "--noassert"]);
+    if twin || m.trace == Trace::Always {
+        cmd.arg("--trace-fst");
+    }
+    cmd.arg("-Mdir")
+        .arg(&mdir)
+        .args(["--top-module", m.top, "--prefix", &prefix]);
+    for f in CFLAGS {
+        cmd.args(["-CFLAGS", f]);
+    }
+    cmd.args(["-MAKEFLAGS", MAKEFLAGS])
+        .args(m.args)
+        .args(extra_files)
+        .args(read_filelist(&env.root, m.filelist));
     // Lint is owned by the lint tests; keep the build log quiet.
     cmd.arg("-Wno-lint").arg("-Wno-style");
-    run(&mut cmd, &format!("verilator ({})", m.name));
+    run(&mut cmd, &format!("verilator ({prefix})"));
     std::fs::copy(
         mdir.join(format!("{prefix}__ALL.a")),
         mdir.join(format!("lib{prefix}__ALL.a")),
@@ -168,16 +204,19 @@ pub fn build_model(env: &Env, m: &Model, extra_files: &[PathBuf]) -> Vec<Port> {
     parse_ports(&mdir.join(format!("{prefix}.h")))
 }
 
-/// Builds (once) the Verilator runtime archive next to the models, using a model's makefile.
-pub fn build_runtime(env: &Env, any_model: &Model, version: &str) {
+/// Builds (once) the Verilator runtime archive next to the models, using the makefile of a
+/// traced build made before (`twin` as in [`build_model`]).
+pub fn build_runtime(env: &Env, any_model: &Model, twin: bool, version: &str) {
     let rt = env.out_dir.join("rt");
     let stamp = rt.join("stamp");
-    if std::fs::read_to_string(&stamp).ok().as_deref() == Some(version)
+    let key = format!("{version}\n{} {MAKEFLAGS}", CFLAGS.join(" "));
+    if std::fs::read_to_string(&stamp).ok().as_deref() == Some(key.as_str())
         && rt.join("libverilated_rt.a").exists()
     {
         return;
     }
-    let mdir = env.out_dir.join(format!("vl_{}", any_model.name));
+    let prefix = prefix(any_model, twin);
+    let mdir = env.out_dir.join(format!("vl_{}", &prefix[1..]));
     let objs = ["verilated.o", "verilated_threads.o", "verilated_fst_c.o"];
     run(
         Command::new("make")
@@ -187,7 +226,7 @@ pub fn build_runtime(env: &Env, any_model: &Model, version: &str) {
                 "-j",
                 &env.jobs,
                 "-f",
-                &format!("V{}.mk", any_model.name),
+                &format!("{prefix}.mk"),
                 "OPT_GLOBAL=-O2",
             ])
             .args(objs),
@@ -203,7 +242,7 @@ pub fn build_runtime(env: &Env, any_model: &Model, version: &str) {
             .args(objs.iter().map(|o| mdir.join(o))),
         "ar runtime",
     );
-    std::fs::write(&stamp, version).unwrap();
+    std::fs::write(&stamp, key).unwrap();
 }
 
 /// Parses `VL_IN8(&name,msb,lsb);` style declarations from a Verilated model header.
@@ -280,265 +319,484 @@ fn rust_type(p: &Port) -> String {
     }
 }
 
+/// The C++ shim of a model (`@..@` filled in by [`build_shim`]). The clock loop is here, so a
+/// long run is one call: `run` ticks until a period leaves a selected output non-zero.
+const SHIM: &str = r#"// Generated by sim/build_support/vlgen.rs; do not edit.
+#define TWIN @TWIN@
+#include "@V@.h"
+#if TWIN
+#include "@V@_trace.h"
+#endif
+#include "verilated.h"
+#include "verilated_fst_c.h"
+#include <cstdint>
+
+namespace {
+#if TWIN
+using Traced = @V@_trace;
+#else
+using Traced = @V@;
+#endif
+
+struct H {
+  VerilatedContext* ctx;
+  @V@* m;          // the model (null once the traced twin replaced it)
+#if TWIN
+  Traced* mt;      // the traced twin, from open_trace on
+#endif
+  VerilatedFstC* tfp;
+  uint64_t time;   // half clock periods since creation
+  bool evaluated;
+};
+
+// f(model in use).
+template <class F> inline decltype(auto) with_model(H* h, F f) {
+#if TWIN
+  if (h->mt) return f(h->mt);
+#endif
+  return f(h->m);
+}
+
+// Half a clock period: clock level, evaluate, dump when tracing, advance the time.
+template <class M> inline void half(H* h, M* m, CData clk) {
+  m->@CLK@ = clk;
+  m->eval();
+  if (h->tfp) {
+    h->ctx->time(h->time);
+    h->tfp->dump(h->time);
+  }
+  ++h->time;
+}
+
+// The outputs `run` can stop on (the Rust STOP_* bits).
+template <class M> inline const CData* stop_port(M* m, int k) {
+  (void)m;
+  switch (k) {
+@STOPS@    default: return nullptr;
+  }
+}
+
+template <class M> uint64_t run(H* h, M* m, uint64_t max, uint64_t mask) {
+  h->evaluated = true;
+  const CData* stop[64];
+  int ns = 0;
+  for (int k = 0; k < 64; ++k) {
+    if (((mask >> k) & 1) && stop_port(m, k)) stop[ns++] = stop_port(m, k);
+  }
+  for (uint64_t n = 1; n <= max; ++n) {
+    half(h, m, 0);
+    half(h, m, 1);
+    for (int j = 0; j < ns; ++j) {
+      if (*stop[j]) return n;
+    }
+  }
+  return max;
+}
+}  // namespace
+
+extern "C" {
+void* vl_@N@_new() {
+  H* h = new H{};
+  h->ctx = new VerilatedContext;
+  h->ctx->traceEverOn(true);
+  h->m = new @V@(h->ctx, "TOP");
+  return h;
+}
+
+void vl_@N@_delete(void* p) {
+  H* h = static_cast<H*>(p);
+  with_model(h, [](auto* m) { m->final(); });
+  if (h->tfp) {
+    h->tfp->close();
+    delete h->tfp;
+  }
+  delete h->m;
+#if TWIN
+  delete h->mt;
+#endif
+  delete h->ctx;
+  delete h;
+}
+
+void vl_@N@_eval(void* p) {
+  H* h = static_cast<H*>(p);
+  h->evaluated = true;
+  with_model(h, [](auto* m) { m->eval(); });
+}
+
+void vl_@N@_tick(void* p) {
+  H* h = static_cast<H*>(p);
+  h->evaluated = true;
+  with_model(h, [h](auto* m) {
+    half(h, m, 0);
+    half(h, m, 1);
+  });
+}
+
+uint64_t vl_@N@_run(void* p, uint64_t max, uint64_t mask) {
+  H* h = static_cast<H*>(p);
+  return with_model(h, [h, max, mask](auto* m) { return run(h, m, max, mask); });
+}
+
+uint64_t vl_@N@_time(void* p) { return static_cast<H*>(p)->time; }
+
+void vl_@N@_command_args(void* p, int argc, const char** argv) {
+  static_cast<H*>(p)->ctx->commandArgs(argc, argv);
+}
+
+// 1: tracing; 0: the file did not open; -1: too late to swap in the traced twin.
+int vl_@N@_trace_open(void* p, const char* path, int levels) {
+  H* h = static_cast<H*>(p);
+#if TWIN
+  if (!h->mt) {
+    if (h->evaluated) return -1;
+@SAVE@    delete h->m;
+    h->m = nullptr;
+    h->mt = new Traced(h->ctx, "TOP");
+@LOAD@  }
+  Traced* tm = h->mt;
+#else
+  Traced* tm = h->m;
+#endif
+  if (h->tfp) {
+    h->tfp->close();
+    delete h->tfp;
+  }
+  h->tfp = new VerilatedFstC;
+  tm->trace(h->tfp, levels);
+  h->tfp->open(path);
+  return h->tfp->isOpen() ? 1 : 0;
+}
+
+void vl_@N@_flush(void* p) {
+  H* h = static_cast<H*>(p);
+  if (h->tfp) h->tfp->flush();
+}
+
+void* vl_@N@_port(void* p, int i) {
+  return with_model(static_cast<H*>(p), [i](auto* m) -> void* {
+    switch (i) {
+@PORTS@      default: return nullptr;
+    }
+  });
+}
+}
+"#;
+
+/// Outputs of at most 8 bits: what `run` can stop on (bit k of its mask = the k-th of them).
+fn stop_ports(ports: &[Port]) -> Vec<&Port> {
+    ports
+        .iter()
+        .filter(|p| p.dir != Dir::In && p.storage == 8)
+        .take(64)
+        .collect()
+}
+
 /// Writes and compiles the C++ shim of a model.
 pub fn build_shim(env: &Env, m: &Model, ports: &[Port]) {
-    let v = format!("V{}", m.name);
     let n = m.name;
-    let mut s = format!(
-        "// Generated by sim/build_support/vlgen.rs; do not edit.\n\
-         #include \"{v}.h\"\n#include \"verilated.h\"\n#include \"verilated_fst_c.h\"\n\
-         #include <cstdint>\n\
-         namespace {{ struct H {{ VerilatedContext* ctx; {v}* m; VerilatedFstC* tfp; }}; }}\n\
-         extern \"C\" {{\n\
-         void* vl_{n}_new() {{\n  H* h = new H;\n  h->ctx = new VerilatedContext;\n  h->ctx->traceEverOn(true);\n\
-           h->m = new {v}(h->ctx, \"TOP\");\n  h->tfp = nullptr;\n  return h;\n}}\n\
-         void vl_{n}_delete(void* p) {{\n  H* h = static_cast<H*>(p);\n  h->m->final();\n\
-           if (h->tfp) {{ h->tfp->close(); delete h->tfp; }}\n  delete h->m;\n  delete h->ctx;\n  delete h;\n}}\n\
-         void vl_{n}_eval(void* p) {{ static_cast<H*>(p)->m->eval(); }}\n\
-         void vl_{n}_command_args(void* p, int argc, const char** argv) {{ static_cast<H*>(p)->ctx->commandArgs(argc, argv); }}\n\
-         void vl_{n}_set_time(void* p, uint64_t t) {{ static_cast<H*>(p)->ctx->time(t); }}\n\
-         int vl_{n}_trace_open(void* p, const char* path, int levels) {{\n  H* h = static_cast<H*>(p);\n\
-           if (h->tfp) {{ h->tfp->close(); delete h->tfp; }}\n  h->tfp = new VerilatedFstC;\n\
-           h->m->trace(h->tfp, levels);\n  h->tfp->open(path);\n  return h->tfp->isOpen() ? 1 : 0;\n}}\n\
-         void vl_{n}_dump(void* p, uint64_t t) {{ H* h = static_cast<H*>(p); if (h->tfp) h->tfp->dump(t); }}\n\
-         void vl_{n}_flush(void* p) {{ H* h = static_cast<H*>(p); if (h->tfp) h->tfp->flush(); }}\n\
-         void* vl_{n}_port(void* p, int i) {{\n  H* h = static_cast<H*>(p);\n  switch (i) {{\n"
-    );
+    let clock = ports
+        .iter()
+        .find(|p| p.name == m.clock && p.dir == Dir::In && p.storage == 8)
+        .unwrap_or_else(|| panic!("{n}: no 1-bit input port {}", m.clock));
+    let (mut stops, mut save, mut load, mut cases) =
+        (String::new(), String::new(), String::new(), String::new());
+    for (k, p) in stop_ports(ports).iter().enumerate() {
+        let _ = writeln!(stops, "    case {k}: return &m->{};", p.name);
+    }
     for (i, p) in ports.iter().enumerate() {
         let _ = writeln!(
-            s,
-            "    case {i}: return static_cast<void*>(&h->m->{}); // {}",
+            cases,
+            "      case {i}: return static_cast<void*>(&m->{}); // {}",
             p.name,
             c_type(p)
         );
+        if p.dir != Dir::Out {
+            let _ = writeln!(save, "    const auto in_{i} = h->m->{};", p.name);
+            let _ = writeln!(load, "    h->mt->{} = in_{i};", p.name);
+        }
     }
-    s.push_str("    default: return nullptr;\n  }\n}\n}\n");
+    let s = SHIM
+        .replace("@TWIN@", if m.trace == Trace::Twin { "1" } else { "0" })
+        .replace("@V@", &prefix(m, false))
+        .replace("@N@", n)
+        .replace("@CLK@", &clock.name)
+        .replace("@STOPS@", &stops)
+        .replace("@SAVE@", &save)
+        .replace("@LOAD@", &load)
+        .replace("@PORTS@", &cases);
     let path = env.out_dir.join(format!("{n}_shim.cpp"));
     std::fs::write(&path, s).unwrap();
-    let mdir = env.out_dir.join(format!("vl_{n}"));
-    cc::Build::new()
-        .cpp(true)
-        .file(&path)
-        .include(&mdir)
-        .include(env.vroot.join("include"))
+    let mut b = cc::Build::new();
+    b.cpp(true).file(&path);
+    b.include(env.out_dir.join(format!("vl_{n}")));
+    if m.trace == Trace::Twin {
+        b.include(env.out_dir.join(format!("vl_{n}_trace")));
+    }
+    b.include(env.vroot.join("include"))
         .include(env.vroot.join("include/vltstd"))
         .flag("-std=gnu++17")
         .flag("-Wno-unused-parameter")
         .define("VM_TRACE", "1")
         .define("VM_TRACE_FST", "1")
-        .opt_level(2)
-        .compile(&format!("{n}_shim"));
-    println!("cargo:rustc-link-search=native={}", mdir.display());
-    println!("cargo:rustc-link-lib=static=V{n}__ALL");
+        .opt_level(2);
+    for f in CFLAGS {
+        b.flag(f);
+    }
+    b.compile(&format!("{n}_shim"));
+    // after the shim, which uses them
+    let twin = m.trace == Trace::Twin;
+    for prefix in std::iter::once(prefix(m, false)).chain(twin.then(|| prefix(m, true))) {
+        let mdir = env.out_dir.join(format!("vl_{}", &prefix[1..]));
+        println!("cargo:rustc-link-search=native={}", mdir.display());
+        println!("cargo:rustc-link-lib=static={prefix}__ALL");
+    }
 }
+
+/// The Rust wrapper of a model (`@..@` filled in by [`rust_wrapper`]).
+const WRAPPER: &str = r#"/// Verilated `@TOP@` (prefix `V@N@`): raw port access, `eval`, `tick`, `run` (many clock
+/// periods in one call), FST tracing (@TRACE@).
+///
+/// Each instance owns its own `VerilatedContext`, so instances on different threads are
+/// independent. Generated by `sim/build_support/vlgen.rs`.
+pub struct @T@ {
+    h: *mut core::ffi::c_void,
+@FIELDS@}
+
+unsafe extern "C" {
+    fn vl_@N@_new() -> *mut core::ffi::c_void;
+    fn vl_@N@_delete(h: *mut core::ffi::c_void);
+    fn vl_@N@_eval(h: *mut core::ffi::c_void);
+    fn vl_@N@_tick(h: *mut core::ffi::c_void);
+    fn vl_@N@_run(h: *mut core::ffi::c_void, max: u64, stop: u64) -> u64;
+    fn vl_@N@_time(h: *mut core::ffi::c_void) -> u64;
+    fn vl_@N@_command_args(
+        h: *mut core::ffi::c_void,
+        argc: i32,
+        argv: *const *const core::ffi::c_char,
+    );
+    fn vl_@N@_trace_open(
+        h: *mut core::ffi::c_void,
+        path: *const core::ffi::c_char,
+        levels: i32,
+    ) -> i32;
+    fn vl_@N@_flush(h: *mut core::ffi::c_void);
+    fn vl_@N@_port(h: *mut core::ffi::c_void, i: i32) -> *mut core::ffi::c_void;
+}
+
+// SAFETY: the model is only reachable through `&mut self`; its context is private.
+unsafe impl Send for @T@ {}
+
+impl Default for @T@ {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl @T@ {
+@STOPS@
+    /// Creates a model in its own context (all inputs 0, nothing evaluated yet).
+    pub fn new() -> Self {
+        // SAFETY: the shim returns a valid handle.
+        let h = unsafe { vl_@N@_new() };
+        assert!(!h.is_null());
+        let mut m = Self {
+            h,
+@NULLS@        };
+        m.bind_ports();
+        m
+    }
+
+    /// Points the port fields at the model in use (after `new` and `open_trace`).
+    fn bind_ports(&mut self) {
+        // SAFETY: valid handle; the shim returns pointers to the ports of the model in use,
+        // stable until the next `open_trace`.
+        unsafe {
+@BIND@        }
+    }
+
+    /// Evaluates the model with the current inputs.
+    pub fn eval(&mut self) {
+        // SAFETY: valid handle.
+        unsafe { vl_@N@_eval(self.h) }
+    }
+
+    /// Sets the plusargs (`+name=value`) the RTL reads with `$value$plusargs`; call before the
+    /// first `eval`/`tick` (initial blocks run then).
+    pub fn set_command_args(&mut self, args: &[&str]) {
+        let c: Vec<std::ffi::CString> = std::iter::once("sim")
+            .chain(args.iter().copied())
+            .map(|a| std::ffi::CString::new(a).expect("no NUL in plusargs"))
+            .collect();
+        let p: Vec<*const core::ffi::c_char> = c.iter().map(|a| a.as_ptr()).collect();
+        // SAFETY: valid handle; Verilator copies the strings.
+        unsafe { vl_@N@_command_args(self.h, p.len() as i32, p.as_ptr()) }
+    }
+
+    /// Simulation time (half clock periods since creation).
+    pub fn time(&self) -> u64 {
+        // SAFETY: valid handle.
+        unsafe { vl_@N@_time(self.h) }
+    }
+
+    /// Opens an FST trace file; later `tick`s and `run`s dump every half period. @OPEN@
+    pub fn open_trace(&mut self, path: &std::path::Path) -> std::io::Result<()> {
+        use std::os::unix::ffi::OsStrExt;
+        let c = std::ffi::CString::new(path.as_os_str().as_bytes())
+            .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidInput, e))?;
+        // SAFETY: valid handle, NUL-terminated path.
+        let ok = unsafe { vl_@N@_trace_open(self.h, c.as_ptr(), 99) };
+        self.bind_ports();
+        match ok {
+            1 => Ok(()),
+            -1 => Err(std::io::Error::other(
+                "@T@: open_trace must come before the first eval/tick/run (the traced build is swapped in then)",
+            )),
+            _ => Err(std::io::Error::other(format!(
+                "cannot open trace {}",
+                path.display()
+            ))),
+        }
+    }
+
+    /// Writes buffered trace data to the file.
+    pub fn flush_trace(&mut self) {
+        // SAFETY: valid handle.
+        unsafe { vl_@N@_flush(self.h) }
+    }
+
+    /// One clock period: `@CLK@=0; eval; @CLK@=1; eval` (inputs set before the call are
+    /// sampled by the rising edge; registered outputs change with it).
+    pub fn tick(&mut self) {
+        // SAFETY: valid handle.
+        unsafe { vl_@N@_tick(self.h) }
+    }
+
+    /// Up to `max` clock periods, each as [`Self::tick`], in one call into the model; stops
+    /// early after a period that leaves any output selected by `stop` (a mask of the
+    /// `STOP_*` constants, 0: none) non-zero. Returns the periods run.
+    pub fn run(&mut self, max: u64, stop: u64) -> u64 {
+        // SAFETY: valid handle.
+        unsafe { vl_@N@_run(self.h, max, stop) }
+    }
+@PORTS@}
+
+impl Drop for @T@ {
+    fn drop(&mut self) {
+        // SAFETY: valid handle, dropped once.
+        unsafe { vl_@N@_delete(self.h) }
+    }
+}
+"#;
 
 /// Generates the typed Rust wrapper of a model.
 pub fn rust_wrapper(m: &Model, ports: &[Port]) -> String {
-    let n = m.name;
-    let t = m.rust_type;
-    let mut s = String::new();
-    let _ = writeln!(
-        s,
-        "/// Verilated `{}` (prefix `V{n}`): raw port access, `eval`, `tick`, FST tracing.",
-        m.top
+    let (mut fields, mut nulls, mut bind, mut stops, mut acc) = (
+        String::new(),
+        String::new(),
+        String::new(),
+        String::new(),
+        String::new(),
     );
-    let _ = writeln!(s, "///\n/// Each instance owns its own `VerilatedContext`, so instances on different threads are");
-    let _ = writeln!(
-        s,
-        "/// independent. Generated by `sim/build_support/vlgen.rs`."
-    );
-    let _ = writeln!(
-        s,
-        "pub struct {t} {{\n    h: *mut core::ffi::c_void,\n    time: u64,\n    tracing: bool,"
-    );
-    for p in ports {
-        let _ = writeln!(
-            s,
-            "    p_{}: *mut {},",
-            p.name,
-            if p.storage == 0 {
-                "u32".into()
-            } else {
-                rust_type(p)
-            }
-        );
-    }
-    s.push_str("}\n\n");
-    let _ = writeln!(s, "unsafe extern \"C\" {{");
-    let _ = writeln!(s, "    fn vl_{n}_new() -> *mut core::ffi::c_void;");
-    let _ = writeln!(s, "    fn vl_{n}_delete(h: *mut core::ffi::c_void);");
-    let _ = writeln!(s, "    fn vl_{n}_eval(h: *mut core::ffi::c_void);");
-    let _ = writeln!(s, "    fn vl_{n}_command_args(h: *mut core::ffi::c_void, argc: i32, argv: *const *const core::ffi::c_char);");
-    let _ = writeln!(
-        s,
-        "    fn vl_{n}_set_time(h: *mut core::ffi::c_void, t: u64);"
-    );
-    let _ = writeln!(s, "    fn vl_{n}_trace_open(h: *mut core::ffi::c_void, path: *const core::ffi::c_char, levels: i32) -> i32;");
-    let _ = writeln!(s, "    fn vl_{n}_dump(h: *mut core::ffi::c_void, t: u64);");
-    let _ = writeln!(s, "    fn vl_{n}_flush(h: *mut core::ffi::c_void);");
-    let _ = writeln!(
-        s,
-        "    fn vl_{n}_port(h: *mut core::ffi::c_void, i: i32) -> *mut core::ffi::c_void;"
-    );
-    s.push_str("}\n\n");
-    let _ = writeln!(
-        s,
-        "// SAFETY: the model is only reachable through `&mut self`; its context is private."
-    );
-    let _ = writeln!(s, "unsafe impl Send for {t} {{}}\n");
-    let _ = writeln!(
-        s,
-        "impl Default for {t} {{\n    fn default() -> Self {{\n        Self::new()\n    }}\n}}\n"
-    );
-    let _ = writeln!(s, "impl {t} {{");
-    let _ = writeln!(
-        s,
-        "    /// Creates a model in its own context (all inputs 0, nothing evaluated yet)."
-    );
-    let _ = writeln!(s, "    pub fn new() -> Self {{");
-    let _ = writeln!(s, "        // SAFETY: the shim returns a valid handle and stable pointers to the model's ports.");
-    let _ = writeln!(
-        s,
-        "        unsafe {{\n            let h = vl_{n}_new();\n            assert!(!h.is_null());"
-    );
-    let _ = writeln!(s, "            Self {{\n                h,\n                time: 0,\n                tracing: false,");
     for (i, p) in ports.iter().enumerate() {
+        let ty = if p.storage == 0 {
+            "u32".into()
+        } else {
+            rust_type(p)
+        };
+        let _ = writeln!(fields, "    p_{}: *mut {ty},", p.name);
+        let _ = writeln!(nulls, "            p_{}: core::ptr::null_mut(),", p.name);
         let _ = writeln!(
-            s,
-            "                p_{}: vl_{n}_port(h, {i}).cast(),",
-            p.name
+            bind,
+            "            self.p_{} = vl_{}_port(self.h, {i}).cast();",
+            p.name, m.name
         );
     }
-    s.push_str("            }\n        }\n    }\n\n");
-    let _ = writeln!(s, "    /// Evaluates the model with the current inputs.");
-    let _ = writeln!(s, "    pub fn eval(&mut self) {{\n        // SAFETY: valid handle.\n        unsafe {{ vl_{n}_eval(self.h) }}\n    }}\n");
-    let _ = writeln!(s, "    /// Sets the plusargs (`+name=value`) the RTL reads with `$value$plusargs`; call before the");
-    let _ = writeln!(s, "    /// first `eval`/`tick` (initial blocks run then).");
-    let _ = writeln!(
-        s,
-        "    pub fn set_command_args(&mut self, args: &[&str]) {{"
-    );
-    let _ = writeln!(s, "        let c: Vec<std::ffi::CString> = std::iter::once(\"sim\").chain(args.iter().copied())");
-    let _ = writeln!(
-        s,
-        "            .map(|a| std::ffi::CString::new(a).expect(\"no NUL in plusargs\")).collect();"
-    );
-    let _ = writeln!(
-        s,
-        "        let p: Vec<*const core::ffi::c_char> = c.iter().map(|a| a.as_ptr()).collect();"
-    );
-    let _ = writeln!(
-        s,
-        "        // SAFETY: valid handle; Verilator copies the strings."
-    );
-    let _ = writeln!(
-        s,
-        "        unsafe {{ vl_{n}_command_args(self.h, p.len() as i32, p.as_ptr()) }}"
-    );
-    let _ = writeln!(s, "    }}\n");
-    let _ = writeln!(
-        s,
-        "    /// Simulation time (half clock periods since creation)."
-    );
-    let _ = writeln!(
-        s,
-        "    pub fn time(&self) -> u64 {{\n        self.time\n    }}\n"
-    );
-    let _ = writeln!(
-        s,
-        "    /// Opens an FST trace file; later `tick`s dump every half period."
-    );
-    let _ = writeln!(
-        s,
-        "    pub fn open_trace(&mut self, path: &std::path::Path) -> std::io::Result<()> {{"
-    );
-    let _ = writeln!(s, "        use std::os::unix::ffi::OsStrExt;");
-    let _ = writeln!(
-        s,
-        "        let c = std::ffi::CString::new(path.as_os_str().as_bytes())"
-    );
-    let _ = writeln!(
-        s,
-        "            .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidInput, e))?;"
-    );
-    let _ = writeln!(s, "        // SAFETY: valid handle, NUL-terminated path.");
-    let _ = writeln!(
-        s,
-        "        let ok = unsafe {{ vl_{n}_trace_open(self.h, c.as_ptr(), 99) }};"
-    );
-    let _ = writeln!(s, "        if ok == 0 {{\n            return Err(std::io::Error::other(format!(\"cannot open trace {{}}\", path.display())));\n        }}");
-    let _ = writeln!(s, "        self.tracing = true;\n        Ok(())\n    }}\n");
-    let _ = writeln!(s, "    /// Writes buffered trace data to the file.");
-    let _ = writeln!(s, "    pub fn flush_trace(&mut self) {{\n        // SAFETY: valid handle.\n        unsafe {{ vl_{n}_flush(self.h) }}\n    }}\n");
-    let _ = writeln!(s, "    fn dump(&mut self) {{");
-    let _ = writeln!(s, "        if self.tracing {{\n            // SAFETY: valid handle.\n            unsafe {{\n                vl_{n}_set_time(self.h, self.time);\n                vl_{n}_dump(self.h, self.time);\n            }}\n        }}");
-    let _ = writeln!(s, "        self.time += 1;\n    }}\n");
-    let _ = writeln!(
-        s,
-        "    /// One clock period: `{c}=0; eval; {c}=1; eval` (inputs set before the call are",
-        c = m.clock
-    );
-    let _ = writeln!(
-        s,
-        "    /// sampled by the rising edge; registered outputs change with it)."
-    );
-    let _ = writeln!(s, "    pub fn tick(&mut self) {{");
-    let _ = writeln!(
-        s,
-        "        self.set_{}(0);\n        self.eval();\n        self.dump();",
-        m.clock
-    );
-    let _ = writeln!(
-        s,
-        "        self.set_{}(1);\n        self.eval();\n        self.dump();\n    }}",
-        m.clock
-    );
+    for (k, p) in stop_ports(ports).iter().enumerate() {
+        let _ = writeln!(
+            stops,
+            "    /// [`Self::run`] stops after a period that leaves output `{}` non-zero.\n    pub const STOP_{}: u64 = 1 << {k};",
+            p.name,
+            p.name.to_uppercase()
+        );
+    }
     for p in ports {
         let ty = rust_type(p);
         let pn = &p.name;
         if p.dir != Dir::In {
-            let _ = writeln!(s, "\n    /// Output `{pn}` ({} bits).", p.width);
+            let _ = writeln!(
+                acc,
+                "\n    /// Output `{pn}` ({} bits).\n    #[inline]",
+                p.width
+            );
             if p.storage == 0 {
+                let w = p.words;
                 let _ = writeln!(
-                    s,
-                    "    pub fn {pn}(&self) -> {ty} {{\n        let mut v = [0u32; {}];",
-                    p.words
+                    acc,
+                    "    pub fn {pn}(&self) -> {ty} {{\n        let mut v = [0u32; {w}];\n        \
+                     // SAFETY: the port is {w} words long.\n        \
+                     unsafe {{ std::ptr::copy_nonoverlapping(self.p_{pn}, v.as_mut_ptr(), {w}) }};\n        v\n    }}"
                 );
-                let _ = writeln!(s, "        // SAFETY: the port is {} words long.", p.words);
-                let _ = writeln!(s, "        unsafe {{ std::ptr::copy_nonoverlapping(self.p_{pn}, v.as_mut_ptr(), {}) }};\n        v\n    }}", p.words);
             } else {
-                let _ = writeln!(s, "    pub fn {pn}(&self) -> {ty} {{\n        // SAFETY: valid port pointer.\n        unsafe {{ *self.p_{pn} }}\n    }}");
+                let _ = writeln!(
+                    acc,
+                    "    pub fn {pn}(&self) -> {ty} {{\n        // SAFETY: valid port pointer.\n        unsafe {{ *self.p_{pn} }}\n    }}"
+                );
             }
         }
         if p.dir != Dir::Out {
             let _ = writeln!(
-                s,
-                "\n    /// Sets input `{pn}` ({} bits; higher bits are masked off).",
+                acc,
+                "\n    /// Sets input `{pn}` ({} bits; higher bits are masked off).\n    #[inline]",
                 p.width
             );
             if p.storage == 0 {
-                let top_bits = p.width - 32 * (p.words - 1);
+                let w = p.words;
+                let top_bits = p.width - 32 * (w - 1);
                 let mask = if top_bits == 32 {
                     u32::MAX
                 } else {
                     (1u32 << top_bits) - 1
                 };
-                let _ = writeln!(s, "    pub fn set_{pn}(&mut self, v: &{ty}) {{\n        let mut v = *v;\n        v[{}] &= {mask:#x};", p.words - 1);
-                let _ = writeln!(s, "        // SAFETY: the port is {} words long.", p.words);
-                let _ = writeln!(s, "        unsafe {{ std::ptr::copy_nonoverlapping(v.as_ptr(), self.p_{pn}, {}) }}\n    }}", p.words);
+                let _ = writeln!(
+                    acc,
+                    "    pub fn set_{pn}(&mut self, v: &{ty}) {{\n        let mut v = *v;\n        v[{}] &= {mask:#x};\n        \
+                     // SAFETY: the port is {w} words long.\n        \
+                     unsafe {{ std::ptr::copy_nonoverlapping(v.as_ptr(), self.p_{pn}, {w}) }}\n    }}",
+                    w - 1
+                );
             } else {
                 let mask: u64 = if p.width >= 64 {
                     u64::MAX
                 } else {
                     (1u64 << p.width) - 1
                 };
-                let _ = writeln!(s, "    pub fn set_{pn}(&mut self, v: {ty}) {{\n        // SAFETY: valid port pointer.\n        unsafe {{ *self.p_{pn} = v & ({mask:#x} as {ty}) }}\n    }}");
+                let _ = writeln!(
+                    acc,
+                    "    pub fn set_{pn}(&mut self, v: {ty}) {{\n        // SAFETY: valid port pointer.\n        unsafe {{ *self.p_{pn} = v & ({mask:#x} as {ty}) }}\n    }}"
+                );
             }
         }
     }
-    s.push_str("}\n\n");
-    let _ = writeln!(s, "impl Drop for {t} {{\n    fn drop(&mut self) {{\n        // SAFETY: valid handle, dropped once.\n        unsafe {{ vl_{n}_delete(self.h) }}\n    }}\n}}");
-    s
+    let (trace, open) = match m.trace {
+        Trace::Always => ("built in", "Any time."),
+        Trace::Twin => (
+            "a separately built twin, swapped in by `open_trace`",
+            "Only before the first\n    /// `eval`/`tick`/`run`: the model is built twice, without tracing code (faster) and with it.",
+        ),
+    };
+    WRAPPER
+        .replace("@TOP@", m.top)
+        .replace("@TRACE@", trace)
+        .replace("@OPEN@", open)
+        .replace("@T@", m.rust_type)
+        .replace("@N@", m.name)
+        .replace("@CLK@", m.clock)
+        .replace("@FIELDS@", &fields)
+        .replace("@NULLS@", &nulls)
+        .replace("@BIND@", &bind)
+        .replace("@STOPS@", &stops)
+        .replace("@PORTS@", &acc)
 }
 
 /// Link lines shared by all models (after every model's own).

@@ -369,6 +369,9 @@ pub struct SocRun {
     pub pc: u32,
     /// Wall-clock time of the simulation.
     pub seconds: f64,
+    /// CPU time of the simulating thread (Linux; `None` elsewhere): steadier than `seconds`
+    /// on a machine shared with other jobs.
+    pub cpu_seconds: Option<f64>,
 }
 
 impl SocRun {
@@ -409,13 +412,37 @@ impl SocRun {
     pub fn cycles_per_second(&self) -> f64 {
         self.cycles as f64 / self.seconds.max(1e-9)
     }
+
+    /// Simulated cycles per CPU second of the simulating thread.
+    pub fn cycles_per_cpu_second(&self) -> Option<f64> {
+        self.cpu_seconds.map(|c| self.cycles as f64 / c.max(1e-9))
+    }
+}
+
+/// CPU time of the calling thread so far (`/proc/thread-self/schedstat`, Linux).
+pub fn thread_cpu_seconds() -> Option<f64> {
+    let s = std::fs::read_to_string("/proc/thread-self/schedstat").ok()?;
+    Some(s.split_whitespace().next()?.parse::<u64>().ok()? as f64 * 1e-9)
 }
 
 /// Runs the SoC with `flash` until EXIT, a trap or `max_cycles`.
 pub fn run(flash: &Flash, opts: &RunOptions) -> Result<SocRun, SocError> {
+    run_with_progress(flash, opts, &mut |_| {})
+}
+
+/// Cycles between two calls of the progress callback of [`run_with_progress`] (~0.2 s).
+pub const PROGRESS_CYCLES: u64 = 1 << 20;
+
+/// [`run`], calling `progress(cycles since reset)` every [`PROGRESS_CYCLES`] cycles (for a
+/// progress line during minutes-long software-only runs; the simulation is the same).
+pub fn run_with_progress(
+    flash: &Flash,
+    opts: &RunOptions,
+    progress: &mut dyn FnMut(u64),
+) -> Result<SocRun, SocError> {
     #[cfg(sim_no_verilator)]
     {
-        let _ = (flash, opts);
+        let _ = (flash, opts, progress);
         Err(SocError::NoModel(
             crate::vl::MISSING.unwrap_or("no model").to_string(),
         ))
@@ -433,6 +460,7 @@ pub fn run(flash: &Flash, opts: &RunOptions) -> Result<SocRun, SocError> {
             m.open_trace(t)?;
         }
         let t0 = std::time::Instant::now();
+        let cpu0 = thread_cpu_seconds();
         m.set_rst_ni(0);
         for _ in 0..4 {
             m.tick();
@@ -442,8 +470,16 @@ pub fn run(flash: &Flash, opts: &RunOptions) -> Result<SocRun, SocError> {
         let mut uart = Vec::new();
         let mut cycles = 0u64;
         let outcome = loop {
-            m.tick();
-            cycles += 1;
+            // Many cycles per call: the model stops after a cycle with a UART byte, an EXIT
+            // write or a trap, which are looked at here as after each single cycle.
+            let chunk = PROGRESS_CYCLES - cycles % PROGRESS_CYCLES;
+            cycles += m.run(
+                opts.max_cycles.saturating_sub(cycles).clamp(1, chunk),
+                crate::soc_model::SocVariant::STOP,
+            );
+            if cycles.is_multiple_of(PROGRESS_CYCLES) {
+                progress(cycles);
+            }
             if m.uart_valid_o() != 0 {
                 uart.push(m.uart_data_o());
             }
@@ -467,6 +503,7 @@ pub fn run(flash: &Flash, opts: &RunOptions) -> Result<SocRun, SocError> {
             instret: m.instret_o(),
             pc: m.pc_o(),
             seconds: t0.elapsed().as_secs_f64(),
+            cpu_seconds: cpu0.and_then(|c0| Some(thread_cpu_seconds()? - c0)),
         })
     }
 }

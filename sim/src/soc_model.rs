@@ -31,6 +31,11 @@ macro_rules! forward {
 }
 
 impl SocVariant {
+    /// What a run stops on to look at the outputs: a UART byte, a write to `SYS.EXIT`, a trap
+    /// (the same `STOP_*` bits in both builds: one top).
+    pub(crate) const STOP: u64 =
+        SocModel::STOP_UART_VALID_O | SocModel::STOP_EXIT_VALID_O | SocModel::STOP_TRAP_O;
+
     /// A fresh model: the fast-multiply build if `fast_mul`.
     pub(crate) fn new(fast_mul: bool) -> Self {
         if fast_mul {
@@ -50,6 +55,8 @@ forward! {
     fn flush_trace(&mut;);
     /// One clock cycle.
     fn tick(&mut;);
+    /// Up to `max` clock cycles, stopping after one that raises an output of `stop`.
+    fn run(&mut; max: u64, stop: u64) -> u64;
     /// Reset input.
     fn set_rst_ni(&mut; v: u8);
     /// UART byte strobe.
@@ -67,3 +74,9 @@ forward! {
     /// Retired instructions.
     fn instret_o(&;) -> u32;
 }
+
+const _: () = assert!(
+    SocModel::STOP_UART_VALID_O == SocFastMulModel::STOP_UART_VALID_O
+        && SocModel::STOP_EXIT_VALID_O == SocFastMulModel::STOP_EXIT_VALID_O
+        && SocModel::STOP_TRAP_O == SocFastMulModel::STOP_TRAP_O
+);
