@@ -5,9 +5,12 @@
 //!   the conformance-suite backends;
 //! - [`layer`], [`model`], [`rng`]: test layers and their golden outputs, the engine's
 //!   algorithm in software, a seeded generator;
+//! - [`soc`]: the firmware on the Verilated SoC (flash layout, run loop, UART transcript);
+//!   [`bench`]: the SoC benchmark of `cargo bench -p sim --bench soc` and `cnnfpga bench soc`;
 //! - [`regmap`]: the register-map generator (`cargo run -p sim --bin regmap`).
 #![deny(missing_docs)]
 
+pub mod bench;
 pub mod bootrom;
 pub mod conv;
 pub mod layer;

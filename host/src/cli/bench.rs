@@ -9,11 +9,15 @@ use crate::data::load_folder;
 use crate::model::Arch;
 use crate::optim::OptimConfig;
 
-/// Benchmark subcommands (`bench soc` / `bench rtl` go here too).
+/// Benchmark subcommands.
 #[derive(Debug, clap::Subcommand)]
 pub enum BenchCommand {
     /// Training images/second of paper-cnn (Adam) and mlp (SGD).
     Train(TrainArgs),
+    /// The firmware on the Verilated SoC with the engines and in software only: per-layer
+    /// cycles, speed-up, images/s at 12 MHz and at the board build's Fmax, simulation speed
+    /// (what `cargo bench -p sim --bench soc` prints).
+    Soc(SocArgs),
 }
 
 /// Arguments of `cnnfpga bench train`.
@@ -39,11 +43,68 @@ pub struct TrainArgs {
     pub json: bool,
 }
 
+/// Arguments of `cnnfpga bench soc`.
+#[derive(Debug, clap::Args)]
+pub struct SocArgs {
+    /// Quantised model directory (holding `model.blob`) or a `.blob` file [default: the paper
+    /// CNN's shape with random weights, `sim::paper::paper_cnn(7, 64, 64, 10)`].
+    #[arg(long)]
+    pub model: Option<PathBuf>,
+    /// Image file (JPEG/PNG, resized to the model's input like the training data) [default: a
+    /// seeded random image of the model's input shape].
+    #[arg(long)]
+    pub image: Option<PathBuf>,
+    /// Skip the software-only run (several minutes of simulation for the paper CNN).
+    #[arg(long)]
+    pub engines_only: bool,
+    /// Clock to quote images/s at besides the board's 12 MHz (default: the Fmax nextpnr reached
+    /// for the board build, docs/fpga.md).
+    #[arg(long, default_value_t = sim::bench::FMAX_MHZ)]
+    pub fpga_mhz: f64,
+    /// Stop with an error after this many cycles per run.
+    #[arg(long, default_value_t = 2_000_000_000)]
+    pub max_cycles: u64,
+    /// Print one JSON object.
+    #[arg(long)]
+    pub json: bool,
+}
+
 /// Runs a benchmark subcommand.
 pub fn run(c: BenchCommand) -> anyhow::Result<()> {
     match c {
         BenchCommand::Train(a) => run_train(a),
+        BenchCommand::Soc(a) => run_soc(a),
     }
+}
+
+fn run_soc(a: SocArgs) -> anyhow::Result<()> {
+    anyhow::ensure!(
+        a.fpga_mhz > 0.0 && a.max_cycles > 0,
+        "--fpga-mhz and --max-cycles must be > 0"
+    );
+    let mut cfg = match &a.model {
+        Some(m) => sim::bench::Config::for_blob(crate::simrun::read_blob(m)?)?,
+        None => sim::bench::Config::paper(),
+    };
+    if let Some(path) = &a.image {
+        let model =
+            firmware::model::Model::parse(&cfg.blob).map_err(|e| anyhow::anyhow!("model: {e}"))?;
+        cfg.image = crate::simrun::load_input(path, &model)?;
+    }
+    cfg.software = !a.engines_only;
+    cfg.max_cycles = a.max_cycles;
+    cfg.clocks_mhz = vec![sim::bench::BOARD_MHZ, a.fpga_mhz];
+    let fw = sim::soc::Firmware::build(&sim::soc::Firmware::default_target_dir())?;
+    let mut p = Progress::new();
+    let b = sim::bench::run(&cfg, &fw, &mut |mode, cycles| p.update(mode, cycles));
+    p.finish();
+    let b = b?;
+    if a.json {
+        println!("{}", serde_json::to_string_pretty(&b)?);
+    } else {
+        print!("{}", b.markdown());
+    }
+    Ok(())
 }
 
 fn run_train(a: TrainArgs) -> anyhow::Result<()> {
@@ -94,4 +155,66 @@ fn run_train(a: TrainArgs) -> anyhow::Result<()> {
         );
     }
     Ok(())
+}
+
+/// A progress line on stderr: rewritten in place on a terminal (twice a second), else one
+/// line every 10 s.
+struct Progress {
+    tty: bool,
+    every: std::time::Duration,
+    last: std::time::Instant,
+    mode_start: std::time::Instant,
+    mode: &'static str,
+    /// A line without its newline is on the terminal.
+    open: bool,
+}
+
+impl Progress {
+    fn new() -> Self {
+        use std::io::IsTerminal;
+        let tty = std::io::stderr().is_terminal();
+        let now = std::time::Instant::now();
+        Progress {
+            tty,
+            every: std::time::Duration::from_millis(if tty { 500 } else { 10_000 }),
+            last: now,
+            mode_start: now,
+            mode: "",
+            open: false,
+        }
+    }
+
+    fn update(&mut self, mode: &'static str, cycles: u64) {
+        use std::io::Write;
+        let now = std::time::Instant::now();
+        if mode != self.mode {
+            self.finish();
+            (self.mode, self.mode_start) = (mode, now);
+        }
+        if now - self.last < self.every {
+            return;
+        }
+        self.last = now;
+        let s = (now - self.mode_start).as_secs_f64();
+        let line = format!(
+            "{mode}: {:.0} M cycles in {s:.0} s ({:.1} M cycles/s)",
+            cycles as f64 / 1e6,
+            cycles as f64 / s.max(1e-9) / 1e6
+        );
+        if self.tty {
+            eprint!("\r{line}   ");
+            let _ = std::io::stderr().flush();
+            self.open = true;
+        } else {
+            eprintln!("{line}");
+        }
+    }
+
+    /// Ends the line in progress, if any.
+    fn finish(&mut self) {
+        if self.open {
+            eprintln!();
+            self.open = false;
+        }
+    }
 }

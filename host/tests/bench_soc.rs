@@ -1,0 +1,112 @@
+//! `cnnfpga bench soc --json` end to end on a small model (the paper CNN's layer types at 24x24
+//! input, random weights: ~22 M simulated cycles for both runs): JSON keys, where each layer
+//! runs, both runs equal to the host's integer prediction, and the derived numbers consistent
+//! with the cycle counts. The Fmax the benchmark quotes is the recorded board build's. Needs
+//! Verilator and the riscv32im target.
+
+use std::process::Command;
+
+fn cnnfpga() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_cnnfpga"))
+}
+
+#[test]
+fn bench_soc_json_on_a_small_model() {
+    let dir = tempfile::tempdir().unwrap();
+    let blob = sim::paper::paper_cnn(9, 24, 24, 20);
+    std::fs::write(dir.path().join("model.blob"), &blob).unwrap();
+    let out = cnnfpga()
+        .args(["bench", "soc", "--json", "--fpga-mhz", "20", "--model"])
+        .arg(dir.path())
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let (host_class, host_logits) =
+        sim::paper::reference(&blob, &sim::paper::image(100, 24, 24, 3)).unwrap();
+    assert_eq!(v["host_class"], host_class);
+    assert_eq!(v["blob_bytes"], blob.len());
+    let runs = [&v["engines"], &v["software"]];
+    let mut cycles = Vec::new();
+    for (r, (mode, engines)) in runs.iter().zip([
+        ("engines", ["conv", "conv", "pengine", "sw"]),
+        ("software", ["sw"; 4]),
+    ]) {
+        assert_eq!(r["mode"], mode);
+        assert_eq!(r["class"], host_class, "{mode}");
+        assert_eq!(
+            r["logits"].as_array().unwrap(),
+            &host_logits
+                .iter()
+                .map(|&l| serde_json::Value::from(l))
+                .collect::<Vec<_>>(),
+            "{mode}"
+        );
+        let layers = r["layers"].as_array().unwrap();
+        let on: Vec<&str> = layers
+            .iter()
+            .map(|l| l["engine"].as_str().unwrap())
+            .collect();
+        assert_eq!(on, engines, "{mode}");
+        let c = r["cycles"].as_u64().unwrap();
+        assert_eq!(
+            c,
+            layers
+                .iter()
+                .map(|l| l["cycles"].as_u64().unwrap())
+                .sum::<u64>()
+        );
+        assert!(r["sim_cycles"].as_u64().unwrap() > c, "boot comes first");
+        let at = r["at"].as_array().unwrap();
+        let mhz: Vec<f64> = at.iter().map(|a| a["mhz"].as_f64().unwrap()).collect();
+        assert_eq!(mhz, [12.0, 20.0]);
+        for a in at {
+            let m = a["mhz"].as_f64().unwrap();
+            let ips = a["images_per_second"].as_f64().unwrap();
+            assert!((ips - m * 1e6 / c as f64).abs() < 1e-9 * ips, "{a}");
+        }
+        assert!(r["sim_mcycles_per_second"].as_f64().unwrap() > 0.0);
+        cycles.push(c);
+    }
+    // the same non-engine layer costs the same in both runs
+    assert_eq!(
+        v["engines"]["layers"][3]["cycles"],
+        v["software"]["layers"][3]["cycles"]
+    );
+    let speedup = v["speedup"].as_f64().unwrap();
+    assert!((speedup - cycles[1] as f64 / cycles[0] as f64).abs() < 1e-9 * speedup);
+    assert!(speedup > 10.0, "{speedup}");
+}
+
+#[test]
+fn bench_soc_fmax_is_the_recorded_board_build() {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../docs/baselines/fpga-icebreaker.json");
+    let v: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+    assert_eq!(
+        v["fmax_mhz"]["value"].as_f64(),
+        Some(sim::bench::FMAX_MHZ),
+        "update sim::bench::FMAX_MHZ to {}",
+        path.display()
+    );
+}
+
+#[test]
+fn bench_soc_rejects_a_bad_model() {
+    let dir = tempfile::tempdir().unwrap();
+    let blob = dir.path().join("m.blob");
+    std::fs::write(&blob, b"not a blob").unwrap();
+    let out = cnnfpga()
+        .args(["bench", "soc", "--engines-only", "--model"])
+        .arg(&blob)
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let e = String::from_utf8_lossy(&out.stderr);
+    assert!(e.contains("not a valid model blob"), "{e}");
+}
