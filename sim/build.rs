@@ -54,7 +54,7 @@ const MODELS: &[Model] = &[
     },
     // The SoC simulation top (PicoRV32 + boot ROM + SPRAM + flash model + both engines), as
     // the board builds it except for a fast UART (2 cycles per bit). Twin: a build without
-    // tracing code for speed (~10-20 % on the SoC) plus a traced one for `RunOptions::trace`.
+    // tracing code for speed (7-17 % faster) plus a traced one for `RunOptions::trace`.
     Model {
         name: "soc",
         top: "soc_sim_top",

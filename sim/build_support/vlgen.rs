@@ -37,7 +37,7 @@ pub struct Model {
 #[derive(Debug, PartialEq, Eq, Clone, Copy)]
 pub enum Trace {
     /// One build with `--trace-fst`: `open_trace` works at any time. The tracing code costs
-    /// speed even while no trace is open (the SoC: ~20 %), which small models can afford.
+    /// speed even while no trace is open (the SoC: 7-17 %), which small models can afford.
     Always,
     /// Two builds: `V<name>` without tracing code, used unless a trace is opened, and
     /// `V<name>_trace` with `--trace-fst`; `open_trace` swaps the traced build in and must come
@@ -45,12 +45,11 @@ pub enum Trace {
     Twin,
 }
 
-/// C and C++ flags of the models and the runtime (measured on the SoC, docs/performance.md).
-/// `-fPIC` keeps the archives linkable into any Rust artefact; `-fno-semantic-interposition`
-/// lets gcc inline the model's evaluation functions into each other anyway (-fPIC alone
-/// forbids it: 10-15 % slower); `-fno-tree-vectorize`: gcc's SLP vectoriser packs neighbouring
-/// signal updates into vector stores that the following scalar loads of the same signals wait
-/// for (15-20 % slower with it; -march=native is worse still).
+/// C and C++ flags of the models and the runtime (measured on both SoC builds,
+/// docs/performance.md "Simulation speed"). `-fPIC` keeps the archives linkable into any Rust
+/// artefact; `-fno-semantic-interposition` lets gcc inline the model's evaluation functions into
+/// each other anyway (-fPIC alone forbids it: 4-18 % slower); `-fno-tree-vectorize`: gcc's
+/// vectoriser (on at -O3) made the SoC 14-18 % slower (-march=native: up to 30 %).
 const CFLAGS: &[&str] = &[
     "-fPIC",
     "-fno-semantic-interposition",

@@ -54,11 +54,12 @@ pub struct SocArgs {
     /// seeded random image of the model's input shape].
     #[arg(long)]
     pub image: Option<PathBuf>,
-    /// Skip the software-only run (several minutes of simulation for the paper CNN).
+    /// Skip the software-only run (~240 M cycles, about a minute of simulation, for the paper
+    /// CNN).
     #[arg(long)]
     pub engines_only: bool,
-    /// Clock to quote images/s at besides the board's 12 MHz (default: the Fmax nextpnr reached
-    /// for the board build, docs/fpga.md).
+    /// Clock to quote images/s at besides the board's 12 MHz (MHz; the default is the Fmax
+    /// nextpnr reached for the board build, docs/fpga.md).
     #[arg(long, default_value_t = sim::bench::FMAX_MHZ)]
     pub fpga_mhz: f64,
     /// Stop with an error after this many cycles per run.
