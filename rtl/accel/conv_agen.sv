@@ -9,7 +9,7 @@
 // All addresses advance by additions only (the products iw*cin, k*cin, k*k*cin come from
 // the driver, through the engine's registers).
 //
-// Reset: asynchronous, active low, on control state only.
+// Reset: synchronous, active low (the SoC convention), on control state only.
 `default_nettype none
 
 module conv_agen #(
@@ -216,7 +216,7 @@ module conv_agen #(
     endcase
   end
 
-  always_ff @(posedge clk_i or negedge rst_ni) begin
+  always_ff @(posedge clk_i) begin
     if (!rst_ni) begin
       state_q     <= StIdle;
       out_valid_q <= 1'b0;

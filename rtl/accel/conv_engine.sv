@@ -16,7 +16,7 @@
 //    mem_ready_i; one outstanding transfer; any number of wait states; reads have
 //    mem_wstrb_o = 0.
 //
-// Reset: asynchronous assert, active low (rst_ni), on control state only; datapath registers
+// Reset: synchronous, active low (rst_ni, the SoC convention), on control state only; datapath registers
 // are not reset. Parameters default to the generated accel_pkg values.
 `default_nettype none
 
@@ -92,7 +92,7 @@ module conv_engine #(
     endcase
   end
 
-  always_ff @(posedge clk_i or negedge rst_ni) begin
+  always_ff @(posedge clk_i) begin
     if (!rst_ni) begin
       reg_ready_q  <= 1'b0;
     end else begin
@@ -228,7 +228,7 @@ module conv_engine #(
     end
   end
 
-  always_ff @(posedge clk_i or negedge rst_ni) begin
+  always_ff @(posedge clk_i) begin
     if (!rst_ni) begin
       mem_valid_q <= 1'b0;
     end else begin
@@ -421,7 +421,7 @@ module conv_engine #(
     endcase
   end
 
-  always_ff @(posedge clk_i or negedge rst_ni) begin
+  always_ff @(posedge clk_i) begin
     if (!rst_ni) begin
       state_q     <= StIdle;
       done_q      <= 1'b0;

@@ -3,7 +3,8 @@
 // order, with the segment's tag and first/last markers. Runs ahead of the consumer so bus
 // latency hides behind computation.
 //
-// Reset: asynchronous, active low, on control state only (the FIFO data is not reset).
+// Reset: synchronous, active low (the SoC convention), on control state only (the FIFO data is
+// not reset).
 `default_nettype none
 
 module conv_fetch #(
@@ -149,7 +150,7 @@ module conv_fetch #(
     end
   end
 
-  always_ff @(posedge clk_i or negedge rst_ni) begin
+  always_ff @(posedge clk_i) begin
     if (!rst_ni) begin
       seg_q      <= 1'b0;
       inflight_q <= 1'b0;

@@ -16,7 +16,7 @@
 // Writes: one byte per lane (wr_strb one-hot, the byte replicated on all four lanes of
 // wr_data), so no output buffer and no merging logic.
 //
-// Reset: asynchronous, active low, on control state only.
+// Reset: synchronous, active low (the SoC convention), on control state only.
 `default_nettype none
 
 module conv_post #(
@@ -175,7 +175,7 @@ module conv_post #(
     endcase
   end
 
-  always_ff @(posedge clk_i or negedge rst_ni) begin
+  always_ff @(posedge clk_i) begin
     if (!rst_ni) begin
       state_q <= StIdle;
       wpend_q <= 1'b0;

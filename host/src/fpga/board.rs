@@ -42,8 +42,8 @@ pub const ICEBREAKER: Board = Board {
     pcf: "icebreaker.pcf",
     sources: "sources.f",
     clock_mhz: 12.0,
-    // Measured (docs/fpga.md): PicoRV32 (RV32IM, no DIV) + the 1-lane conv engine use 4,957
-    // of the 5,280 LCs at 18.9 MHz; the P-layer engine does not fit as well (its block reads
+    // Measured (docs/fpga.md): PicoRV32 (RV32IM, no DIV) + the 1-lane conv engine use 4,905
+    // of the 5,280 LCs at 17.9 MHz; the P-layer engine does not fit as well (its block reads
     // 0 and the firmware runs P layers in software).
     conv: true,
     pengine: false,
