@@ -32,7 +32,9 @@ const MODELS: &[Model] = &[
         rust_type: "ConvEngineL8Model",
         trace: Trace::Always,
     },
-    // The iCEBreaker build of the engine: one lane and a 2-entry fetch FIFO (the UP5K fit).
+    // The iCEBreaker build of the engine: one lane and a 2-entry fetch FIFO (the UP5K fit):
+    // accel.toml BOARD_CONV_LANES, BOARD_FETCH_FIFO_DEPTH (sim/tests/robustness.rs checks the
+    // lanes through HWCFG).
     Model {
         name: "conv_engine_board",
         top: "conv_engine",

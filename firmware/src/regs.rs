@@ -13,7 +13,13 @@ pub const KMAX: usize = 5;
 pub const DIM_MAX: usize = 255;
 /// Depth in bytes of each lane's weight buffer: a layer needs k*k*cin <= WBUF_DEPTH.
 pub const WBUF_DEPTH: usize = 512;
-/// Entries (32-bit words) of the engine's read-prefetch FIFO (the iCEBreaker build uses 2: 219 LCs less, conv1 utilisation 0.85 instead of 0.99).
+/// Width of the conv engine's byte addresses inside the SoC: offsets within the 128 KiB RAM (the registers drop RAM_BASE's bit 17, the SPRAM arbiter ignores it).
+pub const CONV_ADDR_BITS: usize = 17;
+/// Conv engine lanes of the iCEBreaker build: one lane fits the UP5K next to PicoRV32 (docs/fpga.md).
+pub const BOARD_CONV_LANES: usize = 1;
+/// Conv engine fetch FIFO depth of the iCEBreaker build (219 LCs less than 4; conv1 MAC utilisation 0.86 instead of 0.99).
+pub const BOARD_FETCH_FIFO_DEPTH: usize = 2;
+/// Entries (32-bit words) of the engine's read-prefetch FIFO (the iCEBreaker build: BOARD_FETCH_FIFO_DEPTH).
 pub const FETCH_FIFO_DEPTH: usize = 4;
 
 // ---- SoC memory map ----

@@ -49,7 +49,7 @@ module soc_core #(
   localparam int unsigned EngineAddrBits = 18;
   // The conv engine keeps byte offsets within the 128 KiB RAM only (17 bits: the registers
   // drop RAM_BASE's bit 17, the arbiter ignores it).
-  localparam int unsigned ConvAddrBits = 17;
+  localparam int unsigned ConvAddrBits = accel_pkg::CONV_ADDR_BITS;
 
   initial begin
     if (accel_pkg::RAM_SIZE > (1 << ConvAddrBits) || accel_pkg::RAM_BASE % (1 << ConvAddrBits) != 0) begin

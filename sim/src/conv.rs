@@ -101,7 +101,7 @@ impl_engine_ports!(
 impl_engine_ports!(ConvEngineL8Model, 8, 256, 5);
 impl_engine_ports!(
     ConvEngineBoardModel,
-    1,
+    firmware::regs::BOARD_CONV_LANES,
     firmware::regs::WBUF_DEPTH,
     firmware::regs::KMAX
 );

@@ -3,7 +3,7 @@
 //! write-only configuration registers, FST tracing.
 
 use firmware::regs::conv;
-use sim::conv::{DefaultModel, Engine, Stalls};
+use sim::conv::{BoardModel, DefaultModel, Engine, Stalls};
 use sim::layer::ConvLayer;
 use sim::rng::Rng;
 
@@ -215,6 +215,17 @@ fn configuration_registers_are_write_only_and_hwcfg_reports_the_build() {
         firmware::regs::WBUF_DEPTH as u32
     );
     assert_eq!(e.reg_read(conv::STATUS), 0);
+}
+
+#[test]
+fn the_board_build_has_the_board_lane_count() {
+    let mut e = Engine::<BoardModel>::new(15).unwrap_or_else(|e| panic!("{e}"));
+    let hw = e.reg_read(conv::HWCFG);
+    assert_eq!(
+        (hw & conv::HWCFG_LANES_MASK) >> conv::HWCFG_LANES_SHIFT,
+        firmware::regs::BOARD_CONV_LANES as u32,
+        "sim/build.rs conv_engine_board vs accel.toml BOARD_CONV_LANES"
+    );
 }
 
 #[test]

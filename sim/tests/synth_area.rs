@@ -63,7 +63,7 @@ fn conv_engine_stays_within_its_area_budget() {
         let out = Command::new("bash")
             .arg(root().join("rtl/accel/synth_check.sh"))
             .arg(c.lanes.to_string())
-            .arg("17") // soc_core ConvAddrBits
+            .arg(firmware::regs::CONV_ADDR_BITS.to_string()) // soc_core ConvAddrBits
             .args(c.fifo_depth.map(|d| format!("-set FifoDepth {d}")))
             .current_dir(root())
             .output()

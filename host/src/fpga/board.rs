@@ -47,7 +47,7 @@ pub const ICEBREAKER: Board = Board {
     // 0 and the firmware runs P layers in software).
     conv: true,
     pengine: false,
-    conv_lanes: 1,
+    conv_lanes: firmware::regs::BOARD_CONV_LANES as u32,
 };
 
 /// All boards.

@@ -15,8 +15,8 @@ module icebreaker_top #(
   parameter bit          FastMul       = 1'b0,  // 1: single-cycle multiplier (4 DSPs)
   parameter bit          EnableConv    = 1'b1,  // NP conv engine
   parameter bit          EnablePengine = 1'b0,  // P-layer engine (see docs/fpga.md for the fit)
-  parameter int unsigned ConvLanes     = 1,     // conv engine MAC lanes (1 fits next to the CPU)
-  parameter int unsigned ConvFifoDepth = 2,     // conv engine prefetch FIFO words (area over speed)
+  parameter int unsigned ConvLanes     = accel_pkg::BOARD_CONV_LANES,       // fits next to the CPU
+  parameter int unsigned ConvFifoDepth = accel_pkg::BOARD_FETCH_FIFO_DEPTH, // area over speed
   parameter int unsigned PorBits       = 6      // power-on reset: 2^PorBits cycles
 ) (
   input  wire logic clk_i,        // 12 MHz, pin 35
