@@ -52,7 +52,7 @@ fn shipped_model_on_the_engines_matches_the_host_for_every_class() {
 
 #[test]
 fn shipped_model_software_only_matches_the_host() {
-    // ~350 M cycles: a few minutes of simulation, so one image.
+    // ~230 M cycles: about 40 s of simulation, so one image.
     let v = sim("data/sample/horse/0001.jpg", true);
     assert_eq!(v["matches_host"], true, "{v}");
     assert_eq!(v["logits"], v["host_logits"]);
