@@ -57,23 +57,6 @@ pub struct SimRequest {
     pub max_cycles: u64,
 }
 
-/// One layer of the result.
-#[derive(Clone, Debug, Serialize)]
-pub struct LayerResult {
-    /// Layer index.
-    pub index: usize,
-    /// `conv`, `dense` or `dense_p`.
-    pub kind: String,
-    /// Where it ran: `conv`, `pengine`, `sw`.
-    pub engine: String,
-    /// CPU cycles around the layer.
-    pub cycles: u64,
-    /// Instructions retired in the layer.
-    pub instret: u64,
-    /// MACs (P layers: shift-adds).
-    pub macs: u64,
-}
-
 /// Result of `cnnfpga sim` (the `--json` output).
 #[derive(Clone, Debug, Serialize)]
 pub struct SimResult {
@@ -86,7 +69,7 @@ pub struct SimResult {
     /// Cycles of the inference (sum of the layers).
     pub cycles: u64,
     /// Per-layer results.
-    pub layers: Vec<LayerResult>,
+    pub layers: Vec<sim::soc::LayerLine>,
     /// Instructions retired during the inference.
     pub instret: u64,
     /// Class and logits equal the host's integer run.
@@ -177,18 +160,7 @@ pub fn run(req: &SimRequest) -> Result<SimResult, SimError> {
         class_name: t.class_name.clone(),
         logits: t.logits.clone(),
         cycles: t.layers_cycles,
-        layers: t
-            .layers
-            .iter()
-            .map(|l| LayerResult {
-                index: l.index,
-                kind: l.kind.clone(),
-                engine: l.engine.clone(),
-                cycles: l.cycles,
-                instret: l.instret,
-                macs: l.macs,
-            })
-            .collect(),
+        layers: t.layers.clone(),
         instret: t.layers_instret,
         host_class,
         host_logits,

@@ -115,25 +115,6 @@ impl Config {
     }
 }
 
-/// One layer of one run (a transcript line).
-#[derive(Clone, Debug, PartialEq, Serialize)]
-pub struct LayerResult {
-    /// Layer index.
-    pub index: usize,
-    /// `conv`, `dense` or `dense_p`.
-    pub kind: String,
-    /// Output shape `[h, w, c]`.
-    pub out: [usize; 3],
-    /// MACs (P layers: shift-adds).
-    pub macs: u64,
-    /// Where it ran: `conv`, `pengine` or `sw`.
-    pub engine: String,
-    /// CPU cycles around the layer (`rdcycle`; register setup and waiting included).
-    pub cycles: u64,
-    /// Instructions retired in the layer.
-    pub instret: u64,
-}
-
 /// Inference time and rate at one clock.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct AtClock {
@@ -151,7 +132,7 @@ pub struct ModeResult {
     /// `engines` or `software`.
     pub mode: &'static str,
     /// Per-layer results.
-    pub layers: Vec<LayerResult>,
+    pub layers: Vec<soc::LayerLine>,
     /// Cycles of the inference (sum of the layers).
     pub cycles: u64,
     /// Instructions retired in the layers.
@@ -182,19 +163,7 @@ impl ModeResult {
     ) -> ModeResult {
         ModeResult {
             mode,
-            layers: t
-                .layers
-                .iter()
-                .map(|l| LayerResult {
-                    index: l.index,
-                    kind: l.kind.clone(),
-                    out: [l.out.0, l.out.1, l.out.2],
-                    macs: l.macs,
-                    engine: l.engine.clone(),
-                    cycles: l.cycles,
-                    instret: l.instret,
-                })
-                .collect(),
+            layers: t.layers.clone(),
             cycles: t.layers_cycles,
             instret: t.layers_instret,
             class: t.class,
@@ -322,9 +291,9 @@ impl SocBench {
                         "| {} | {} {}x{}x{} | {} | {} | {} | {:.1}x |",
                         h.index,
                         h.kind,
-                        h.out[0],
-                        h.out[1],
-                        h.out[2],
+                        h.out.0,
+                        h.out.1,
+                        h.out.2,
                         h.engine,
                         h.cycles,
                         w.cycles,
@@ -351,7 +320,7 @@ impl SocBench {
                     let _ = writeln!(
                         s,
                         "| {} | {} {}x{}x{} | {} | {} |",
-                        h.index, h.kind, h.out[0], h.out[1], h.out[2], h.engine, h.cycles
+                        h.index, h.kind, h.out.0, h.out.1, h.out.2, h.engine, h.cycles
                     );
                 }
                 let _ = writeln!(s, "| all | | | **{}** |\n", hw.cycles);

@@ -508,8 +508,9 @@ pub fn run_with_progress(
     }
 }
 
-/// One `layer` line of the transcript.
-#[derive(Clone, Debug, PartialEq, Eq)]
+/// One `layer` line of the transcript (also the per-layer record of `cnnfpga sim --json` and
+/// `cnnfpga bench soc --json`; `out` serialises as `[h, w, c]`).
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
 pub struct LayerLine {
     /// Layer index.
     pub index: usize,
