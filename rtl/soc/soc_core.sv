@@ -116,7 +116,14 @@ module soc_core #(
     .trace_data   (unused_trace_data)
   );
 
-  logic [31:0] pc_q;
+`ifdef SIM
+  // PicoRV32 prefetches the next word while decoding, so on a trap the last fetch address is
+  // one instruction past the faulting one: report the core's own PC in simulation.
+  assign pc_o = u_cpu.reg_pc;
+  logic unused_cpu_instr;
+  assign unused_cpu_instr = cpu_instr;
+`else
+  logic [31:0] pc_q;   // the last instruction fetch (the board has no debugger to ask)
   always_ff @(posedge clk_i) begin
     if (!rst_ni) begin
       pc_q <= accel_pkg::ROM_BASE;
@@ -124,13 +131,6 @@ module soc_core #(
       pc_q <= cpu_addr;
     end
   end
-`ifdef SIM
-  // PicoRV32 prefetches the next word while decoding, so on a trap the last fetch address is
-  // one instruction past the faulting one: report the core's own PC in simulation.
-  assign pc_o = u_cpu.reg_pc;
-  logic [31:0] unused_pc_q;
-  assign unused_pc_q = pc_q;
-`else
   assign pc_o = pc_q;
 `endif
 
