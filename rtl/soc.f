@@ -12,8 +12,10 @@ rtl/accel/conv_engine.sv
 rtl/pengine/pengine_requant.sv
 rtl/pengine/pengine.sv
 rtl/soc/soc_uart_tx.sv
+rtl/soc/soc_uart_rx.sv
 rtl/soc/soc_ram_arbiter.sv
 rtl/soc/soc_core.sv
+rtl/board/icebreaker/icebreaker_soc.sv
 rtl/soc/sim/SB_SPRAM256KA.sv
 rtl/soc/sim/spi_flash_model.sv
 rtl/soc/sim/soc_sim_top.sv

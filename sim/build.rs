@@ -54,9 +54,11 @@ const MODELS: &[Model] = &[
         rust_type: "PengineModel",
         trace: Trace::Always,
     },
-    // The SoC simulation top (PicoRV32 + boot ROM + SPRAM + flash model + both engines), as
-    // the board builds it except for a fast UART (2 cycles per bit). Twin: a build without
-    // tracing code for speed (7-17 % faster) plus a traced one for `RunOptions::trace`.
+    // The iCEBreaker SoC as `cnnfpga fpga build` synthesises it (rtl/soc/sim/soc_sim_top.sv
+    // around rtl/board/icebreaker/icebreaker_soc.sv, every parameter from accel_pkg BOARD_*,
+    // UART divider included), with the flash model and the harness's clock, reset and RX pin
+    // instead of the board's vendor primitives. Twin: a build without tracing code for speed
+    // (7-17 % faster) plus a traced one for `RunOptions::trace`.
     Model {
         name: "soc",
         top: "soc_sim_top",
@@ -67,15 +69,27 @@ const MODELS: &[Model] = &[
         trace: Trace::Twin,
     },
     // The same SoC with PicoRV32's single-cycle-issue multiplier (ENABLE_FAST_MUL, DSPs on the
-    // board) instead of the iterative one: `RunOptions::fast_mul` picks it (kernel benchmarks).
+    // board) instead of the iterative one: `SocConfig::IcebreakerFastMul` (kernel benchmarks).
     Model {
         name: "soc_fastmul",
         top: "soc_sim_top",
         filelist: "rtl/soc.f",
-        args: &["-DSIM", "--timescale", "1ns/1ps", "-GFastMul=1"],
+        args: &["-DSIM", "--timescale", "1ns/1ps", "-GFastMul=1'b1"],
         clock: "clk_i",
         rust_type: "SocFastMulModel",
         trace: Trace::Twin,
+    },
+    // The simulation reference SoC (`SocConfig::Wide`): the board's CPU and UART with the
+    // accel_pkg default engines (LANES lanes, FETCH_FIFO_DEPTH, the P engine), which do not fit
+    // the UP5K next to PicoRV32 (docs/fpga.md). One traced build (it is the rarely used one).
+    Model {
+        name: "soc_wide",
+        top: "soc_sim_top",
+        filelist: "rtl/soc.f",
+        args: &["-DSIM", "--timescale", "1ns/1ps", "-GWide=1'b1"],
+        clock: "clk_i",
+        rust_type: "SocWideModel",
+        trace: Trace::Always,
     },
 ];
 

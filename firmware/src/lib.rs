@@ -18,5 +18,6 @@ pub mod kernels;
 pub mod memmap;
 pub mod model;
 pub mod numerics;
+pub mod proto;
 pub mod regs;
 pub mod runner;

@@ -48,5 +48,10 @@ pub const FW_HEADER_LEN: u32 = 16;
 pub const FW_FLAGS_ADDR: u32 = FLASH_FW_ADDR + 8;
 /// Flags bit 0: run every layer in software (ignore the engines), without a rebuild.
 pub const FW_FLAG_SOFTWARE: u32 = 1 << 0;
+/// Flags bit 1: serve mode: after loading the model, answer request frames on the UART
+/// (`firmware::proto`) forever instead of classifying the flash input image once and exiting.
+pub const FW_FLAG_SERVE: u32 = 1 << 1;
+/// UART RX: read = the holding register (`regs::sys::UART_RX_*` fields); a read pops it.
+pub const UART_RX: u32 = crate::regs::sys::BASE + crate::regs::sys::UART_RX;
 /// Exit code written by the boot ROM when the flash holds no valid firmware image.
 pub const BOOT_FAIL_EXIT: u32 = 0xB0;

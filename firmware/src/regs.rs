@@ -19,6 +19,26 @@ pub const CONV_ADDR_BITS: usize = 17;
 pub const BOARD_CONV_LANES: usize = 1;
 /// Conv engine fetch FIFO depth of the iCEBreaker build (219 LCs less than 4; conv1 MAC utilisation 0.86 instead of 0.99).
 pub const BOARD_FETCH_FIFO_DEPTH: usize = 2;
+/// 1: the iCEBreaker build carries the P-layer engine (it does not fit next to PicoRV32 and the conv engine yet: docs/fpga.md).
+pub const BOARD_ENABLE_PENGINE: usize = 0;
+/// 1: the iCEBreaker build's PicoRV32 uses the single-cycle multiplier (DSPs) instead of the iterative one.
+pub const BOARD_FAST_MUL: usize = 0;
+/// The iCEBreaker's oscillator (pin 35), the PLL's reference.
+pub const OSC_HZ: usize = 12000000;
+/// The SoC clock of the iCEBreaker build: SB_PLL40_PAD output OSC_HZ * (DIVF + 1) / ((DIVR + 1) * 2^DIVQ) (icepll -i 12 -o 18). cnnfpga fpga build requires nextpnr's Fmax to exceed it by 5 %; every images/s figure of the board uses it.
+pub const BOARD_CLOCK_HZ: usize = 18000000;
+/// SB_PLL40 reference divider (DIVR) for BOARD_CLOCK_HZ.
+pub const BOARD_PLL_DIVR: usize = 0;
+/// SB_PLL40 feedback divider (DIVF) for BOARD_CLOCK_HZ.
+pub const BOARD_PLL_DIVF: usize = 47;
+/// SB_PLL40 output divider (DIVQ, a power of two) for BOARD_CLOCK_HZ.
+pub const BOARD_PLL_DIVQ: usize = 5;
+/// SB_PLL40 loop filter range for the PFD frequency OSC_HZ / (DIVR + 1) (icepll).
+pub const BOARD_PLL_FILTER_RANGE: usize = 1;
+/// UART bit rate, both directions (the FT2232H's channel B).
+pub const UART_BAUD: usize = 115200;
+/// Clock cycles per UART bit on the board: round(BOARD_CLOCK_HZ / UART_BAUD) (a test checks it). The simulated board SoC uses the same divider.
+pub const BOARD_UART_DIV: usize = 156;
 /// Entries (32-bit words) of the engine's read-prefetch FIFO (the iCEBreaker build: BOARD_FETCH_FIFO_DEPTH).
 pub const FETCH_FIFO_DEPTH: usize = 4;
 
@@ -98,7 +118,7 @@ pub const STACK_OFFSET: u32 = 0x0001_D000;
 /// Size of STACK in bytes.
 pub const STACK_LEN: u32 = 0x0000_3000;
 
-/// Register block SYS: SoC system registers: UART transmitter, simulation exit, cycle counter.
+/// Register block SYS: SoC system registers: UART transmitter and receiver, simulation exit, cycle counter, engine wait.
 pub mod sys {
     /// Base address of the block.
     pub const BASE: u32 = 0xF000_0000;
@@ -118,6 +138,24 @@ pub mod sys {
     pub const EXIT: u32 = 0x04;
     /// `CYCLES` (r), byte offset from `BASE`: Free-running 32-bit cycle counter (wraps).
     pub const CYCLES: u32 = 0x08;
+    /// `UART_RX` (r), byte offset from `BASE`: UART receiver (soc_uart_rx, 8N1 at UART_BAUD). Read: the holding register and its flags; a read clears VALID, OVERRUN and FERR (the next byte can then arrive).
+    pub const UART_RX: u32 = 0x10;
+    /// `UART_RX.DATA` bit position (r): The received byte (meaningful while VALID).
+    pub const UART_RX_DATA_SHIFT: u32 = 0;
+    /// `UART_RX.DATA` mask (already shifted).
+    pub const UART_RX_DATA_MASK: u32 = 0x000000ff;
+    /// `UART_RX.VALID` bit position (r): 1: DATA holds a byte not read before.
+    pub const UART_RX_VALID_SHIFT: u32 = 8;
+    /// `UART_RX.VALID` mask (already shifted).
+    pub const UART_RX_VALID_MASK: u32 = 0x00000100;
+    /// `UART_RX.OVERRUN` bit position (r): 1: a byte arrived while the previous one was unread and was dropped.
+    pub const UART_RX_OVERRUN_SHIFT: u32 = 9;
+    /// `UART_RX.OVERRUN` mask (already shifted).
+    pub const UART_RX_OVERRUN_MASK: u32 = 0x00000200;
+    /// `UART_RX.FERR` bit position (r): 1: a byte's stop bit was 0 (framing error); the byte was dropped.
+    pub const UART_RX_FERR_SHIFT: u32 = 10;
+    /// `UART_RX.FERR` mask (already shifted).
+    pub const UART_RX_FERR_MASK: u32 = 0x00000400;
     /// `ENGINE_WAIT` (r), byte offset from `BASE`: Read: the bus stalls until no engine is busy, then returns the engines present. The CPU then fetches no instructions, so an engine gets the whole RAM bandwidth (a polling loop running from RAM would take about half of it).
     pub const ENGINE_WAIT: u32 = 0x0c;
     /// `ENGINE_WAIT.CONV` bit position (r): 1: the conv engine is present (soc_core EnableConv).

@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 
 use firmware::model::Model;
 use serde::Serialize;
-use sim::soc::{Firmware, Flash, Outcome, RunOptions};
+use sim::soc::{Firmware, Flash, Outcome, RunOptions, SocConfig};
 
 /// Errors of a SoC simulation run.
 #[derive(Debug, thiserror::Error)]
@@ -55,6 +55,8 @@ pub struct SimRequest {
     pub trace: Option<PathBuf>,
     /// Cycle limit.
     pub max_cycles: u64,
+    /// Which SoC (default: the iCEBreaker board's).
+    pub config: SocConfig,
 }
 
 /// Result of `cnnfpga sim` (the `--json` output).
@@ -80,8 +82,12 @@ pub struct SimResult {
     pub host_logits: Vec<i32>,
     /// Cycles from reset to EXIT (boot ROM, flash copies, parsing included).
     pub total_cycles: u64,
-    /// Inference time at 12 MHz (the iCEBreaker clock), milliseconds.
-    pub ms_at_12mhz: f64,
+    /// The SoC configuration simulated (`icebreaker` = the board's bitstream).
+    pub config: String,
+    /// The board's clock (`BOARD_CLOCK_HZ`, the PLL output), MHz.
+    pub clock_mhz: f64,
+    /// Inference time at that clock, milliseconds.
+    pub ms_at_clock: f64,
     /// Simulation speed, cycles per wall-clock second.
     pub sim_cycles_per_second: f64,
 }
@@ -147,7 +153,7 @@ pub fn run(req: &SimRequest) -> Result<SimResult, SimError> {
         &RunOptions {
             max_cycles: req.max_cycles,
             trace: req.trace.clone(),
-            ..RunOptions::default()
+            config: req.config,
         },
     )?;
     if run.outcome != Outcome::Exit(0) {
@@ -165,7 +171,9 @@ pub fn run(req: &SimRequest) -> Result<SimResult, SimError> {
         host_class,
         host_logits,
         total_cycles: run.cycles,
-        ms_at_12mhz: t.layers_cycles as f64 / 12e3,
+        config: req.config.name().to_string(),
+        clock_mhz: firmware::regs::BOARD_CLOCK_HZ as f64 / 1e6,
+        ms_at_clock: t.layers_cycles as f64 * 1e3 / firmware::regs::BOARD_CLOCK_HZ as f64,
         sim_cycles_per_second: run.cycles_per_second(),
     })
 }

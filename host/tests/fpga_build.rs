@@ -1,7 +1,8 @@
 //! `cnnfpga fpga build|flash` for the iCEBreaker, end to end with the real tools: one synthesis
 //! + place and route (fresh cache) shared by every check in the single test function below.
 //!
-//! Checks: the design fits and meets 12 MHz; LC/EBR/DSP/SPRAM and Fmax within the tolerances of
+//! Checks: the design fits and meets the board clock (the PLL's `BOARD_CLOCK_HZ`) with 5 %
+//! slack; LC/EBR/DSP/SPRAM and Fmax within the tolerances of
 //! docs/baselines/fpga-icebreaker.json; the firmware image is the `CNFW` header plus exactly
 //! `objcopy -O binary` of the firmware ELF; the model is copied unchanged; a second build with
 //! other firmware flags and no model reuses the cached bitstream (byte-identical, seconds);
@@ -173,8 +174,13 @@ fn icebreaker_build_cache_and_flash() {
         );
     }
     let fmax = r["pnr"]["fmax_mhz"].as_f64().unwrap();
-    assert!(fmax >= 12.0, "Fmax {fmax} MHz < 12 MHz");
-    assert!(r["pnr"]["icetime_mhz"].as_f64().unwrap() >= 12.0);
+    let clock = firmware::regs::BOARD_CLOCK_HZ as f64 / 1e6;
+    assert_eq!(r["target_mhz"].as_f64(), Some(clock));
+    assert!(
+        fmax >= clock * host::fpga::board::FMAX_MARGIN,
+        "Fmax {fmax} MHz < board clock {clock} MHz + 5 %"
+    );
+    assert!(r["pnr"]["icetime_mhz"].as_f64().unwrap() >= clock);
 
     // Against the recorded baseline.
     let base: Value = serde_json::from_str(
@@ -248,7 +254,11 @@ fn icebreaker_build_cache_and_flash() {
         u32::from_le_bytes(img[4..8].try_into().unwrap()) as usize,
         body.len()
     );
-    assert_eq!(&img[8..16], &[0u8; 8], "flags 0, reserved 0");
+    assert_eq!(
+        &img[8..16],
+        &[0u8; 8],
+        "flags 0 (one-shot: an image is baked in), reserved 0"
+    );
     assert_eq!(&img[16..16 + body.len()], &body[..]);
     assert_eq!(img.len(), (16 + body.len()).next_multiple_of(4));
     assert_eq!(
@@ -275,7 +285,11 @@ fn icebreaker_build_cache_and_flash() {
         bitstream
     );
     let img2 = std::fs::read(out2.join("firmware.img")).unwrap();
-    assert_eq!(&img2[8..12], &1u32.to_le_bytes(), "software-only flag");
+    assert_eq!(
+        &img2[8..12],
+        &(firmware::memmap::FW_FLAG_SOFTWARE | firmware::memmap::FW_FLAG_SERVE).to_le_bytes(),
+        "software-only flag, and serve mode (no image baked in)"
+    );
     assert_eq!(img2[12..], img[12..]);
     assert!(!out2.join("model.blob").exists());
 

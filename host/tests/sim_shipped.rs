@@ -1,7 +1,9 @@
 //! `cnnfpga sim` classifies the sample images with the shipped quantised model exactly like the
-//! host integer path (`firmware::runner` with the software kernels), with the engines and
-//! software-only. This is also the differential test of the shipped firmware build (opt-level s,
-//! LTO) against the host: a target-compiler bug in the kernels would show here.
+//! host integer path (`firmware::runner` with the software kernels) on the Verilated board SoC
+//! (the default `--board icebreaker`: the RTL and parameters the bitstream is built from), with
+//! its engines and software-only, and on the wide simulation reference. This is also the
+//! differential test of the shipped firmware build (opt-level s, LTO) against the host: a
+//! target-compiler bug in the kernels would show here.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -11,6 +13,10 @@ fn root() -> PathBuf {
 }
 
 fn sim(image: &str, software: bool) -> serde_json::Value {
+    sim_on(None, image, software)
+}
+
+fn sim_on(board: Option<&str>, image: &str, software: bool) -> serde_json::Value {
     let mut c = Command::new(env!("CARGO_BIN_EXE_cnnfpga"));
     c.current_dir(root()).args([
         "sim",
@@ -20,6 +26,9 @@ fn sim(image: &str, software: bool) -> serde_json::Value {
         "--image",
         image,
     ]);
+    if let Some(b) = board {
+        c.args(["--board", b]);
+    }
     if software {
         c.arg("--software");
     }
@@ -33,10 +42,13 @@ fn sim(image: &str, software: bool) -> serde_json::Value {
 }
 
 #[test]
-fn shipped_model_on_the_engines_matches_the_host_for_every_class() {
+fn shipped_model_on_the_board_soc_matches_the_host_for_every_class() {
+    let (_, _, pengine) = sim::SocConfig::Icebreaker.engines();
+    let p = if pengine { "pengine" } else { "sw" };
     for class in ["cat", "cow", "elephant", "horse", "sheep"] {
         let image = format!("data/sample/{class}/0000.jpg");
         let v = sim(&image, false);
+        assert_eq!(v["config"], "icebreaker", "the board's SoC is the default");
         assert_eq!(v["matches_host"], true, "{image}: {v}");
         assert_eq!(v["class"], v["host_class"], "{image}");
         assert_eq!(v["logits"], v["host_logits"], "{image}");
@@ -46,8 +58,22 @@ fn shipped_model_on_the_engines_matches_the_host_for_every_class() {
             .iter()
             .map(|l| l["engine"].as_str().unwrap())
             .collect();
-        assert_eq!(engines, ["conv", "conv", "pengine", "sw"], "{image}");
+        assert_eq!(engines, ["conv", "conv", p, "sw"], "{image}");
     }
+}
+
+#[test]
+fn shipped_model_on_the_wide_reference_soc_matches_the_host() {
+    let v = sim_on(Some("wide"), "data/sample/cow/0001.jpg", false);
+    assert_eq!(v["config"], "wide");
+    assert_eq!(v["matches_host"], true, "{v}");
+    let engines: Vec<&str> = v["layers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|l| l["engine"].as_str().unwrap())
+        .collect();
+    assert_eq!(engines, ["conv", "conv", "pengine", "sw"]);
 }
 
 #[test]

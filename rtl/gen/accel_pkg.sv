@@ -20,6 +20,26 @@ package accel_pkg;
   localparam int unsigned BOARD_CONV_LANES = 1;
   // Conv engine fetch FIFO depth of the iCEBreaker build (219 LCs less than 4; conv1 MAC utilisation 0.86 instead of 0.99).
   localparam int unsigned BOARD_FETCH_FIFO_DEPTH = 2;
+  // 1: the iCEBreaker build carries the P-layer engine (it does not fit next to PicoRV32 and the conv engine yet: docs/fpga.md).
+  localparam int unsigned BOARD_ENABLE_PENGINE = 0;
+  // 1: the iCEBreaker build's PicoRV32 uses the single-cycle multiplier (DSPs) instead of the iterative one.
+  localparam int unsigned BOARD_FAST_MUL = 0;
+  // The iCEBreaker's oscillator (pin 35), the PLL's reference.
+  localparam int unsigned OSC_HZ = 12000000;
+  // The SoC clock of the iCEBreaker build: SB_PLL40_PAD output OSC_HZ * (DIVF + 1) / ((DIVR + 1) * 2^DIVQ) (icepll -i 12 -o 18). cnnfpga fpga build requires nextpnr's Fmax to exceed it by 5 %; every images/s figure of the board uses it.
+  localparam int unsigned BOARD_CLOCK_HZ = 18000000;
+  // SB_PLL40 reference divider (DIVR) for BOARD_CLOCK_HZ.
+  localparam int unsigned BOARD_PLL_DIVR = 0;
+  // SB_PLL40 feedback divider (DIVF) for BOARD_CLOCK_HZ.
+  localparam int unsigned BOARD_PLL_DIVF = 47;
+  // SB_PLL40 output divider (DIVQ, a power of two) for BOARD_CLOCK_HZ.
+  localparam int unsigned BOARD_PLL_DIVQ = 5;
+  // SB_PLL40 loop filter range for the PFD frequency OSC_HZ / (DIVR + 1) (icepll).
+  localparam int unsigned BOARD_PLL_FILTER_RANGE = 1;
+  // UART bit rate, both directions (the FT2232H's channel B).
+  localparam int unsigned UART_BAUD = 115200;
+  // Clock cycles per UART bit on the board: round(BOARD_CLOCK_HZ / UART_BAUD) (a test checks it). The simulated board SoC uses the same divider.
+  localparam int unsigned BOARD_UART_DIV = 156;
   // Entries (32-bit words) of the engine's read-prefetch FIFO (the iCEBreaker build: BOARD_FETCH_FIFO_DEPTH).
   localparam int unsigned FETCH_FIFO_DEPTH = 4;
 
@@ -75,7 +95,7 @@ package accel_pkg;
   localparam logic [31:0] STACK_OFFSET = 32'h0001d000;
   localparam logic [31:0] STACK_LEN = 32'h00003000;
 
-  // ---- block SYS: SoC system registers: UART transmitter, simulation exit, cycle counter. ----
+  // ---- block SYS: SoC system registers: UART transmitter and receiver, simulation exit, cycle counter, engine wait. ----
   localparam logic [31:0] SYS_BASE = 32'hf0000000;
   localparam int unsigned SYS_AW = 12;  // offset width in bits
   // UART_DATA (rw): UART transmitter. Write: send the low byte (the bus stalls while the transmitter is busy). Read: status.
@@ -90,6 +110,20 @@ package accel_pkg;
   localparam logic [11:0] SYS_EXIT = 12'h004;
   // CYCLES (r): Free-running 32-bit cycle counter (wraps).
   localparam logic [11:0] SYS_CYCLES = 12'h008;
+  // UART_RX (r): UART receiver (soc_uart_rx, 8N1 at UART_BAUD). Read: the holding register and its flags; a read clears VALID, OVERRUN and FERR (the next byte can then arrive).
+  localparam logic [11:0] SYS_UART_RX = 12'h010;
+  //   DATA [7:0] (r): The received byte (meaningful while VALID).
+  localparam int unsigned SYS_UART_RX_DATA_LSB = 0;
+  localparam int unsigned SYS_UART_RX_DATA_WIDTH = 8;
+  //   VALID [8:8] (r): 1: DATA holds a byte not read before.
+  localparam int unsigned SYS_UART_RX_VALID_LSB = 8;
+  localparam int unsigned SYS_UART_RX_VALID_WIDTH = 1;
+  //   OVERRUN [9:9] (r): 1: a byte arrived while the previous one was unread and was dropped.
+  localparam int unsigned SYS_UART_RX_OVERRUN_LSB = 9;
+  localparam int unsigned SYS_UART_RX_OVERRUN_WIDTH = 1;
+  //   FERR [10:10] (r): 1: a byte's stop bit was 0 (framing error); the byte was dropped.
+  localparam int unsigned SYS_UART_RX_FERR_LSB = 10;
+  localparam int unsigned SYS_UART_RX_FERR_WIDTH = 1;
   // ENGINE_WAIT (r): Read: the bus stalls until no engine is busy, then returns the engines present. The CPU then fetches no instructions, so an engine gets the whole RAM bandwidth (a polling loop running from RAM would take about half of it).
   localparam logic [11:0] SYS_ENGINE_WAIT = 12'h00c;
   //   CONV [0:0] (r): 1: the conv engine is present (soc_core EnableConv).

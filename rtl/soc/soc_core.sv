@@ -2,7 +2,7 @@
 // illegal-instruction traps), a
 // 64-word boot ROM in LUTs (generated: copies the firmware from flash to RAM), 128 KB SPRAM shared with the accelerator engines through a fixed-priority
 // arbiter, SPI flash read window (picosoc's spimemio), and MMIO: system registers (UART TX, EXIT,
-// cycle counter, ENGINE_WAIT), the NP conv engine and the P-layer engine (each optional:
+// UART RX, cycle counter, ENGINE_WAIT), the NP conv engine and the P-layer engine (each optional:
 // EnableConv, EnablePengine). Memory map, flash layout and boot flow:
 // rtl/soc/README.md; addresses come from the generated accel_pkg (rtl/regmap/accel.toml).
 //
@@ -26,6 +26,7 @@ module soc_core #(
   input  wire logic        rst_ni,
   // UART
   output logic             uart_tx_o,
+  input  wire logic        uart_rx_i,        // asynchronous; idle high
   output logic             uart_valid_o,     // one cycle per byte accepted by the transmitter
   output logic [7:0]       uart_data_o,
   // EXIT register
@@ -171,9 +172,11 @@ module soc_core #(
   end
 
   // ---------------------------------------------------------------------------------------------
-  // System registers: UART TX, EXIT, CYCLES
+  // System registers: UART TX, UART RX, EXIT, CYCLES
   // ---------------------------------------------------------------------------------------------
   logic        uart_busy, uart_wr, sys_stall, wait_rd, engines_busy;
+  logic        rx_pop, rx_valid, rx_overrun, rx_ferr;
+  logic [7:0]  rx_data;
   logic        conv_busy, pe_busy;
   logic [31:0] cycles_q;
   logic        exited_q;
@@ -199,6 +202,24 @@ module soc_core #(
     .data_i  (cpu_wdata[7:0]),
     .busy_o  (uart_busy),
     .tx_o    (uart_tx_o)
+  );
+
+  // A read of UART_RX pops the holding register in the request's first cycle; the registered
+  // read data (sys_rdata_q) still holds the value from before the pop.
+  assign rx_pop = cpu_valid && sel_sys && (cpu_wstrb == 4'd0) && !simple_ready_q
+                  && (cpu_addr[11:0] == accel_pkg::SYS_UART_RX);
+
+  soc_uart_rx #(
+    .Div (UartDiv)
+  ) u_uart_rx (
+    .clk_i       (clk_i),
+    .rst_ni      (rst_ni),
+    .rx_i        (uart_rx_i),
+    .pop_i       (rx_pop),
+    .valid_o     (rx_valid),
+    .data_o      (rx_data),
+    .overrun_o   (rx_overrun),
+    .frame_err_o (rx_ferr)
   );
 
   always_ff @(posedge clk_i) begin
@@ -229,6 +250,11 @@ module soc_core #(
       sys_rdata = {31'd0, uart_busy};
     end else if (cpu_addr[11:0] == accel_pkg::SYS_CYCLES) begin
       sys_rdata = cycles_q;
+    end else if (cpu_addr[11:0] == accel_pkg::SYS_UART_RX) begin
+      sys_rdata = (32'(rx_data) << accel_pkg::SYS_UART_RX_DATA_LSB)
+                | (32'(rx_valid) << accel_pkg::SYS_UART_RX_VALID_LSB)
+                | (32'(rx_overrun) << accel_pkg::SYS_UART_RX_OVERRUN_LSB)
+                | (32'(rx_ferr) << accel_pkg::SYS_UART_RX_FERR_LSB);
     end else if (cpu_addr[11:0] == accel_pkg::SYS_ENGINE_WAIT) begin
       sys_rdata = (32'(EnableConv) << accel_pkg::SYS_ENGINE_WAIT_CONV_LSB)
                 | (32'(EnablePengine) << accel_pkg::SYS_ENGINE_WAIT_PENGINE_LSB);

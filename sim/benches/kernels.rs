@@ -72,7 +72,11 @@ fn run_all(
     for &fast_mul in muls {
         let flash = Flash::new(fw, true, blob, img).unwrap();
         let opts = RunOptions {
-            fast_mul,
+            config: if fast_mul {
+                soc::SocConfig::IcebreakerFastMul
+            } else {
+                soc::SocConfig::Icebreaker
+            },
             ..RunOptions::default()
         };
         let run = soc::run(&flash, &opts).unwrap();

@@ -16,14 +16,11 @@ use std::fmt::Write as _;
 use serde::Serialize;
 
 use crate::paper;
-use crate::soc::{self, Firmware, Flash, RunOptions, SocError, Transcript};
+use crate::soc::{self, Firmware, Flash, RunOptions, SocConfig, SocError, Transcript};
 
-/// The iCEBreaker's clock, MHz (12 MHz oscillator, no PLL).
-pub const BOARD_MHZ: f64 = 12.0;
-/// Fmax nextpnr reached for the board build, MHz (docs/fpga.md; `fmax_mhz` of
-/// docs/baselines/fpga-icebreaker.json, which a host test keeps equal to this). The board builds
-/// one conv lane and no P engine; the simulated SoC has 5 lanes and both engines.
-pub const FMAX_MHZ: f64 = 17.94;
+/// The iCEBreaker bitstream's clock, MHz: the SB_PLL40 output `BOARD_CLOCK_HZ`
+/// (rtl/regmap/accel.toml), which `cnnfpga fpga build` requires nextpnr to meet with 5 % slack.
+pub const BOARD_MHZ: f64 = firmware::regs::BOARD_CLOCK_HZ as f64 / 1e6;
 
 /// Errors of a benchmark run.
 #[derive(Debug)]
@@ -86,18 +83,21 @@ pub struct Config {
     pub max_cycles: u64,
     /// Clocks to quote images/s at, MHz.
     pub clocks_mhz: Vec<f64>,
+    /// Which SoC (default: the iCEBreaker board's).
+    pub config: SocConfig,
 }
 
 impl Config {
     /// The paper CNN's shape with random weights, `paper::paper_cnn(7, 64, 64, 10)`, on
-    /// `paper::image(100, 64, 64, 3)`; both modes; 12 MHz and [`FMAX_MHZ`].
+    /// `paper::image(100, 64, 64, 3)`; both modes; the board SoC at its clock [`BOARD_MHZ`].
     pub fn paper() -> Config {
         Config {
             blob: paper::paper_cnn(7, 64, 64, 10),
             image: paper::image(100, 64, 64, 3),
             software: true,
             max_cycles: RunOptions::default().max_cycles,
-            clocks_mhz: vec![BOARD_MHZ, FMAX_MHZ],
+            clocks_mhz: vec![BOARD_MHZ],
+            config: SocConfig::Icebreaker,
         }
     }
 
@@ -196,6 +196,16 @@ impl ModeResult {
 /// The benchmark's result (the `--json` output of `cnnfpga bench soc`).
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct SocBench {
+    /// The SoC configuration (`icebreaker` = the bitstream's).
+    pub config: String,
+    /// Its conv engine lanes.
+    pub conv_lanes: usize,
+    /// Its conv engine fetch FIFO depth.
+    pub conv_fifo_depth: usize,
+    /// Whether it has the P engine.
+    pub pengine: bool,
+    /// MAC utilisation of each conv layer run on the conv engine: MACs / (cycles x lanes).
+    pub conv_utilisation: Vec<(usize, f64)>,
     /// Firmware image bytes (what the boot ROM copies).
     pub firmware_bytes: usize,
     /// Firmware opt-level.
@@ -236,6 +246,7 @@ pub fn run(
             &flash,
             &RunOptions {
                 max_cycles: cfg.max_cycles,
+                config: cfg.config,
                 ..RunOptions::default()
             },
             &mut |c| progress(mode, c),
@@ -253,7 +264,24 @@ pub fn run(
     let software = (results.len() > 1).then(|| results.remove(1));
     let engines = results.remove(0);
     let ratio = |a: u64, b: u64| a as f64 / b.max(1) as f64;
+    let (conv_lanes, conv_fifo_depth, pengine) = cfg.config.engines();
+    let conv_utilisation = engines
+        .layers
+        .iter()
+        .filter(|l| l.engine == "conv")
+        .map(|l| {
+            (
+                l.index,
+                l.macs as f64 / (l.cycles.max(1) * conv_lanes as u64) as f64,
+            )
+        })
+        .collect();
     Ok(SocBench {
+        config: cfg.config.name().to_string(),
+        conv_lanes,
+        conv_fifo_depth,
+        pengine,
+        conv_utilisation,
         firmware_bytes: fw.image.len(),
         firmware_opt_level: fw.opt_level.clone(),
         blob_bytes: cfg.blob.len(),
@@ -273,6 +301,19 @@ impl SocBench {
     /// speed-ups, time and images/s per image at each clock, and the simulation speed.
     pub fn markdown(&self) -> String {
         let mut s = String::new();
+        let _ = writeln!(
+            s,
+            "SoC configuration `{}`{}: conv engine {} lane(s), fetch FIFO {}, P engine {}",
+            self.config,
+            if self.config == SocConfig::Icebreaker.name() {
+                " (what the iCEBreaker bitstream carries)"
+            } else {
+                " (not the board's)"
+            },
+            self.conv_lanes,
+            self.conv_fifo_depth,
+            if self.pengine { "yes" } else { "no" }
+        );
         let _ = writeln!(
             s,
             "firmware: {} bytes (opt-level {}), model blob: {} bytes\n",
@@ -325,6 +366,13 @@ impl SocBench {
                 }
                 let _ = writeln!(s, "| all | | | **{}** |\n", hw.cycles);
             }
+        }
+        for (i, u) in &self.conv_utilisation {
+            let _ = writeln!(
+                s,
+                "layer {i} (conv engine): MAC utilisation {u:.3} of {} lane(s)",
+                self.conv_lanes
+            );
         }
         let runs: Vec<&ModeResult> = std::iter::once(hw).chain(&self.software).collect();
         for r in &runs {

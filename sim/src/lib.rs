@@ -19,6 +19,8 @@ pub mod paper;
 pub mod regmap;
 pub mod rng;
 pub mod soc;
+pub mod soc_config;
 #[cfg(not(sim_no_verilator))]
 mod soc_model;
+pub use soc_config::SocConfig;
 pub mod vl;

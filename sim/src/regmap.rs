@@ -68,7 +68,7 @@ impl Area {
     }
 }
 
-/// One hardware parameter (a positive integer).
+/// One hardware parameter (a non-negative integer; 0/1 for switches).
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Param {
@@ -176,8 +176,8 @@ impl RegMap {
             if !is_ident(&p.name) || !names.insert(format!("P{}", p.name)) {
                 return Err(format!("bad or duplicate parameter name {:?}", p.name));
             }
-            if p.value == 0 || p.value > u64::from(u32::MAX) {
-                return Err(format!("parameter {} must be in 1..=u32::MAX", p.name));
+            if p.value > u64::from(u32::MAX) {
+                return Err(format!("parameter {} must be in 0..=u32::MAX", p.name));
             }
         }
         for (i, r) in self.region.iter().enumerate() {

@@ -16,6 +16,7 @@ use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
+pub use crate::soc_config::SocConfig;
 use firmware::memmap::{
     FLASH_FW_LEN, FLASH_FW_OFFSET, FLASH_INPUT_LEN, FLASH_INPUT_OFFSET, FLASH_MODEL_LEN,
     FLASH_MODEL_OFFSET, FW_ADDR, FW_FLAG_SOFTWARE, FW_HEADER_LEN, FW_LEN, FW_MAGIC,
@@ -304,6 +305,15 @@ impl Flash {
         })
     }
 
+    /// The same flash with the firmware header's serve flag set (`FW_FLAG_SERVE`: answer
+    /// request frames on the UART instead of classifying the flash input image once).
+    pub fn serving(mut self) -> Flash {
+        let flags = u32::from_le_bytes([self.fw[8], self.fw[9], self.fw[10], self.fw[11]])
+            | firmware::memmap::FW_FLAG_SERVE;
+        self.fw[8..12].copy_from_slice(&flags.to_le_bytes());
+        self
+    }
+
     /// `$readmemh` text: `@offset` lines and one byte per line.
     pub fn to_hex(&self) -> String {
         let mut s = String::new();
@@ -328,9 +338,9 @@ pub struct RunOptions {
     pub max_cycles: u64,
     /// Write an FST waveform here.
     pub trace: Option<PathBuf>,
-    /// Run the SoC built with PicoRV32's fast multiplier (`ENABLE_FAST_MUL`, model
-    /// `soc_fastmul`) instead of the shipped iterative one.
-    pub fast_mul: bool,
+    /// Which SoC: the iCEBreaker board configuration (default), its fast-multiplier variant or
+    /// the wide simulation reference.
+    pub config: SocConfig,
 }
 
 impl Default for RunOptions {
@@ -338,7 +348,7 @@ impl Default for RunOptions {
         RunOptions {
             max_cycles: 2_000_000_000,
             trace: None,
-            fast_mul: false,
+            config: SocConfig::Icebreaker,
         }
     }
 }
@@ -449,24 +459,9 @@ pub fn run_with_progress(
     }
     #[cfg(not(sim_no_verilator))]
     {
-        static SEQ: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
-        let n = SEQ.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        let hex =
-            std::env::temp_dir().join(format!("cnnfpga-flash-{}-{n}.hex", std::process::id()));
-        std::fs::write(&hex, flash.to_hex())?;
-        let mut m = crate::soc_model::SocVariant::new(opts.fast_mul);
-        m.set_command_args(&[&format!("+flash={}", hex.display())]);
-        if let Some(t) = &opts.trace {
-            m.open_trace(t)?;
-        }
         let t0 = std::time::Instant::now();
         let cpu0 = thread_cpu_seconds();
-        m.set_rst_ni(0);
-        for _ in 0..4 {
-            m.tick();
-        }
-        let _ = std::fs::remove_file(&hex);
-        m.set_rst_ni(1);
+        let mut m = start_model(flash, opts)?;
         let mut uart = Vec::new();
         let mut cycles = 0u64;
         let outcome = loop {
@@ -505,6 +500,189 @@ pub fn run_with_progress(
             seconds: t0.elapsed().as_secs_f64(),
             cpu_seconds: cpu0.and_then(|c0| Some(thread_cpu_seconds()? - c0)),
         })
+    }
+}
+
+/// A fresh SoC model of `opts.config` with `flash` loaded, the RX line idle, after reset.
+#[cfg(not(sim_no_verilator))]
+fn start_model(flash: &Flash, opts: &RunOptions) -> Result<crate::soc_model::SocVariant, SocError> {
+    static SEQ: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    let n = SEQ.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let hex = std::env::temp_dir().join(format!("cnnfpga-flash-{}-{n}.hex", std::process::id()));
+    std::fs::write(&hex, flash.to_hex())?;
+    let mut m = crate::soc_model::SocVariant::new(opts.config);
+    m.set_command_args(&[&format!("+flash={}", hex.display())]);
+    if let Some(t) = &opts.trace {
+        m.open_trace(t)?;
+    }
+    m.set_uart_rx_i(1); // the idle line
+    m.set_rst_ni(0);
+    for _ in 0..4 {
+        m.tick();
+    }
+    let _ = std::fs::remove_file(&hex);
+    m.set_rst_ni(1);
+    Ok(m)
+}
+
+/// An interactive run of the SoC for the UART request protocol (serve mode, `firmware::proto`):
+/// the harness drives the RX pin bit by bit with the SoC's own divider (`BOARD_UART_DIV` clock
+/// cycles per bit, 8N1, LSB first), as the FT2232H would, and collects what the SoC sends.
+///
+/// ```no_run
+/// # fn flash() -> sim::soc::Flash { unimplemented!() }
+/// use sim::soc::{RunOptions, Session};
+/// let mut s = Session::start(&flash(), &RunOptions::default()).unwrap();
+/// let ready = s.read_line_starting("serve", 100_000_000).unwrap();
+/// s.send(&[0x43, 0x4e]).unwrap();
+/// ```
+pub struct Session {
+    #[cfg(not(sim_no_verilator))]
+    m: crate::soc_model::SocVariant,
+    /// Everything the SoC sent so far.
+    uart: Vec<u8>,
+    /// Bytes of `uart` already returned as lines.
+    read: usize,
+    cycles: u64,
+    max_cycles: u64,
+    ended: Option<Outcome>,
+}
+
+/// Clock cycles per UART bit of every simulated SoC configuration (the board's divider).
+pub const UART_DIV: u64 = firmware::regs::BOARD_UART_DIV as u64;
+
+impl Session {
+    /// Starts the SoC with `flash` (which should carry the serve flag: [`Flash::serving`]).
+    pub fn start(flash: &Flash, opts: &RunOptions) -> Result<Session, SocError> {
+        #[cfg(sim_no_verilator)]
+        {
+            let _ = (flash, opts);
+            Err(SocError::NoModel(
+                crate::vl::MISSING.unwrap_or("no model").to_string(),
+            ))
+        }
+        #[cfg(not(sim_no_verilator))]
+        {
+            Ok(Session {
+                m: start_model(flash, opts)?,
+                uart: Vec::new(),
+                read: 0,
+                cycles: 0,
+                max_cycles: opts.max_cycles,
+                ended: None,
+            })
+        }
+    }
+
+    /// Clock cycles since reset.
+    pub fn cycles(&self) -> u64 {
+        self.cycles
+    }
+
+    /// Everything the SoC sent so far, as text.
+    pub fn text(&self) -> String {
+        String::from_utf8_lossy(&self.uart).into_owned()
+    }
+
+    /// Runs `n` cycles with the RX line at its current level, collecting UART output; stops
+    /// early (an error) on an EXIT write, a trap or the run's `max_cycles`.
+    fn step(&mut self, n: u64) -> Result<(), SocError> {
+        #[cfg(sim_no_verilator)]
+        {
+            let _ = n;
+            unreachable!("no session without a model")
+        }
+        #[cfg(not(sim_no_verilator))]
+        {
+            let end = self.cycles + n;
+            while self.cycles < end {
+                if let Some(o) = self.ended {
+                    return Err(SocError::Transcript(format!(
+                        "the SoC stopped ({o:?}) at cycle {}; UART:\n{}",
+                        self.cycles,
+                        self.text()
+                    )));
+                }
+                self.cycles += self
+                    .m
+                    .run(end - self.cycles, crate::soc_model::SocVariant::STOP);
+                if self.m.uart_valid_o() != 0 {
+                    self.uart.push(self.m.uart_data_o());
+                }
+                if self.m.exit_valid_o() != 0 {
+                    self.ended = Some(Outcome::Exit(self.m.exit_code_o()));
+                } else if self.m.trap_o() != 0 {
+                    self.ended = Some(Outcome::Trap);
+                } else if self.cycles >= self.max_cycles {
+                    self.ended = Some(Outcome::Timeout);
+                }
+            }
+            Ok(())
+        }
+    }
+
+    /// Lets `cycles` pass with the RX line idle (high).
+    pub fn idle(&mut self, cycles: u64) -> Result<(), SocError> {
+        #[cfg(not(sim_no_verilator))]
+        self.m.set_uart_rx_i(1);
+        self.step(cycles)
+    }
+
+    /// Sends `bytes` on the RX line, 8N1 with [`UART_DIV`] cycles per bit, back to back.
+    pub fn send(&mut self, bytes: &[u8]) -> Result<(), SocError> {
+        for &b in bytes {
+            // start bit, eight data bits LSB first, stop bit
+            let bits = std::iter::once(0u8)
+                .chain((0..8).map(|i| (b >> i) & 1))
+                .chain(std::iter::once(1u8));
+            for bit in bits {
+                #[cfg(not(sim_no_verilator))]
+                self.m.set_uart_rx_i(bit);
+                #[cfg(sim_no_verilator)]
+                let _ = bit;
+                self.step(UART_DIV)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Runs until the SoC has sent a whole line that was not returned before, and returns it
+    /// (without the newline); an error after `max_cycles` more cycles or if the SoC stops.
+    pub fn read_line(&mut self, max_cycles: u64) -> Result<String, SocError> {
+        let limit = self.cycles + max_cycles;
+        loop {
+            if let Some(i) = self.uart[self.read..].iter().position(|&b| b == b'\n') {
+                let line =
+                    String::from_utf8_lossy(&self.uart[self.read..self.read + i]).into_owned();
+                self.read += i + 1;
+                return Ok(line);
+            }
+            if self.cycles >= limit {
+                return Err(SocError::Transcript(format!(
+                    "no UART line within {max_cycles} cycles (cycle {}); UART so far:\n{}",
+                    self.cycles,
+                    self.text()
+                )));
+            }
+            #[cfg(not(sim_no_verilator))]
+            self.m.set_uart_rx_i(1);
+            self.step((limit - self.cycles).min(UART_DIV * 10))?;
+        }
+    }
+
+    /// [`Session::read_line`] until a line starting with `prefix`, skipping others.
+    pub fn read_line_starting(
+        &mut self,
+        prefix: &str,
+        max_cycles: u64,
+    ) -> Result<String, SocError> {
+        let limit = self.cycles + max_cycles;
+        loop {
+            let line = self.read_line(limit.saturating_sub(self.cycles).max(1))?;
+            if line.starts_with(prefix) {
+                return Ok(line);
+            }
+        }
     }
 }
 

@@ -1,16 +1,20 @@
-//! Which Verilated SoC [`crate::soc::run`] drives: the board's iterative multiplier (`soc`) or
-//! PicoRV32's fast multiplier (`soc_fastmul`, `-GFastMul=1`). Both are generated from the same
-//! top (`rtl/soc/sim/soc_sim_top.sv`); this enum forwards the port accessors the harness uses,
-//! so the run loop is written once.
+//! Which Verilated SoC [`crate::soc::run`] and [`crate::soc::Session`] drive, by configuration
+//! name ([`SocConfig`]): the iCEBreaker board SoC (`soc`, the default), the same with PicoRV32's
+//! fast multiplier (`soc_fastmul`, `-GFastMul`), or the wide simulation reference (`soc_wide`,
+//! `-GWide`). All are generated from one top (`rtl/soc/sim/soc_sim_top.sv`); this enum forwards
+//! the port accessors the harness uses, so the run loop is written once.
 
-use crate::vl::{SocFastMulModel, SocModel};
+use crate::soc_config::SocConfig;
+use crate::vl::{SocFastMulModel, SocModel, SocWideModel};
 
-/// One of the two SoC builds (boxed: the models are large and live for a whole run).
+/// One of the SoC builds (boxed: the models are large and live for a whole run).
 pub(crate) enum SocVariant {
-    /// `ENABLE_MUL` (iterative, ~40 cycles per `mul`): the shipped board configuration.
-    Iterative(Box<SocModel>),
-    /// `ENABLE_FAST_MUL` (the multiplier on the UP5K's DSPs).
+    /// `soc`: the board configuration.
+    Board(Box<SocModel>),
+    /// `soc_fastmul`: the board configuration with `ENABLE_FAST_MUL`.
     FastMul(Box<SocFastMulModel>),
+    /// `soc_wide`: the simulation reference engines.
+    Wide(Box<SocWideModel>),
 }
 
 macro_rules! forward {
@@ -21,8 +25,9 @@ macro_rules! forward {
                 #[inline]
                 pub(crate) fn $name(&$($self_mut)? self, $($arg: $ty),*) $(-> $ret)? {
                     match self {
-                        SocVariant::Iterative(m) => m.$name($($arg),*),
+                        SocVariant::Board(m) => m.$name($($arg),*),
                         SocVariant::FastMul(m) => m.$name($($arg),*),
+                        SocVariant::Wide(m) => m.$name($($arg),*),
                     }
                 }
             )*
@@ -32,16 +37,16 @@ macro_rules! forward {
 
 impl SocVariant {
     /// What a run stops on to look at the outputs: a UART byte, a write to `SYS.EXIT`, a trap
-    /// (the same `STOP_*` bits in both builds: one top).
+    /// (the same `STOP_*` bits in every build: one top).
     pub(crate) const STOP: u64 =
         SocModel::STOP_UART_VALID_O | SocModel::STOP_EXIT_VALID_O | SocModel::STOP_TRAP_O;
 
-    /// A fresh model: the fast-multiply build if `fast_mul`.
-    pub(crate) fn new(fast_mul: bool) -> Self {
-        if fast_mul {
-            SocVariant::FastMul(Box::default())
-        } else {
-            SocVariant::Iterative(Box::default())
+    /// A fresh model of `config`.
+    pub(crate) fn new(config: SocConfig) -> Self {
+        match config {
+            SocConfig::Icebreaker => SocVariant::Board(Box::default()),
+            SocConfig::IcebreakerFastMul => SocVariant::FastMul(Box::default()),
+            SocConfig::Wide => SocVariant::Wide(Box::default()),
         }
     }
 }
@@ -59,6 +64,8 @@ forward! {
     fn run(&mut; max: u64, stop: u64) -> u64;
     /// Reset input.
     fn set_rst_ni(&mut; v: u8);
+    /// UART receive line (idle high).
+    fn set_uart_rx_i(&mut; v: u8);
     /// UART byte strobe.
     fn uart_valid_o(&;) -> u8;
     /// UART byte.
@@ -79,4 +86,7 @@ const _: () = assert!(
     SocModel::STOP_UART_VALID_O == SocFastMulModel::STOP_UART_VALID_O
         && SocModel::STOP_EXIT_VALID_O == SocFastMulModel::STOP_EXIT_VALID_O
         && SocModel::STOP_TRAP_O == SocFastMulModel::STOP_TRAP_O
+        && SocModel::STOP_UART_VALID_O == SocWideModel::STOP_UART_VALID_O
+        && SocModel::STOP_EXIT_VALID_O == SocWideModel::STOP_EXIT_VALID_O
+        && SocModel::STOP_TRAP_O == SocWideModel::STOP_TRAP_O
 );

@@ -64,10 +64,13 @@ lint_tests! {
     soc_boot_rom => ("rtl/gen/soc_boot_rom.sv", "soc_boot_rom"),
     pengine_requant => ("rtl/pengine/pengine_requant.sv", "pengine_requant"),
     pengine => ("rtl/pengine/pengine.sv", "pengine"),
+    soc_uart_rx => ("rtl/soc/soc_uart_rx.sv", "soc_uart_rx"),
+    soc_uart_tx => ("rtl/soc/soc_uart_tx.sv", "soc_uart_tx"),
 }
 
-/// The SoC, with both engines and with each left out, from its file list (PicoRV32 from the
-/// venv, waived in rtl/soc/lint.vlt as third-party code).
+/// The SoC from its file list (PicoRV32 from the venv, waived in rtl/soc/lint.vlt as
+/// third-party code): the simulation top in its named configurations (the board's, `Wide`,
+/// `FastMul`), and `soc_core` with both engines and with each left out.
 #[test]
 fn soc_core_all_engine_configurations() {
     let root = root();
@@ -93,11 +96,14 @@ fn soc_core_all_engine_configurations() {
             None => root.join(l),
         })
         .collect();
-    for params in [
-        &[][..],
-        &["-GEnableConv=0"],
-        &["-GEnablePengine=0"],
-        &["-GEnableConv=0", "-GEnablePengine=0"],
+    for (top, params) in [
+        ("soc_sim_top", &[][..]),
+        ("soc_sim_top", &["-GWide=1'b1"]),
+        ("soc_sim_top", &["-GFastMul=1'b1"]),
+        ("soc_core", &[]),
+        ("soc_core", &["-GEnableConv=0"]),
+        ("soc_core", &["-GEnablePengine=0"]),
+        ("soc_core", &["-GEnableConv=0", "-GEnablePengine=0"]),
     ] {
         let out = Command::new(std::env::var("VERILATOR").unwrap_or_else(|_| "verilator".into()))
             .current_dir(&root)
@@ -110,7 +116,7 @@ fn soc_core_all_engine_configurations() {
                 "rtl/lint/waivers.vlt",
                 "rtl/soc/lint.vlt",
             ])
-            .args(["--top-module", "soc_sim_top"])
+            .args(["--top-module", top])
             .args(params)
             .args(&files)
             .output()
@@ -122,7 +128,7 @@ fn soc_core_all_engine_configurations() {
         );
         assert!(
             out.status.success() && text.trim().is_empty(),
-            "SoC lint {params:?}:\n{text}"
+            "SoC lint {top} {params:?}:\n{text}"
         );
     }
 }

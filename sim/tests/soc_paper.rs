@@ -18,7 +18,7 @@
 use std::sync::OnceLock;
 
 use sim::paper::{image, paper_cnn, reference};
-use sim::soc::{self, Firmware, Flash, Outcome, RunOptions, Transcript};
+use sim::soc::{self, Firmware, Flash, Outcome, RunOptions, SocConfig, Transcript};
 
 fn firmware() -> &'static Firmware {
     static FW: OnceLock<Firmware> = OnceLock::new();
@@ -32,8 +32,20 @@ fn paper_blob() -> &'static [u8] {
     B.get_or_init(|| paper_cnn(7, 64, 64, 10))
 }
 
-/// Runs `blob` on `img` and checks the result against the host; returns the transcript.
+/// Runs `blob` on `img` on the board SoC and checks the result against the host; returns the
+/// transcript.
 fn run_checked(
+    blob: &[u8],
+    img: &[u8],
+    software_only: bool,
+    max_cycles: u64,
+) -> (Transcript, String, soc::SocRun) {
+    run_checked_on(SocConfig::Icebreaker, blob, img, software_only, max_cycles)
+}
+
+/// [`run_checked`] on the SoC configuration `config`.
+fn run_checked_on(
+    config: SocConfig,
     blob: &[u8],
     img: &[u8],
     software_only: bool,
@@ -45,7 +57,7 @@ fn run_checked(
         &RunOptions {
             max_cycles,
             trace: None,
-            ..RunOptions::default()
+            config,
         },
     )
     .unwrap();
@@ -89,12 +101,32 @@ fn expect_transcript(name: &str, text: &str) {
     );
 }
 
+/// The board SoC (accel.toml BOARD_*: the engines the iCEBreaker bitstream carries).
 #[test]
-fn paper_cnn_on_the_engines_matches_the_host() {
+fn paper_cnn_on_the_board_soc_matches_the_host() {
     let blob = paper_blob();
-    for seed in 0..3 {
+    let (lanes, _, pengine) = SocConfig::Icebreaker.engines();
+    assert!(lanes >= 1);
+    for seed in 0..2 {
         let img = image(100 + seed, 64, 64, 3);
-        let (t, text, _) = run_checked(blob, &img, false, 60_000_000);
+        let (t, text, _) = run_checked(blob, &img, false, 100_000_000);
+        assert_eq!(t.engines, (true, pengine));
+        let on: Vec<&str> = t.layers.iter().map(|l| l.engine.as_str()).collect();
+        let p = if pengine { "pengine" } else { "sw" };
+        assert_eq!(on, ["conv", "conv", p, "sw"]);
+        if seed == 0 {
+            expect_transcript("soc_paper_board.txt", &text);
+        }
+    }
+}
+
+/// The wide simulation reference (5-lane conv engine and the P engine).
+#[test]
+fn paper_cnn_on_the_wide_engines_matches_the_host() {
+    let blob = paper_blob();
+    for seed in 0..2 {
+        let img = image(100 + seed, 64, 64, 3);
+        let (t, text, _) = run_checked_on(SocConfig::Wide, blob, &img, false, 60_000_000);
         assert_eq!(t.engines, (true, true));
         let on: Vec<&str> = t.layers.iter().map(|l| l.engine.as_str()).collect();
         assert_eq!(on, ["conv", "conv", "pengine", "sw"]);

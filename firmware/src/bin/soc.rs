@@ -7,7 +7,18 @@
 //! flash holds a blob (else it uses RAM as a harness left it), runs the model with
 //! [`firmware::accel::AccelBackend`] (the engines the SoC has; every layer in software when the
 //! image header's flags word has `FW_FLAG_SOFTWARE`), prints the transcript below over the UART
-//! and writes the exit code to `SYS.EXIT`:
+//! and writes the exit code to `SYS.EXIT`. With `FW_FLAG_SERVE` in the flags word (the board
+//! build's default) it instead loads the model, prints the banner, the model and engine lines
+//! and `serve <h>x<w>x<c> bytes <n>`, and then answers request frames on the UART forever
+//! (`firmware::proto`; docs/fpga.md): one reply line per frame, never an exit:
+//!
+//! ```text
+//! result class <index> <name> logits <l0> <l1> ... cycles <n>
+//! info input <h>x<w>x<c> classes <n> names <name0>,<name1>,...
+//! error <code> <name> [<a> <b>]
+//! ```
+//!
+//! Exit codes of the one-shot mode:
 //!
 //! | code | meaning                                              |
 //! |------|------------------------------------------------------|
@@ -63,6 +74,10 @@ mod soc {
     use firmware::memmap::*;
     use firmware::model::{LayerKind, Model};
     use firmware::numerics::{requantize, scale, Requant};
+    use firmware::proto::{self, FrameReader, ProtoError, Step};
+    use firmware::regs::sys::{
+        UART_RX_DATA_MASK, UART_RX_FERR_MASK, UART_RX_OVERRUN_MASK, UART_RX_VALID_MASK,
+    };
     use firmware::runner::{run, LayerInfo, LayerOutput, Observer, RunError};
 
     core::arch::global_asm!(
@@ -222,12 +237,13 @@ mod soc {
         }
     }
 
-    /// Prints one line per layer as it completes.
+    /// Prints one line per layer as it completes (unless `quiet`: serve mode only times).
     struct Report<'a> {
         uart: Uart,
         instret0: u64,
         instret_total: u64,
         last: &'a Cell<Engine>,
+        quiet: bool,
     }
 
     impl Observer for Report<'_> {
@@ -240,6 +256,9 @@ mod soc {
         fn layer_done(&mut self, info: &LayerInfo, _output: LayerOutput<'_>) {
             let n = instret().wrapping_sub(self.instret0);
             self.instret_total += n;
+            if self.quiet {
+                return;
+            }
             let kind = match info.kind {
                 LayerKind::Conv { .. } => "conv",
                 LayerKind::Dense { .. } => "dense",
@@ -344,6 +363,121 @@ mod soc {
         Ok(true)
     }
 
+    /// One inference, shared by the one-shot and the serve mode (not inlined: one copy of the
+    /// runner in the image).
+    #[inline(never)]
+    fn infer(
+        model: &Model<'_>,
+        input: &[u8],
+        arena: &mut [u8],
+        backend: &mut Traced<'_>,
+        logits: &mut [i32],
+        report: &mut Report<'_>,
+    ) -> Result<firmware::runner::RunInfo, RunError<AccelError>> {
+        run(model, input, arena, backend, logits, report)
+    }
+
+    /// The SoC's free-running 32-bit cycle counter (`SYS.CYCLES`), for the idle timeout.
+    fn sys_cycles() -> u32 {
+        word(CYCLES)
+    }
+
+    fn reply_error(uart: &mut Uart, e: ProtoError) {
+        uart.s("error ").u32(e.code()).s(" ").s(e.name());
+        if let Some((a, b)) = e.numbers() {
+            uart.s(" ").u32(a).s(" ").u32(b);
+        }
+        uart.nl();
+    }
+
+    /// Serve mode: answers request frames (`firmware::proto`) forever. Every wait is bounded by
+    /// the idle timeout except the wait for the next frame's first byte.
+    fn serve(model: &Model<'_>, backend: &mut Traced<'_>, arena: &mut [u8]) -> ! {
+        let mut uart = Uart;
+        let s = model.input_shape();
+        let n = s.len();
+        uart.s("serve ")
+            .usize(s.h)
+            .s("x")
+            .usize(s.w)
+            .s("x")
+            .usize(s.c)
+            .s(" bytes ")
+            .usize(n)
+            .nl();
+        // SAFETY: [INPUT_ADDR, +INPUT_MAX_LEN) is RAM reserved for the image (memmap.rs) and
+        // n <= INPUT_MAX_LEN was checked by the caller.
+        let input = unsafe { core::slice::from_raw_parts_mut(INPUT_ADDR as *mut u8, n) };
+        let timeout = (firmware::regs::BOARD_CLOCK_HZ as u32 / 1000) * proto::IDLE_TIMEOUT_MS;
+        let mut reader = FrameReader::new(n as u32);
+        let mut last = sys_cycles();
+        let mut logits = [0i32; MAX_CLASSES];
+        let logits = &mut logits[..model.n_classes()];
+        loop {
+            let v = word(UART_RX);
+            let step = if v & (UART_RX_OVERRUN_MASK | UART_RX_FERR_MASK) != 0 {
+                last = sys_cycles();
+                reader.line_error()
+            } else if v & UART_RX_VALID_MASK != 0 {
+                last = sys_cycles();
+                reader.push((v & UART_RX_DATA_MASK) as u8, input)
+            } else if reader.waiting_for_idle() && sys_cycles().wrapping_sub(last) > timeout {
+                last = sys_cycles();
+                reader.idle()
+            } else {
+                continue;
+            };
+            match step {
+                Step::More => {}
+                Step::Error(e) => reply_error(&mut uart, e),
+                Step::Frame { kind, .. } if kind == proto::KIND_INFO => {
+                    uart.s("info input ")
+                        .usize(s.h)
+                        .s("x")
+                        .usize(s.w)
+                        .s("x")
+                        .usize(s.c)
+                        .s(" classes ")
+                        .usize(model.n_classes())
+                        .s(" names ");
+                    for i in 0..model.n_classes() {
+                        if i > 0 {
+                            uart.s(",");
+                        }
+                        uart.s(model.class_name(i).unwrap_or("?"));
+                    }
+                    uart.nl();
+                }
+                Step::Frame { .. } => {
+                    let t0 = cycles();
+                    let mut quiet = Report {
+                        uart: Uart,
+                        instret0: 0,
+                        instret_total: 0,
+                        last: backend.last,
+                        quiet: true,
+                    };
+                    match infer(model, input, arena, backend, logits, &mut quiet) {
+                        Ok(info) => {
+                            let t1 = cycles();
+                            let name = model.class_name(info.class).unwrap_or("?");
+                            uart.s("result class ").usize(info.class).s(" ").s(name);
+                            uart.s(" logits");
+                            for &l in logits.iter() {
+                                uart.s(" ").i32(l);
+                            }
+                            uart.s(" cycles ").u64(t1.wrapping_sub(t0)).nl();
+                        }
+                        Err(_) => {
+                            uart.s("error 7 run").nl();
+                        }
+                    }
+                    last = sys_cycles();
+                }
+            }
+        }
+    }
+
     #[no_mangle]
     extern "C" fn main() -> ! {
         let mut uart = Uart;
@@ -399,12 +533,14 @@ mod soc {
                 .nl();
             exit(2);
         }
-        if from_flash {
+        let flags = word(FW_FLAGS_ADDR);
+        let serving = flags & FW_FLAG_SERVE != 0;
+        if from_flash && !serving {
             // SAFETY: FLASH_INPUT is in the flash window; INPUT is RAM reserved for the image
             // and s.len() <= INPUT_MAX_LEN was checked above.
             unsafe { copy_words(FLASH_INPUT_ADDR, INPUT_ADDR, s.len() as u32) };
         }
-        let software_only = word(FW_FLAGS_ADDR) & FW_FLAG_SOFTWARE != 0;
+        let software_only = flags & FW_FLAG_SOFTWARE != 0;
         let last = Cell::new(Engine::Software);
         let mut backend = Traced {
             inner: AccelBackend::new(Mmio, software_only),
@@ -416,12 +552,15 @@ mod soc {
             .s(" pengine ")
             .u32(pe_on.into())
             .nl();
-        // SAFETY: [INPUT_ADDR, +INPUT_MAX_LEN) is RAM reserved for the image (memmap.rs).
-        let input = unsafe { core::slice::from_raw_parts(INPUT_ADDR as *const u8, s.len()) };
         // SAFETY: [ARENA_ADDR, +ARENA_LEN) is RAM used by nothing else (the linker keeps
         // .data/.bss below it; the stack starts above the input region).
         let arena =
             unsafe { core::slice::from_raw_parts_mut(ARENA_ADDR as *mut u8, ARENA_LEN as usize) };
+        if serving {
+            serve(&model, &mut backend, arena);
+        }
+        // SAFETY: [INPUT_ADDR, +INPUT_MAX_LEN) is RAM reserved for the image (memmap.rs).
+        let input = unsafe { core::slice::from_raw_parts(INPUT_ADDR as *const u8, s.len()) };
         let mut logits = [0i32; MAX_CLASSES];
         let logits = &mut logits[..model.n_classes()];
         let mut report = Report {
@@ -429,9 +568,10 @@ mod soc {
             instret0: 0,
             instret_total: 0,
             last: &last,
+            quiet: false,
         };
         let t0 = (cycles(), instret());
-        let info = match run(&model, input, arena, &mut backend, logits, &mut report) {
+        let info = match infer(&model, input, arena, &mut backend, logits, &mut report) {
             Ok(info) => info,
             Err(e) => {
                 uart.s("error: run: ");

@@ -15,7 +15,7 @@ pub enum BenchCommand {
     /// Training images/second of paper-cnn (Adam) and mlp (SGD).
     Train(TrainArgs),
     /// The firmware on the Verilated SoC with the engines and in software only: per-layer
-    /// cycles, speed-up, images/s at 12 MHz and at the board build's Fmax, simulation speed
+    /// cycles, speed-up, images/s at the board clock, MAC utilisation, simulation speed
     /// (what `cargo bench -p sim --bench soc` prints).
     Soc(SocArgs),
 }
@@ -58,10 +58,14 @@ pub struct SocArgs {
     /// CNN).
     #[arg(long)]
     pub engines_only: bool,
-    /// Clock to quote images/s at besides the board's 12 MHz (MHz; the default is the Fmax
-    /// nextpnr reached for the board build, docs/fpga.md).
-    #[arg(long, default_value_t = sim::bench::FMAX_MHZ)]
-    pub fpga_mhz: f64,
+    /// SoC configuration: `icebreaker` (the bitstream's), `icebreaker-fastmul` or `wide` (the
+    /// simulation reference, which does not fit the board).
+    #[arg(long, default_value = "icebreaker", value_parser = crate::cli::sim::parse_config)]
+    pub board: sim::SocConfig,
+    /// Another clock to quote images/s at besides the board clock (the PLL's
+    /// BOARD_CLOCK_HZ), MHz.
+    #[arg(long)]
+    pub fpga_mhz: Option<f64>,
     /// Stop with an error after this many cycles per run.
     #[arg(long, default_value_t = 2_000_000_000)]
     pub max_cycles: u64,
@@ -80,7 +84,7 @@ pub fn run(c: BenchCommand) -> anyhow::Result<()> {
 
 fn run_soc(a: SocArgs) -> anyhow::Result<()> {
     anyhow::ensure!(
-        a.fpga_mhz > 0.0 && a.max_cycles > 0,
+        a.fpga_mhz.is_none_or(|m| m.is_finite() && m > 0.0) && a.max_cycles > 0,
         "--fpga-mhz and --max-cycles must be > 0"
     );
     let mut cfg = match &a.model {
@@ -94,7 +98,10 @@ fn run_soc(a: SocArgs) -> anyhow::Result<()> {
     }
     cfg.software = !a.engines_only;
     cfg.max_cycles = a.max_cycles;
-    cfg.clocks_mhz = vec![sim::bench::BOARD_MHZ, a.fpga_mhz];
+    cfg.clocks_mhz = std::iter::once(sim::bench::BOARD_MHZ)
+        .chain(a.fpga_mhz)
+        .collect();
+    cfg.config = a.board;
     let fw = sim::soc::Firmware::build(&sim::soc::Firmware::default_target_dir())?;
     let mut p = Progress::new();
     let b = sim::bench::run(&cfg, &fw, &mut |mode, cycles| p.update(mode, cycles));

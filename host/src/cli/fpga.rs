@@ -1,4 +1,5 @@
-//! `cnnfpga fpga build|flash`: bitstream for a board, and writing it plus the model to flash.
+//! `cnnfpga fpga build|flash|classify`: bitstream for a board, writing it plus the model to
+//! flash, and classifying images on the flashed board over its UART.
 
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
@@ -17,6 +18,52 @@ pub enum FpgaCommand {
     Build(BuildArgs),
     /// Write the bitstream (offset 0), firmware image and model blob to the board's flash.
     Flash(FlashArgs),
+    /// Send images to the flashed board over its UART (framed requests with CRC, docs/fpga.md)
+    /// and print the board's class, logits and cycles for each, checked against the host's
+    /// integer path. `--sim` talks to the Verilated board SoC instead (same firmware, same
+    /// frames, the RX pin driven with real serial timing); `--dry-run` only describes the
+    /// frames.
+    Classify(ClassifyArgs),
+}
+
+/// Arguments of `cnnfpga fpga classify`.
+#[derive(Debug, clap::Args)]
+pub struct ClassifyArgs {
+    /// Image files (JPEG/PNG; decoded and resized to the model's input like `cnnfpga sim`).
+    #[arg(required = true)]
+    pub images: Vec<PathBuf>,
+    /// The quantised model on the board (directory with model.blob, or the blob): its input
+    /// shape and classes are checked against the board's, and every result against its host
+    /// integer prediction.
+    #[arg(long)]
+    pub model: PathBuf,
+    /// Serial port of the board's UART (the FT2232H's second interface, usually /dev/ttyUSB1).
+    #[arg(long, required_unless_present_any = ["sim", "dry_run"], conflicts_with_all = ["sim", "dry_run"])]
+    pub port: Option<String>,
+    /// Talk to the Verilated board SoC (the bitstream's RTL) instead of a board.
+    #[arg(long, conflicts_with = "dry_run")]
+    pub sim: bool,
+    /// Describe the frames that would be sent; send nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// UART bit rate (the firmware's is fixed at build time: UART_BAUD in rtl/regmap/accel.toml).
+    #[arg(long, default_value_t = firmware::regs::UART_BAUD as u32)]
+    pub baud: u32,
+    /// Seconds to wait for each reply (an image takes ~1.1 s on the line at 115200 baud).
+    #[arg(long, default_value_t = 30.0, value_parser = parse_timeout)]
+    pub timeout: f64,
+    /// Print JSON (a list of results) instead of one line per image.
+    #[arg(long)]
+    pub json: bool,
+}
+
+fn parse_timeout(s: &str) -> Result<f64, String> {
+    match s.parse::<f64>() {
+        Ok(t) if t.is_finite() && t > 0.0 && t <= 3600.0 => Ok(t),
+        _ => Err(format!(
+            "timeout `{s}` must be a number of seconds in (0, 3600]"
+        )),
+    }
 }
 
 fn parse_board(s: &str) -> Result<Board, String> {
@@ -38,7 +85,9 @@ pub struct BuildArgs {
     /// Model blob file (same as --model FILE).
     #[arg(long)]
     pub blob: Option<PathBuf>,
-    /// Input image for the INPUT flash area (HWC u8 of the model's input shape).
+    /// Input image for the INPUT flash area (HWC u8 of the model's input shape): the
+    /// firmware classifies it once at power-up and stops. Without it (the default) the
+    /// firmware serves images sent with `cnnfpga fpga classify`.
     #[arg(long)]
     pub image: Option<PathBuf>,
     /// Firmware: the `soc` ELF (default: target/riscv32im-unknown-none-elf/firmware/soc) or
@@ -117,7 +166,77 @@ pub fn run(c: FpgaCommand) -> anyhow::Result<()> {
     match c {
         FpgaCommand::Build(a) => run_build(a),
         FpgaCommand::Flash(a) => run_flash(a),
+        FpgaCommand::Classify(a) => run_classify(a),
     }
+}
+
+fn run_classify(a: ClassifyArgs) -> anyhow::Result<()> {
+    use crate::fpga::classify::{self, Link};
+    let blob = crate::simrun::read_blob(&a.model)?;
+    let model = firmware::model::Model::parse(&blob).expect("checked by read_blob");
+    let timeout = Duration::from_secs_f64(a.timeout);
+    if a.dry_run {
+        for image in &a.images {
+            let input = crate::simrun::load_input(image, &model)?;
+            let f = classify::classify_frame(&input);
+            let n = f.len();
+            println!(
+                "{}: frame {} bytes (header {:02x?}, payload {} bytes HWC u8, CRC-32 {:02x?}), {:.2} s on the line at {} baud",
+                image.display(),
+                n,
+                &f[..firmware::proto::HEADER_LEN],
+                input.len(),
+                &f[n - firmware::proto::TRAILER_LEN..],
+                n as f64 * 10.0 / f64::from(a.baud),
+                a.baud
+            );
+        }
+        return Ok(());
+    }
+    let mut link: Box<dyn Link> = if a.sim {
+        eprintln!("starting the Verilated board SoC in serve mode...");
+        Box::new(classify::SimLink::start(&blob, sim::SocConfig::Icebreaker)?)
+    } else {
+        let port = a.port.as_deref().expect("clap: --port, --sim or --dry-run");
+        Box::new(classify::SerialLink::open(port, a.baud)?)
+    };
+    classify::check_board_model(link.as_mut(), &model, timeout)?;
+    let mut results = Vec::new();
+    for image in &a.images {
+        let r = classify::classify_one(link.as_mut(), &blob, image, timeout)?;
+        if !a.json {
+            println!(
+                "{}: class {} {} logits {:?} cycles {} ({:.1} ms at {:.2} MHz){}",
+                r.image.display(),
+                r.class,
+                r.class_name,
+                r.logits,
+                r.cycles,
+                r.ms_at_clock,
+                firmware::regs::BOARD_CLOCK_HZ as f64 / 1e6,
+                if r.matches_host {
+                    ""
+                } else {
+                    "  DIFFERS FROM THE HOST"
+                }
+            );
+        }
+        results.push(r);
+    }
+    if a.json {
+        println!("{}", serde_json::to_string_pretty(&results)?);
+    }
+    let bad: Vec<String> = results
+        .iter()
+        .filter(|r| !r.matches_host)
+        .map(|r| r.image.display().to_string())
+        .collect();
+    anyhow::ensure!(
+        bad.is_empty(),
+        "the board's result differs from the host integer prediction for {}",
+        bad.join(", ")
+    );
+    Ok(())
 }
 
 fn default_firmware(root: &std::path::Path) -> PathBuf {
@@ -151,6 +270,10 @@ fn run_build(a: BuildArgs) -> anyhow::Result<()> {
     cfg.firmware = Some(firmware);
     if a.software_only {
         cfg.firmware_flags |= firmware::memmap::FW_FLAG_SOFTWARE;
+    }
+    // Without a baked-in image the board serves images over the UART (`fpga classify`).
+    if a.image.is_none() {
+        cfg.firmware_flags |= firmware::memmap::FW_FLAG_SERVE;
     }
     cfg.model = a.model.clone().or(a.blob.clone());
     cfg.image = a.image.clone();

@@ -2,6 +2,8 @@
 
 use std::path::PathBuf;
 
+use sim::SocConfig;
+
 use crate::simrun::{self, SimRequest};
 
 /// Arguments of `cnnfpga sim`.
@@ -25,6 +27,23 @@ pub struct Args {
     /// Stop with an error after this many cycles.
     #[arg(long, default_value_t = 2_000_000_000)]
     pub max_cycles: u64,
+    /// SoC configuration: `icebreaker` (the board's bitstream: its CPU, engines, lanes and
+    /// UART, from rtl/regmap/accel.toml), `icebreaker-fastmul` (the same with PicoRV32's
+    /// single-cycle multiplier) or `wide` (the simulation reference: 5-lane conv engine and P
+    /// engine, which do not fit the UP5K).
+    #[arg(long, default_value = "icebreaker", value_parser = parse_config)]
+    pub board: SocConfig,
+}
+
+/// `--board NAME` of `cnnfpga sim` and `cnnfpga bench soc`.
+pub fn parse_config(s: &str) -> Result<SocConfig, String> {
+    SocConfig::from_name(s).ok_or_else(|| {
+        let names: Vec<&str> = SocConfig::ALL.iter().map(|c| c.name()).collect();
+        format!(
+            "unknown SoC configuration `{s}` (known: {})",
+            names.join(", ")
+        )
+    })
 }
 
 /// Runs `cnnfpga sim`. Exit status non-zero on any failure, including a SoC result that
@@ -36,6 +55,7 @@ pub fn run(a: Args) -> anyhow::Result<()> {
         software: a.software,
         trace: a.trace,
         max_cycles: a.max_cycles,
+        config: a.board,
     })?;
     if a.json {
         println!("{}", serde_json::to_string_pretty(&r)?);
@@ -56,9 +76,10 @@ pub fn run(a: Args) -> anyhow::Result<()> {
             );
         }
         println!(
-            "cycles {} ({:.1} ms at 12 MHz), instret {}",
-            r.cycles, r.ms_at_12mhz, r.instret
+            "cycles {} ({:.1} ms at the board clock, {:.2} MHz), instret {}",
+            r.cycles, r.ms_at_clock, r.clock_mhz, r.instret
         );
+        println!("SoC configuration {}", r.config);
         println!(
             "total {} cycles from reset, simulated at {:.2} M cycles/s",
             r.total_cycles,

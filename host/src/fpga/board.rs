@@ -21,7 +21,7 @@ pub struct Board {
     pub pcf: &'static str,
     /// Source list in `dir` (read order; `$PICORV32/` = the venv's PicoRV32 data directory).
     pub sources: &'static str,
-    /// Clock the design runs at (no PLL), MHz.
+    /// Clock the SoC runs at (the PLL's output), MHz.
     pub clock_mhz: f64,
     /// Default: include the NP conv engine.
     pub conv: bool,
@@ -31,7 +31,11 @@ pub struct Board {
     pub conv_lanes: u32,
 }
 
-/// The iCEBreaker v1.0: iCE40UP5K-SG48, 12 MHz oscillator, FT2232H (channel A: flash, channel
+/// The slack `cnnfpga fpga build` requires: nextpnr's Fmax must reach the board clock times
+/// this (5 %), so that the PLL clock is met with margin for temperature, voltage and seeds.
+pub const FMAX_MARGIN: f64 = 1.05;
+
+/// The iCEBreaker v1.0: iCE40UP5K-SG48, 12 MHz oscillator (PLL to `BOARD_CLOCK_HZ`), FT2232H (channel A: flash, channel
 /// B: UART), 16 MB QSPI flash.
 pub const ICEBREAKER: Board = Board {
     name: "icebreaker",
@@ -41,12 +45,12 @@ pub const ICEBREAKER: Board = Board {
     top: "icebreaker_top",
     pcf: "icebreaker.pcf",
     sources: "sources.f",
-    clock_mhz: 12.0,
-    // Measured (docs/fpga.md): PicoRV32 (RV32IM, no DIV) + the 1-lane conv engine use 4,905
-    // of the 5,280 LCs at 17.9 MHz; the P-layer engine does not fit as well (its block reads
-    // 0 and the firmware runs P layers in software).
+    // The board configuration is defined once, in rtl/regmap/accel.toml (BOARD_*): the
+    // SB_PLL40 output clock, the engine set and lane count that fit (docs/fpga.md), which the
+    // Verilated board SoC (`cnnfpga sim --board icebreaker`) simulates as well.
+    clock_mhz: firmware::regs::BOARD_CLOCK_HZ as f64 / 1e6,
     conv: true,
-    pengine: false,
+    pengine: firmware::regs::BOARD_ENABLE_PENGINE != 0,
     conv_lanes: firmware::regs::BOARD_CONV_LANES as u32,
 };
 

@@ -73,7 +73,7 @@ impl BuildConfig {
             seed: 1,
             conv: board.conv,
             pengine: board.pengine,
-            fast_mul: false,
+            fast_mul: firmware::regs::BOARD_FAST_MUL != 0,
             conv_lanes: board.conv_lanes,
             cache_dir,
             rebuild: false,
@@ -87,6 +87,10 @@ impl BuildConfig {
             ("EnableConv".into(), u8::from(self.conv).to_string()),
             ("EnablePengine".into(), u8::from(self.pengine).to_string()),
             ("ConvLanes".into(), self.conv_lanes.to_string()),
+            (
+                "ConvFifoDepth".into(),
+                firmware::regs::BOARD_FETCH_FIFO_DEPTH.to_string(),
+            ),
         ]
     }
 }
@@ -507,10 +511,10 @@ fn check_pnr(cfg: &BuildConfig, pnr: &PnrResult) -> Result<(), FpgaError> {
             resources: pnr.resources.clone(),
         });
     }
-    if pnr.fmax_mhz < cfg.board.clock_mhz {
+    if pnr.fmax_mhz < cfg.board.clock_mhz * super::board::FMAX_MARGIN {
         return Err(FpgaError::Timing {
             achieved_mhz: pnr.fmax_mhz,
-            target_mhz: cfg.board.clock_mhz,
+            target_mhz: cfg.board.clock_mhz * super::board::FMAX_MARGIN,
             seed: cfg.seed,
         });
     }

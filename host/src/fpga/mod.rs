@@ -19,6 +19,7 @@
 
 pub mod board;
 pub mod build;
+pub mod classify;
 pub mod flash;
 pub mod fwimage;
 pub mod report;
@@ -98,9 +99,9 @@ pub enum FpgaError {
         /// Every resource nextpnr reported, used and available.
         resources: Vec<Resource>,
     },
-    /// Place and route met neither the target clock.
+    /// Place and route did not reach the board clock with the 5 % slack (`FMAX_MARGIN`).
     #[error(
-        "timing not met: Fmax {achieved_mhz:.2} MHz < target {target_mhz:.2} MHz (nextpnr, seed {seed})"
+        "timing not met: Fmax {achieved_mhz:.2} MHz < {target_mhz:.2} MHz, the board clock with 5 % slack (nextpnr, seed {seed})"
     )]
     Timing {
         /// Achieved Fmax.

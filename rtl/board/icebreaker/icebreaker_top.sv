@@ -1,27 +1,22 @@
-// iCEBreaker (iCE40UP5K-SG48) top: soc_core at the board's 12 MHz oscillator (no PLL), a
-// power-on reset, the FT2232H UART, the on-board LEDs and the SPI flash through SB_IO tristates.
-// The bitstream holds no firmware: the SoC's boot ROM copies it from flash (rtl/soc/README.md).
-// Pins: icebreaker.pcf. Build: `cnnfpga fpga build --board icebreaker` (docs/fpga.md).
-//
-// LEDs (active low): green = the firmware wrote EXIT with 0; red = it wrote a non-zero code or
-// the CPU trapped; both off while it runs.
-//
-// Reset: the iCE40 clears every flip-flop at configuration, so a counter that starts at 0 holds
-// `rst_n` low for 2^PorBits cycles after configuration (the flash must be idle before spimemio
-// starts; the oscillator is already stable).
+// iCEBreaker (iCE40UP5K-SG48) top: the board's pads and clock around icebreaker_soc (the SoC as
+// configured for this board in rtl/regmap/accel.toml). The 12 MHz oscillator (pin 35) feeds an
+// SB_PLL40_PAD that makes BOARD_CLOCK_HZ; the SoC is held in reset until the PLL locks. The SPI
+// flash pins go through SB_IO tristates. The bitstream holds no firmware: the SoC's boot ROM
+// copies it from flash (rtl/soc/README.md). Pins: icebreaker.pcf. Build: `cnnfpga fpga build
+// --board icebreaker` (docs/fpga.md). Everything but these vendor primitives is simulated as it
+// is (rtl/soc/sim/soc_sim_top.sv instantiates icebreaker_soc with the same parameters).
 `default_nettype none
 
 module icebreaker_top #(
-  parameter bit          FastMul       = 1'b0,  // 1: single-cycle multiplier (4 DSPs)
-  parameter bit          EnableConv    = 1'b1,  // NP conv engine
-  parameter bit          EnablePengine = 1'b0,  // P-layer engine (see docs/fpga.md for the fit)
-  parameter int unsigned ConvLanes     = accel_pkg::BOARD_CONV_LANES,       // fits next to the CPU
-  parameter int unsigned ConvFifoDepth = accel_pkg::BOARD_FETCH_FIFO_DEPTH, // area over speed
-  parameter int unsigned PorBits       = 6      // power-on reset: 2^PorBits cycles
+  parameter bit          FastMul       = 1'(accel_pkg::BOARD_FAST_MUL),
+  parameter bit          EnableConv    = 1'b1,
+  parameter bit          EnablePengine = 1'(accel_pkg::BOARD_ENABLE_PENGINE),
+  parameter int unsigned ConvLanes     = accel_pkg::BOARD_CONV_LANES,
+  parameter int unsigned ConvFifoDepth = accel_pkg::BOARD_FETCH_FIFO_DEPTH
 ) (
-  input  wire logic clk_i,        // 12 MHz, pin 35
+  input  wire logic clk_i,        // 12 MHz oscillator, pin 35 (the PLL's input pad)
   output logic      uart_tx_o,    // to the FT2232H (channel B), pin 9
-  input  wire logic uart_rx_i,    // from the FT2232H, pin 6 (unused: the SoC has no UART RX)
+  input  wire logic uart_rx_i,    // from the FT2232H (channel B), pin 6
   output logic      led_r_no,     // red LED, pin 11
   output logic      led_g_no,     // green LED, pin 37
   output logic      flash_csb_o,  // pin 16
@@ -32,65 +27,62 @@ module icebreaker_top #(
   inout  wire       flash_io3_io  // pin 13
 );
   // ---------------------------------------------------------------------------------------------
-  // Power-on reset
+  // Clock: OSC_HZ * (DIVF + 1) / ((DIVR + 1) * 2^DIVQ) = BOARD_CLOCK_HZ
   // ---------------------------------------------------------------------------------------------
-  logic [PorBits-1:0] por_q = '0;
-  logic [PorBits-1:0] por_d;
-  logic               rst_n;
-  assign rst_n = &por_q;
-  assign por_d = rst_n ? por_q : por_q + 1'b1;
-  always_ff @(posedge clk_i) begin
-    por_q <= por_d;
-  end
+  logic clk, pll_lock;
+
+  SB_PLL40_PAD #(
+    .FEEDBACK_PATH ("SIMPLE"),
+    .DIVR          (4'(accel_pkg::BOARD_PLL_DIVR)),
+    .DIVF          (7'(accel_pkg::BOARD_PLL_DIVF)),
+    .DIVQ          (3'(accel_pkg::BOARD_PLL_DIVQ)),
+    .FILTER_RANGE  (3'(accel_pkg::BOARD_PLL_FILTER_RANGE))
+  ) u_pll (
+    .PACKAGEPIN    (clk_i),
+    .PLLOUTGLOBAL  (clk),
+    .LOCK          (pll_lock),
+    .RESETB        (1'b1),
+    .BYPASS        (1'b0)
+  );
 
   // ---------------------------------------------------------------------------------------------
   // SoC
   // ---------------------------------------------------------------------------------------------
-  logic        uart_valid, exit_valid, exited, trap;
+  logic [3:0]  flash_oe, flash_do, flash_di;
+  logic        uart_valid, exit_valid, trap;
   logic [7:0]  uart_data;
   logic [31:0] exit_code, pc, instret, cycle;
-  logic [3:0]  flash_oe, flash_do, flash_di;
 
-  soc_core #(
-    .UartDiv       (104),          // 12 MHz / 115200 baud
+  icebreaker_soc #(
     .FastMul       (FastMul),
     .EnableConv    (EnableConv),
     .EnablePengine (EnablePengine),
     .ConvLanes     (ConvLanes),
     .ConvFifoDepth (ConvFifoDepth)
   ) u_soc (
-    .clk_i         (clk_i),
-    .rst_ni        (rst_n),
+    .clk_i         (clk),
+    .rst_ni        (pll_lock),
     .uart_tx_o     (uart_tx_o),
-    .uart_valid_o  (uart_valid),
-    .uart_data_o   (uart_data),
-    .exit_valid_o  (exit_valid),
-    .exited_o      (exited),
-    .exit_code_o   (exit_code),
-    .trap_o        (trap),
-    .pc_o          (pc),
-    .instret_o     (instret),
-    .cycle_o       (cycle),
+    .uart_rx_i     (uart_rx_i),
+    .led_r_no      (led_r_no),
+    .led_g_no      (led_g_no),
     .flash_csb_o   (flash_csb_o),
     .flash_clk_o   (flash_clk_o),
     .flash_io_oe_o (flash_oe),
     .flash_io_do_o (flash_do),
-    .flash_io_di_i (flash_di)
+    .flash_io_di_i (flash_di),
+    .uart_valid_o  (uart_valid),
+    .uart_data_o   (uart_data),
+    .exit_valid_o  (exit_valid),
+    .exit_code_o   (exit_code),
+    .trap_o        (trap),
+    .pc_o          (pc),
+    .instret_o     (instret),
+    .cycle_o       (cycle)
   );
 
-  // ---------------------------------------------------------------------------------------------
-  // LEDs: registered so the pads see no glitches
-  // ---------------------------------------------------------------------------------------------
-  logic led_r_q, led_g_q;
-  always_ff @(posedge clk_i) begin
-    led_g_q <= !(exited && exit_code == 32'd0);
-    led_r_q <= !(trap || (exited && exit_code != 32'd0));
-  end
-  assign led_r_no = led_r_q;
-  assign led_g_no = led_g_q;
-
   logic unused;
-  assign unused = ^{uart_rx_i, uart_valid, uart_data, exit_valid, pc, instret, cycle};
+  assign unused = ^{uart_valid, uart_data, exit_valid, exit_code, trap, pc, instret, cycle};
 
   // ---------------------------------------------------------------------------------------------
   // Flash pads: PIN_TYPE 1010_01 = output driven by OUTPUT_ENABLE, input not registered

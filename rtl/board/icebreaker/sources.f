@@ -15,8 +15,10 @@ rtl/accel/conv_engine.sv
 rtl/pengine/pengine_requant.sv
 rtl/pengine/pengine.sv
 rtl/soc/soc_uart_tx.sv
+rtl/soc/soc_uart_rx.sv
 rtl/soc/soc_ram_arbiter.sv
 rtl/soc/soc_core.sv
+rtl/board/icebreaker/icebreaker_soc.sv
 rtl/board/icebreaker/icebreaker_top.sv
 $PICORV32/picorv32.v
 $PICORV32/picosoc/spimemio.v

@@ -1,0 +1,67 @@
+//! The named SoC configurations of the simulation (`cnnfpga sim --board NAME`): which Verilated
+//! build of `rtl/soc/sim/soc_sim_top.sv` runs. The board's comes first and is the default; its
+//! parameters are the accel_pkg `BOARD_*` values of rtl/regmap/accel.toml, the same the
+//! bitstream is built with.
+
+/// A named SoC configuration of the simulation (`cnnfpga sim --board NAME`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub enum SocConfig {
+    /// The iCEBreaker build exactly as `cnnfpga fpga build` synthesises it: the accel_pkg
+    /// `BOARD_*` parameters (CPU, conv lanes, FIFO depth, P engine, UART divider).
+    #[default]
+    Icebreaker,
+    /// The board SoC with PicoRV32's single-cycle multiplier (`BOARD_FAST_MUL` = 1 would
+    /// make it the board's; 4 DSPs on the UP5K).
+    IcebreakerFastMul,
+    /// The simulation reference: the board's CPU and UART with the accel_pkg default engines
+    /// (`LANES`-lane conv engine with the `FETCH_FIFO_DEPTH` FIFO, the P engine), which do not
+    /// fit the UP5K next to PicoRV32.
+    Wide,
+}
+
+impl SocConfig {
+    /// Every configuration, the board's first.
+    pub const ALL: [SocConfig; 3] = [
+        SocConfig::Icebreaker,
+        SocConfig::IcebreakerFastMul,
+        SocConfig::Wide,
+    ];
+
+    /// The name users pass (`icebreaker`, `icebreaker-fastmul`, `wide`).
+    pub fn name(self) -> &'static str {
+        match self {
+            SocConfig::Icebreaker => "icebreaker",
+            SocConfig::IcebreakerFastMul => "icebreaker-fastmul",
+            SocConfig::Wide => "wide",
+        }
+    }
+
+    /// The configuration called `name`, if any.
+    pub fn from_name(name: &str) -> Option<SocConfig> {
+        Self::ALL.into_iter().find(|c| c.name() == name)
+    }
+
+    /// Conv engine lanes, conv fetch FIFO depth and whether the P engine is present.
+    pub fn engines(self) -> (usize, usize, bool) {
+        use firmware::regs as r;
+        match self {
+            SocConfig::Icebreaker | SocConfig::IcebreakerFastMul => (
+                r::BOARD_CONV_LANES,
+                r::BOARD_FETCH_FIFO_DEPTH,
+                r::BOARD_ENABLE_PENGINE != 0,
+            ),
+            SocConfig::Wide => (r::LANES, r::FETCH_FIFO_DEPTH, true),
+        }
+    }
+
+    /// Whether this is the configuration the iCEBreaker bitstream carries.
+    pub fn is_board(self) -> bool {
+        self == SocConfig::Icebreaker
+    }
+}
+
+impl std::fmt::Display for SocConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
