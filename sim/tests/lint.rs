@@ -186,3 +186,33 @@ fn lint_reports_a_width_bug() {
         "expected a WIDTH warning, got:\n{text}"
     );
 }
+
+/// The Verilated board SoC is the RTL the bitstream is built from: the board's source list
+/// (rtl/board/icebreaker/sources.f) and the simulation's (rtl/soc.f) name the same files, except
+/// that the board adds its top (the SB_PLL40_PAD and SB_IO pads) and the simulation its
+/// stand-ins for the vendor primitives and the flash chip (rtl/soc/sim/).
+#[test]
+fn board_and_simulation_build_the_same_rtl() {
+    let root = root();
+    let list = |p: &str| -> Vec<String> {
+        std::fs::read_to_string(root.join(p))
+            .unwrap()
+            .lines()
+            .map(str::trim)
+            .filter(|l| !l.is_empty() && !l.starts_with('#'))
+            .map(String::from)
+            .collect()
+    };
+    let board: Vec<String> = list("rtl/board/icebreaker/sources.f")
+        .into_iter()
+        .filter(|f| f != "rtl/board/icebreaker/icebreaker_top.sv")
+        .collect();
+    let sim: Vec<String> = list("rtl/soc.f")
+        .into_iter()
+        .filter(|f| !f.starts_with("rtl/soc/sim/"))
+        .collect();
+    assert_eq!(board, sim, "the board and the simulation build different RTL");
+    assert!(board.contains(&"rtl/board/icebreaker/icebreaker_soc.sv".to_string()));
+    let top = std::fs::read_to_string(root.join("rtl/soc/sim/soc_sim_top.sv")).unwrap();
+    assert!(top.contains("icebreaker_soc #("), "soc_sim_top wraps the board SoC");
+}
