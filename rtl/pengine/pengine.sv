@@ -75,6 +75,7 @@ module pengine #(
   // read multiplexer), indexed by word offset bits [5:2]. Its read port is addressed by the
   // next state, so `base_q` holds the pointer each state needs: ENT_ADDR while idle (START copies
   // it), IN_ADDR while walking a row, the row array's base in the other states.
+  (* no_rw_check *)
   logic [OffW-1:0]  ptr_mem [16];
   logic [OffW-1:0]  base_q;
   logic [3:0]       ptr_ra;
