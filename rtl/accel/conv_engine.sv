@@ -250,9 +250,11 @@ module conv_engine #(
 
   // ------------------------------------------------------------------ consumer
   // Per-lane parameters, lane j at [W*j +: W] (flat vectors: yosys 0.23).
+  // (multiplier and shift go to conv_post's parameter RAM, through a 16-bit staging register)
   logic [Lanes*32-1:0]    bias_q, bias_d;
-  logic [Lanes*16-1:0]    mult_q, mult_d;
-  logic [Lanes*6-1:0]     shift_q, shift_d;
+  logic [15:0]            mstage_q, mstage_d;
+  logic                   prm_we;
+  logic [5:0]             prm_shift;
   logic [PBits-1:0]       pcnt_q, pcnt_d, pidx;
   logic [LaneBits-1:0]    wlane_q, wlane_d;
   logic [WbufBits-1:0]    widx_q, widx_d, wb_addr;
@@ -283,8 +285,9 @@ module conv_engine #(
 
   always_comb begin
     bias_d      = bias_q;
-    mult_d      = mult_q;
-    shift_d     = shift_q;
+    mstage_d    = mstage_q;
+    prm_we      = 1'b0;
+    prm_shift   = b_byte == 8'd0 ? 6'd1 : (b_byte > 8'd47 ? 6'd47 : b_byte[5:0]);
     pcnt_d      = pcnt_q;
     wlane_d     = wlane_q;
     widx_d      = widx_q;
@@ -315,12 +318,12 @@ module conv_engine #(
           end
           // lane j's 8 bytes: bias 0..3, multiplier 4..5, shift 6 (clamped into 1..47), pad 7
           for (int j = 0; j < 32'(Lanes); j++) begin
-            if ((32'(pidx) >> 3) == j) begin
-              if (!pidx[2]) bias_d[32*j + 8*32'(pidx[1:0]) +: 8] = b_byte;
-              else if (!pidx[1]) mult_d[16*j + 8*32'(pidx[0]) +: 8] = b_byte;
-              else if (!pidx[0]) shift_d[6*j +: 6] = b_byte == 8'd0 ? 6'd1 : (b_byte > 8'd47 ? 6'd47 : b_byte[5:0]);
+            if ((32'(pidx) >> 3) == j && !pidx[2]) begin
+              bias_d[32*j + 8*32'(pidx[1:0]) +: 8] = b_byte;
             end
           end
+          if (pidx[2:1] == 2'b10) mstage_d[8*32'(pidx[0]) +: 8] = b_byte;
+          prm_we = pidx[2:0] == 3'd6;   // shift byte: {shift, multiplier} to lane pidx >> 3
           wlane_d = '0;
         end
         conv_pkg::KIND_WEIGHT: begin
@@ -375,8 +378,9 @@ module conv_engine #(
     .nl_i          (nl_q),
     .res_valid_i   (res_valid_q),
     .res_i         (res_all),
-    .mult_i        (mult_q),
-    .shift_i       (shift_q),
+    .prm_we_i      (prm_we),
+    .prm_wa_i      (LaneBits'(pidx >> 3)),
+    .prm_wdata_i   ({prm_shift, mstage_q}),
     .res_release_o (res_release),
     .idle_o        (post_idle),
     .wr_req_o      (wr_req),
@@ -443,8 +447,7 @@ module conv_engine #(
 
   always_ff @(posedge clk_i) begin
     bias_q       <= bias_d;
-    mult_q       <= mult_d;
-    shift_q      <= shift_d;
+    mstage_q     <= mstage_d;
     pcnt_q       <= pcnt_d;
     wlane_q      <= wlane_d;
     widx_q       <= widx_d;

@@ -34,8 +34,11 @@ module conv_post #(
   // results of the MAC lanes
   input  wire logic                     res_valid_i,
   input  wire logic [Lanes*32-1:0]      res_i,        // lane j at [32*j +: 32] (flat: yosys 0.23)
-  input  wire logic [Lanes*16-1:0]      mult_i,       // lane j at [16*j +: 16]
-  input  wire logic [Lanes*6-1:0]       shift_i,      // lane j at [6*j +: 6], clamped into 1..47
+  // requantisation parameters of the group, written while idle: lane prm_wa_i gets
+  // {shift (clamped into 1..47), multiplier}
+  input  wire logic                     prm_we_i,
+  input  wire logic [(Lanes > 1 ? $clog2(Lanes) : 1)-1:0] prm_wa_i,
+  input  wire logic [21:0]              prm_wdata_i,
   output logic                          res_release_o, // res_i has been read
   output logic                          idle_o,
   // write requests (to the bus arbiter)
@@ -63,6 +66,20 @@ module conv_post #(
   logic [7:0]            y_q, y_d;
   logic [AddrBits-1:0]   waddr_q, waddr_d;   // byte address of the pending write
   logic [AddrBits-1:0]   grp_q, grp_d, pix_q, pix_d;
+
+  // ---- parameter RAM (an EBR, no per-lane flip-flops, no lane multiplexer) ----
+  // Read port addressed by the next state: prm_q holds the parameters of the lane that the
+  // next StIdle -> StMul or StOut -> StMul transition starts (lane 0 from idle, else lane + 1).
+  (* ram_style = "block", no_rw_check *)
+  logic [21:0]         prm_mem [2**LaneBits];
+  logic [21:0]         prm_q;
+  logic [LaneBits-1:0] prm_ra;
+  always_ff @(posedge clk_i) begin
+    if (prm_we_i) begin
+      prm_mem[prm_wa_i] <= prm_wdata_i;
+    end
+    prm_q <= prm_mem[prm_ra];
+  end
 
   // ---- one multiplier step ----
   logic signed [31:0] acc;
@@ -128,8 +145,8 @@ module conv_post #(
           state_d = StMul;
           lane_d  = nxt;
           held_d  = 1'b1;
-          m_d     = mult_i[16*nxt +: 16];
-          s_d     = shift_i[6*nxt +: 6];
+          m_d     = prm_q[15:0];
+          s_d     = prm_q[21:16];
           step_d  = 6'd16 + s_d;
           r_d     = '0;
         end
@@ -164,8 +181,8 @@ module conv_post #(
           end else begin
             state_d = StMul;
             lane_d  = nxt;
-            m_d     = mult_i[16*nxt +: 16];
-            s_d     = shift_i[6*nxt +: 6];
+            m_d     = prm_q[15:0];
+            s_d     = prm_q[21:16];
             step_d  = 6'd16 + s_d;
             r_d     = '0;
           end
@@ -173,6 +190,7 @@ module conv_post #(
       end
       default: state_d = StIdle;
     endcase
+    prm_ra = state_d == StIdle ? '0 : lane_d + 1'b1;
   end
 
   always_ff @(posedge clk_i) begin

@@ -11,6 +11,10 @@ module conv_wbuf #(
   input  wire logic [7:0]               wdata_i,
   output logic      [7:0]               rdata_o
 );
+  // no_rw_check: a read in the cycle of a write (same address: one port) is never used (the lane
+  // reads weights only on activation beats, when nothing is written), so yosys needs no
+  // read-during-write bypass (27 flip-flops and 14 LUTs per lane).
+  (* no_rw_check *)
   logic [7:0] mem_q [Depth];
   logic [7:0] rdata_q;
 

@@ -25,7 +25,8 @@
 `default_nettype none
 
 module pengine #(
-  parameter int unsigned AddrW = 32  // significant bits of the pointer registers (upper bits 0)
+  parameter int unsigned AddrW = 32  // SoC address width the RAM must fit in (checked only: the
+                                     // pointer registers keep offsets inside the RAM, see OffW)
 ) (
   input  wire logic        clk_i,
   input  wire logic        rst_ni,
@@ -46,9 +47,21 @@ module pengine #(
   // status for the SoC
   output logic             busy_o
 );
+  // The engine keeps byte offsets inside the RAM (pointers must point into RAM): OffW bits, and
+  // puts RAM_BASE's bits back on the bus (RAM_BASE is a multiple of the power-of-two RAM_SIZE).
+  localparam int unsigned OffW = $clog2(accel_pkg::RAM_SIZE);
   initial begin
     if (AddrW < 18 || AddrW > 32) begin
       $error("pengine: AddrW must be in 18..32 (the SoC RAM ends at 0x0004_0000)");
+    end
+    if ((accel_pkg::PENGINE_IN_ADDR | accel_pkg::PENGINE_ENT_ADDR | accel_pkg::PENGINE_LEN_ADDR
+         | accel_pkg::PENGINE_BIAS_ADDR | accel_pkg::PENGINE_MULT_ADDR
+         | accel_pkg::PENGINE_SHIFT_ADDR | accel_pkg::PENGINE_OUT_ADDR) >= 12'h040) begin
+      $error("pengine: the pointer registers must sit below offset 0x40 (pointer RAM index)");
+    end
+    if (OffW < 16 || OffW > 17 || accel_pkg::RAM_SIZE != (32'd1 << OffW)
+        || (accel_pkg::RAM_BASE & (accel_pkg::RAM_SIZE - 32'd1)) != 32'd0) begin
+      $error("pengine: RAM_SIZE must be a power of two in 64..128 KiB dividing RAM_BASE");
     end
   end
 
@@ -58,8 +71,15 @@ module pengine #(
   logic [2:0]       cfg_bits_q;
   logic             cfg_final_q;
   logic [15:0]      n_out_q, n_in_q;
-  logic [AddrW-1:0] in_base_q, ent_base_q, len_base_q, bias_base_q, m_base_q, sh_base_q,
-                    out_base_q;
+  // The seven pointer registers live in a small RAM (one EBR on the iCE40, no flip-flops, no
+  // read multiplexer), indexed by word offset bits [5:2]. Its read port is addressed by the
+  // next state, so `base_q` holds the pointer each state needs: ENT_ADDR while idle (START copies
+  // it), IN_ADDR while walking a row, the row array's base in the other states.
+  (* no_rw_check *)
+  logic [OffW-1:0]  ptr_mem [16];
+  logic [OffW-1:0]  base_q;
+  logic [3:0]       ptr_ra;
+  logic             ptr_we;
   logic [1:0]       m_lg_q, sh_lg_q;        // log2 of the m / shift array strides in bytes
   logic [31:0]      cycles_q;
   logic             done_q, err_q;
@@ -94,17 +114,17 @@ module pengine #(
   logic [15:0]      o_q, o_d;               // current row
   logic [15:0]      rem_q, rem_d;           // entries of the row not yet decoded
   logic [15:0]      cursor_q, cursor_d;     // decoder's input index
-  logic [AddrW-1:0] ent_ptr_q, ent_ptr_d;   // address of the next entry byte
+  logic [OffW-1:0]  ent_ptr_q, ent_ptr_d;   // offset of the next entry byte
   logic [31:0]      acc_q, acc_d;
   logic             err_d;
 
-  // entry word buffer
+  // entry word buffer: ent_ok = it holds the word of ent_ptr (entries are read in order, so
+  // leaving the word clears it and no word address is kept)
   logic [31:0]      ent_buf_q, ent_buf_d;
-  logic [AddrW-3:0] ent_wa_q, ent_wa_d;
   logic             ent_ok_q, ent_ok_d;
   // input word buffer
   logic [31:0]      in_buf_q, in_buf_d;
-  logic [AddrW-3:0] in_wa_q, in_wa_d;
+  logic [OffW-3:0]  in_wa_q, in_wa_d;
   logic             in_ok_q, in_ok_d;
   // decoded non-zero weight waiting for its activation
   logic             slot_ok_q, slot_ok_d;
@@ -117,20 +137,17 @@ module pengine #(
   logic             fl_neg_q, fl_neg_d;
   // bus
   logic             valid_q, valid_d;
-  logic [AddrW-1:0] addr_q, addr_d;
-  logic [31:0]      wdata_q, wdata_d;
+  logic [OffW-1:0]  addr_q, addr_d;
   logic [3:0]       wstrb_q, wstrb_d;
   kind_e            kind_q, kind_d;
-  // requantiser
-  logic             rq_start, rq_done;
-  logic [15:0]      m_q, m_d;
-  logic [7:0]       shift_q, shift_d;
+  // requantiser (holds the multiplier itself; the shift is taken from the bus as it arrives)
+  logic             rq_start, rq_m_load, rq_done;
   logic [7:0]       rq_y;
   logic             rq_busy_unused;
   logic [1:0]       reg_addr_unused;
   logic [31:0]      reg_wdata_unused;
   assign reg_addr_unused  = reg_addr_i[1:0];  // word registers: byte lanes ignored
-  assign reg_wdata_unused = reg_wdata_i;      // pointer bits above AddrW are dropped
+  assign reg_wdata_unused = reg_wdata_i;      // pointer bits above OffW are dropped
 
   logic retire;          // a transaction completes this cycle
   logic bus_free;        // a new transaction may be issued this cycle (valid next cycle)
@@ -138,26 +155,26 @@ module pengine #(
   assign bus_free = !valid_q || mem_ready_i;
 
   // ---- width helpers (explicit zero extension; yosys 0.23 has no parameter-width casts) ---------
-  function automatic logic [AddrW-1:0] zext_addr(input logic [17:0] v);
-    logic [AddrW-1:0] r;
-    r        = '0;
-    r[17:0]  = v;
-    zext_addr = r;
+  function automatic logic [OffW-1:0] zext_off(input logic [15:0] v);
+    logic [OffW-1:0] r;
+    r       = '0;
+    r[15:0] = v;
+    zext_off = r;
   endfunction
 
-  function automatic logic [31:0] zext32(input logic [AddrW-1:0] v);
+  function automatic logic [31:0] ram_addr(input logic [OffW-1:0] v);
     logic [31:0] r;
-    r             = '0;
-    r[AddrW-1:0]  = v;
-    zext32 = r;
+    r            = accel_pkg::RAM_BASE;
+    r[OffW-1:0]  = v;
+    ram_addr = r;
   endfunction
 
   // ---- address generator: base + (o << lg) -----------------------------------------------------
-  function automatic logic [AddrW-1:0] elem_addr(input logic [AddrW-1:0] base,
-                                                 input logic [15:0] idx, input logic [1:0] lg);
-    logic [17:0] scaled;  // lg in 0..2 (strides 1, 2, 4 bytes)
-    scaled = 18'({idx, 2'b00} >> (2'd2 - lg));
-    elem_addr = base + zext_addr(scaled);
+  function automatic logic [OffW-1:0] elem_addr(input logic [OffW-1:0] base,
+                                                input logic [15:0] idx, input logic [1:0] lg);
+    logic [OffW-1:0] i;  // lg in 0..2 (strides 1, 2, 4 bytes)
+    i = zext_off(idx);
+    elem_addr = base + (lg[1] ? {i[OffW-3:0], 2'b00} : lg[0] ? {i[OffW-2:0], 1'b0} : i);
   endfunction
 
   function automatic logic [7:0] pick_byte(input logic [31:0] w, input logic [1:0] b);
@@ -169,29 +186,18 @@ module pengine #(
   endfunction
 
   // One shared element-address adder for the per-row arrays (selected by state).
-  logic [AddrW-1:0] ea_base, ea_addr;
+  logic [OffW-1:0]  ea_addr;
   logic [1:0]       ea_lg;
   always_comb begin
-    ea_base = len_base_q;
-    ea_lg   = 2'd1;
+    ea_lg = 2'd1;
     unique case (state_q)
-      StBias:  begin ea_base = bias_base_q; ea_lg = 2'd2;    end
-      StM:     begin ea_base = m_base_q;    ea_lg = m_lg_q;  end
-      StShift: begin ea_base = sh_base_q;   ea_lg = sh_lg_q; end
-      StWrite: begin ea_base = out_base_q;  ea_lg = cfg_final_q ? 2'd2 : 2'd0; end
-      default: begin ea_base = len_base_q;  ea_lg = 2'd1;    end
+      StBias:  ea_lg = 2'd2;
+      StM:     ea_lg = m_lg_q;
+      StShift: ea_lg = sh_lg_q;
+      StWrite: ea_lg = cfg_final_q ? 2'd2 : 2'd0;
+      default: ea_lg = 2'd1;
     endcase
-    ea_addr = elem_addr(ea_base, o_q, ea_lg);
-  end
-
-  // ---- the shift-accumulate unit: one barrel shifter, one adder/subtractor ----------------------
-  logic [7:0]  sa_x;
-  logic [5:0]  sa_sh;
-  logic        sa_neg;
-  logic [31:0] sa_term, sa_sum;
-  always_comb begin
-    sa_term = (sa_sh[5]) ? 32'd0 : ({24'd0, sa_x} << sa_sh[4:0]);  // x << s mod 2^32
-    sa_sum  = sa_neg ? (acc_q - sa_term) : (acc_q + sa_term);
+    ea_addr = elem_addr(base_q, o_q, ea_lg);
   end
 
   // ---- entry decoder view (forwards an entry word arriving this cycle) --------------------------
@@ -204,9 +210,7 @@ module pengine #(
   logic [16:0]      e_cur;     // cursor + skip
   always_comb begin
     ent_word_v = (retire && kind_q == KindEnt) ? mem_rdata_i : ent_buf_q;
-    ent_hit    = (retire && kind_q == KindEnt)
-                 ? (addr_q[AddrW-1:2] == ent_ptr_q[AddrW-1:2])
-                 : (ent_ok_q && ent_wa_q == ent_ptr_q[AddrW-1:2]);
+    ent_hit    = (retire && kind_q == KindEnt) || ent_ok_q;
     ent_byte   = pick_byte(ent_word_v, ent_ptr_q[1:0]);
     e_skip     = ent_byte >> cfg_bits_q;
     e_neg      = ent_byte[cfg_bits_q - 3'd1];
@@ -215,10 +219,44 @@ module pengine #(
   end
 
   // slot's activation address and whether the kept input word holds it
-  logic [AddrW-1:0] slot_addr;
+  logic [OffW-1:0]  slot_addr;
   logic             slot_hit;
-  assign slot_addr = in_base_q + zext_addr({2'b00, slot_cur_q});
-  assign slot_hit  = in_ok_q && (in_wa_q == slot_addr[AddrW-1:2]);
+  assign slot_addr = base_q + zext_off(slot_cur_q);  // base_q = IN_ADDR in StBody
+  assign slot_hit  = in_ok_q && (in_wa_q == slot_addr[OffW-1:2]);
+
+  // ---- the shift-accumulate unit: a two-level shifter, one adder with carry-in ------------------
+  // acc -/+ term as acc + (term ^ {32{neg}}) + neg: one carry chain instead of an adder, a
+  // subtractor and a multiplexer.
+  logic [7:0]  sa_x;
+  logic [5:0]  sa_sh;
+  logic        sa_neg;
+  logic [14:0] sa_bits;
+  logic [31:0] sa_term, sa_sum;
+  always_comb begin
+    // operands: an activation arriving from the bus (X, part 1) or the slot served from the kept
+    // input word (selected here, not in the next-state block: no false combinational loop)
+    if (retire && kind_q == KindIn) begin
+      sa_x   = pick_byte(mem_rdata_i, fl_byte_q);
+      sa_sh  = fl_sh_q;
+      sa_neg = fl_neg_q;
+    end else begin
+      sa_x   = pick_byte(in_buf_q, slot_addr[1:0]);
+      sa_sh  = slot_sh_q;
+      sa_neg = slot_neg_q;
+    end
+    // term = x << s mod 2^32 (0 from s = 32): bit shift by s[2:0], then byte shift by s[4:3]
+    sa_bits = {7'd0, sa_x} << sa_sh[2:0];
+    unique case (sa_sh[4:3])
+      2'd0:    sa_term = {17'd0, sa_bits};
+      2'd1:    sa_term = {9'd0, sa_bits, 8'd0};
+      2'd2:    sa_term = {1'd0, sa_bits, 16'd0};
+      default: sa_term = {sa_bits[7:0], 24'd0};
+    endcase
+    if (sa_sh[5]) begin
+      sa_term = 32'd0;
+    end
+    sa_sum = acc_q + (sa_term ^ {32{sa_neg}}) + {31'd0, sa_neg};
+  end
 
   // ---------------------------------------------------------------------------------------------
   // Next-state logic
@@ -232,7 +270,6 @@ module pengine #(
     acc_d      = acc_q;
     err_d      = err_q;
     ent_buf_d  = ent_buf_q;
-    ent_wa_d   = ent_wa_q;
     ent_ok_d   = ent_ok_q;
     in_buf_d   = in_buf_q;
     in_wa_d    = in_wa_q;
@@ -246,15 +283,10 @@ module pengine #(
     fl_neg_d   = fl_neg_q;
     valid_d    = valid_q;
     addr_d     = addr_q;
-    wdata_d    = wdata_q;
     wstrb_d    = wstrb_q;
     kind_d     = kind_q;
-    m_d        = m_q;
-    shift_d    = shift_q;
     rq_start   = 1'b0;
-    sa_x       = pick_byte(in_buf_q, slot_addr[1:0]);
-    sa_sh      = slot_sh_q;
-    sa_neg     = slot_neg_q;
+    rq_m_load  = 1'b0;
 
     if (retire) begin
       valid_d = 1'b0;
@@ -266,7 +298,7 @@ module pengine #(
         if (start) begin
           err_d     = 1'b0;
           o_d       = 16'd0;
-          ent_ptr_d = ent_base_q;
+          ent_ptr_d = base_q;                 // ENT_ADDR while idle
           ent_ok_d  = 1'b0;
           in_ok_d   = 1'b0;
           slot_ok_d = 1'b0;
@@ -299,16 +331,12 @@ module pengine #(
         // X, part 1: an activation arrives -> shift-accumulate it, keep the word
         if (retire && kind_q == KindIn) begin
           in_buf_d = mem_rdata_i;
-          in_wa_d  = addr_q[AddrW-1:2];
+          in_wa_d  = addr_q[OffW-1:2];
           in_ok_d  = 1'b1;
-          sa_x     = pick_byte(mem_rdata_i, fl_byte_q);
-          sa_sh    = fl_sh_q;
-          sa_neg   = fl_neg_q;
-          acc_d    = sa_sum;
+          acc_d    = sa_sum;                  // sa_* take the arriving byte (see above)
         end
         if (retire && kind_q == KindEnt) begin
           ent_buf_d = mem_rdata_i;
-          ent_wa_d  = addr_q[AddrW-1:2];
           ent_ok_d  = 1'b1;
         end
 
@@ -316,7 +344,7 @@ module pengine #(
           // X, part 2: serve the slot from the kept word, or issue its read
           if (retire && kind_q == KindIn) begin
             // the accumulator is busy this cycle; a same-word slot hits next cycle
-            if (addr_q[AddrW-1:2] != slot_addr[AddrW-1:2]) begin
+            if (addr_q[OffW-1:2] != slot_addr[OffW-1:2]) begin
               valid_d   = 1'b1;
               addr_d    = slot_addr;
               kind_d    = KindIn;
@@ -342,6 +370,9 @@ module pengine #(
           if (ent_hit) begin
             rem_d     = rem_q - 16'd1;
             ent_ptr_d = ent_ptr_q + 1'b1;
+            if (ent_ptr_q[1:0] == 2'd3) begin
+              ent_ok_d = 1'b0;                // word used up
+            end
             cursor_d  = 16'(e_cur + 17'd1);
             if (e_mag != 6'd0) begin
               if (e_cur >= {1'b0, n_in_q}) begin
@@ -369,8 +400,8 @@ module pengine #(
           valid_d = 1'b1;
           addr_d  = ea_addr;
         end else if (retire) begin
-          m_d     = pick_half(mem_rdata_i, addr_q[1]);
-          state_d = StShift;
+          rq_m_load = 1'b1;
+          state_d   = StShift;
         end
       end
 
@@ -379,7 +410,6 @@ module pengine #(
           valid_d = 1'b1;
           addr_d  = ea_addr;
         end else if (retire) begin
-          shift_d  = pick_byte(mem_rdata_i, addr_q[1:0]);
           rq_start = 1'b1;
           state_d  = StReq;
         end
@@ -394,15 +424,8 @@ module pengine #(
       StWrite: begin
         if (!valid_q) begin
           valid_d = 1'b1;
-          if (cfg_final_q) begin
-            addr_d  = ea_addr;
-            wdata_d = acc_q;
-            wstrb_d = 4'b1111;
-          end else begin
-            addr_d  = ea_addr;
-            wdata_d = {4{rq_y}};
-            wstrb_d = 4'b0001 << ea_addr[1:0];
-          end
+          addr_d  = ea_addr;
+          wstrb_d = cfg_final_q ? 4'b1111 : (4'b0001 << ea_addr[1:0]);
         end else if (retire) begin
           o_d     = o_q + 16'd1;
           state_d = (o_q + 16'd1 == n_out_q) ? StIdle : StLen;
@@ -414,15 +437,16 @@ module pengine #(
   end
 
   pengine_requant u_requant (
-    .clk_i   (clk_i),
-    .rst_ni  (rst_ni),
-    .start_i (rq_start),
-    .acc_i   (acc_q),
-    .m_i     (m_d),
-    .shift_i (shift_d),
-    .busy_o  (rq_busy_unused),
-    .done_o  (rq_done),
-    .y_o     (rq_y)
+    .clk_i    (clk_i),
+    .rst_ni   (rst_ni),
+    .m_load_i (rq_m_load),
+    .m_i      (pick_half(mem_rdata_i, addr_q[1])),
+    .start_i  (rq_start),
+    .acc_i    (acc_q),
+    .shift_i  (pick_byte(mem_rdata_i, addr_q[1:0])),
+    .busy_o   (rq_busy_unused),
+    .done_o   (rq_done),
+    .y_o      (rq_y)
   );
 
   always_ff @(posedge clk_i) begin
@@ -449,7 +473,6 @@ module pengine #(
     ent_ptr_q  <= ent_ptr_d;
     acc_q      <= acc_d;
     ent_buf_q  <= ent_buf_d;
-    ent_wa_q   <= ent_wa_d;
     in_buf_q   <= in_buf_d;
     in_wa_q    <= in_wa_d;
     slot_cur_q <= slot_cur_d;
@@ -459,16 +482,15 @@ module pengine #(
     fl_sh_q    <= fl_sh_d;
     fl_neg_q   <= fl_neg_d;
     addr_q     <= addr_d;
-    wdata_q    <= wdata_d;
     kind_q     <= kind_d;
-    m_q        <= m_d;
-    shift_q    <= shift_d;
   end
 
   assign busy_o      = (state_q != StIdle);
   assign mem_valid_o = valid_q;
-  assign mem_addr_o  = zext32(addr_q);
-  assign mem_wdata_o = wdata_q;
+  assign mem_addr_o  = ram_addr(addr_q);
+  // write data straight from the registers that hold it through the write (acc_q, the
+  // requantiser's result): no copy
+  assign mem_wdata_o = cfg_final_q ? acc_q : {4{rq_y}};
   assign mem_wstrb_o = wstrb_q;
 
   // ---------------------------------------------------------------------------------------------
@@ -512,19 +534,33 @@ module pengine #(
         endcase
       end
     end
-    // pointer registers: datapath, not reset
-    if (reg_we && !busy_o) begin
-      unique case (reg_addr_i[11:2])
-        accel_pkg::PENGINE_IN_ADDR[11:2]:    in_base_q   <= reg_wdata_i[AddrW-1:0];
-        accel_pkg::PENGINE_ENT_ADDR[11:2]:   ent_base_q  <= reg_wdata_i[AddrW-1:0];
-        accel_pkg::PENGINE_LEN_ADDR[11:2]:   len_base_q  <= reg_wdata_i[AddrW-1:0];
-        accel_pkg::PENGINE_BIAS_ADDR[11:2]:  bias_base_q <= reg_wdata_i[AddrW-1:0];
-        accel_pkg::PENGINE_MULT_ADDR[11:2]:     m_base_q    <= reg_wdata_i[AddrW-1:0];
-        accel_pkg::PENGINE_SHIFT_ADDR[11:2]: sh_base_q   <= reg_wdata_i[AddrW-1:0];
-        accel_pkg::PENGINE_OUT_ADDR[11:2]:   out_base_q  <= reg_wdata_i[AddrW-1:0];
-        default: ;
-      endcase
+  end
+
+  // ---- pointer RAM: written by the register slave while idle, read by the engine -------------
+  always_comb begin
+    unique case (reg_addr_i[11:2])
+      accel_pkg::PENGINE_IN_ADDR[11:2], accel_pkg::PENGINE_ENT_ADDR[11:2],
+      accel_pkg::PENGINE_LEN_ADDR[11:2], accel_pkg::PENGINE_BIAS_ADDR[11:2],
+      accel_pkg::PENGINE_MULT_ADDR[11:2], accel_pkg::PENGINE_SHIFT_ADDR[11:2],
+      accel_pkg::PENGINE_OUT_ADDR[11:2]: ptr_we = reg_we && !busy_o;
+      default:                           ptr_we = 1'b0;
+    endcase
+    unique case (state_d)
+      StIdle:          ptr_ra = accel_pkg::PENGINE_ENT_ADDR[5:2];
+      StLen:           ptr_ra = accel_pkg::PENGINE_LEN_ADDR[5:2];
+      StBias:          ptr_ra = accel_pkg::PENGINE_BIAS_ADDR[5:2];
+      StBody:          ptr_ra = accel_pkg::PENGINE_IN_ADDR[5:2];
+      StM:             ptr_ra = accel_pkg::PENGINE_MULT_ADDR[5:2];
+      StShift:         ptr_ra = accel_pkg::PENGINE_SHIFT_ADDR[5:2];
+      default:         ptr_ra = accel_pkg::PENGINE_OUT_ADDR[5:2];  // StReq, StWrite
+    endcase
+  end
+
+  always_ff @(posedge clk_i) begin
+    if (ptr_we) begin
+      ptr_mem[reg_addr_i[5:2]] <= reg_wdata_i[OffW-1:0];
     end
+    base_q <= ptr_mem[ptr_ra];
   end
 
   always_comb begin

@@ -1,6 +1,7 @@
 //! Area budget of the conv engine alone (iCE40 UP5K): runs `rtl/accel/synth_check.sh` (yosys
 //! `synth_ice40 -dsp`, nextpnr-ice40 `--pack-only`) for each configuration recorded in
-//! `docs/baselines/conv-engine-area.toml` and fails when the engine grows past its budget.
+//! `docs/baselines/conv-engine-area.toml` and fails when the engine grows past its budget;
+//! the same for the P-layer engine (`rtl/pengine/synth_check.sh`, the file's `[pengine]`).
 //! Without yosys or nextpnr-ice40 on PATH the test passes with a note, except under
 //! `CI=true`, where a missing tool is a failure.
 
@@ -11,6 +12,16 @@ use std::process::Command;
 struct Baseline {
     tolerance_pct: f64,
     config: Vec<Config>,
+    pengine: Budget,
+}
+
+/// The P-layer engine at the SoC's pointer width.
+#[derive(serde::Deserialize)]
+struct Budget {
+    addr_w: u32,
+    lc: u32,
+    dsp: u32,
+    ebr: u32,
 }
 
 #[derive(serde::Deserialize)]
@@ -41,8 +52,8 @@ fn field(line: &str, key: &str) -> u32 {
         .unwrap_or_else(|| panic!("synth_check.sh: no `{key}=` in `{line}`"))
 }
 
-#[test]
-fn conv_engine_stays_within_its_area_budget() {
+/// The recorded budgets, or `None` (after a note) when the tools are missing outside CI.
+fn baseline() -> Option<Baseline> {
     let missing: Vec<&str> = ["yosys", "nextpnr-ice40"]
         .into_iter()
         .filter(|t| !have(t))
@@ -53,11 +64,46 @@ fn conv_engine_stays_within_its_area_budget() {
             panic!("{msg} (CI=true: the area check must run)");
         }
         eprintln!("skipping the area check: {msg}");
-        return;
+        return None;
     }
     let text = std::fs::read_to_string(root().join("docs/baselines/conv-engine-area.toml"))
         .expect("docs/baselines/conv-engine-area.toml");
-    let base: Baseline = toml::from_str(&text).expect("conv-engine-area.toml");
+    Some(toml::from_str(&text).expect("conv-engine-area.toml"))
+}
+
+#[test]
+fn pengine_stays_within_its_area_budget() {
+    let Some(base) = baseline() else { return };
+    let b = &base.pengine;
+    let out = Command::new("bash")
+        .arg(root().join("rtl/pengine/synth_check.sh"))
+        .arg(b.addr_w.to_string())
+        .current_dir(root())
+        .output()
+        .expect("run rtl/pengine/synth_check.sh");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "rtl/pengine/synth_check.sh: {}{}",
+        stdout,
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let line = stdout.lines().last().unwrap_or_default();
+    eprintln!("{line}");
+    let (lc, dsp, ebr) = (field(line, "lc"), field(line, "dsp"), field(line, "ebr"));
+    let budget = f64::from(b.lc) * (1.0 + base.tolerance_pct / 100.0);
+    assert!(
+        f64::from(lc) <= budget && dsp <= b.dsp && ebr <= b.ebr,
+        "P engine over its area budget (docs/baselines/conv-engine-area.toml [pengine]): \
+         lc {lc} (budget {budget:.0}), dsp {dsp} (<= {}), ebr {ebr} (<= {})",
+        b.dsp,
+        b.ebr
+    );
+}
+
+#[test]
+fn conv_engine_stays_within_its_area_budget() {
+    let Some(base) = baseline() else { return };
     let mut failures = Vec::new();
     for c in &base.config {
         let out = Command::new("bash")
