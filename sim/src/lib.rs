@@ -5,6 +5,8 @@
 //!   the conformance-suite backends;
 //! - [`layer`], [`model`], [`rng`]: test layers and their golden outputs, the engine's
 //!   algorithm in software, a seeded generator;
+//! - [`pengine`]: the P-layer engine driver (memory model with stalls, register accesses,
+//!   reset, `run`) and its test layers;
 //! - [`soc`]: the firmware on the Verilated SoC (flash layout, run loop, UART transcript);
 //!   [`bench`]: the SoC benchmark of `cargo bench -p sim --bench soc` and `cnnfpga bench soc`;
 //! - [`regmap`]: the register-map generator (`cargo run -p sim --bin regmap`).
@@ -16,6 +18,7 @@ pub mod conv;
 pub mod layer;
 pub mod model;
 pub mod paper;
+pub mod pengine;
 pub mod regmap;
 pub mod rng;
 pub mod soc;
