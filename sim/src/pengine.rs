@@ -330,6 +330,7 @@ pub struct BusLog {
 }
 
 /// A Verilated P engine with its memory (the SoC's RAM region).
+#[cfg_attr(sim_no_verilator, allow(dead_code))]
 pub struct PEngine {
     #[cfg(not(sim_no_verilator))]
     m: crate::vl::PengineModel,
@@ -411,6 +412,12 @@ impl PEngine {
     pub fn busy(&mut self) -> bool {
         self.m.eval();
         self.m.busy_o() != 0
+    }
+
+    /// `mem_valid_o`: a bus request is pending.
+    pub fn bus_request(&mut self) -> bool {
+        self.m.eval();
+        self.m.mem_valid_o() != 0
     }
 
     /// One clock cycle: the memory answers the bus (or stalls), then the clock ticks.

@@ -283,6 +283,7 @@ mod rtl {
             // idle after reset: no bus request for a while
             let before = e.mem.clone();
             for _ in 0..50 {
+                assert!(!e.bus_request(), "case {i}: bus request after reset");
                 e.step();
             }
             assert_eq!(e.mem, before, "case {i}: memory written after reset");
