@@ -53,6 +53,19 @@ fn check(b: &mut dyn ConvBackend, layer: &ConvLayer, what: &str) -> bool {
     true
 }
 
+/// Reports how many of a test's cases ran (the rest were unsupported by the backend and
+/// skipped) and fails when none ran: a test whose cases are all skipped checks nothing.
+fn require_ran(backend: &str, test: &str, ran: usize, total: usize) {
+    eprintln!(
+        "{backend}: {test}: {ran} of {total} cases ran, {} skipped (unsupported)",
+        total - ran
+    );
+    assert!(
+        ran > 0,
+        "{backend}: {test}: all {total} cases were skipped as unsupported, nothing was checked"
+    );
+}
+
 /// A random layer with shapes drawn around the hardware limits.
 fn random_layer(rng: &mut Rng) -> ConvLayer {
     let k = [1, 2, 3, 3, 3, 4, 5, 5, 5][rng.usize(0, 8)];
@@ -145,6 +158,66 @@ fn paper_layers(rng: &mut Rng) -> Vec<ConvLayer> {
     ]
 }
 
+/// The extreme-quantisation cases on `b`; returns how many ran (fails when none did).
+fn extreme_quantisation_on(b: &mut dyn ConvBackend) -> usize {
+    let mut rng = Rng::new(seed() ^ 1);
+    let layers = extreme_layers(&mut rng);
+    let ran = layers
+        .iter()
+        .enumerate()
+        .filter(|(i, l)| check(b, l, &format!("extreme case {i}")))
+        .count();
+    require_ran(&b.name(), "extreme_quantisation", ran, layers.len());
+    ran
+}
+
+/// The edge-shape cases on `b`; returns how many ran (fails when none did).
+fn edge_shapes_on(b: &mut dyn ConvBackend) -> usize {
+    let mut rng = Rng::new(seed() ^ 2);
+    let layers = edge_layers(&mut rng);
+    let ran = layers
+        .iter()
+        .enumerate()
+        .filter(|(i, l)| check(b, l, &format!("edge case {i}")))
+        .count();
+    require_ran(&b.name(), "edge_shapes", ran, layers.len());
+    ran
+}
+
+/// A backend that supports no layer: every case of it is skipped.
+struct SupportsNothing;
+
+impl ConvBackend for SupportsNothing {
+    fn name(&self) -> String {
+        "supports nothing".into()
+    }
+    fn supports(&self, _: &ConvLayer) -> bool {
+        false
+    }
+    fn conv(&mut self, _: &ConvLayer) -> Vec<u8> {
+        unreachable!("never supported")
+    }
+}
+
+#[test]
+#[should_panic(expected = "all 43 cases were skipped")]
+fn extreme_quantisation_fails_when_every_case_is_skipped() {
+    extreme_quantisation_on(&mut SupportsNothing);
+}
+
+#[test]
+#[should_panic(expected = "all 10 cases were skipped")]
+fn edge_shapes_fails_when_every_case_is_skipped() {
+    edge_shapes_on(&mut SupportsNothing);
+}
+
+#[test]
+fn every_case_runs_on_the_software_model() {
+    let mut b = ModelBackend { lanes: 5 };
+    assert_eq!(extreme_quantisation_on(&mut b), 43);
+    assert_eq!(edge_shapes_on(&mut b), 10);
+}
+
 macro_rules! conformance_suite {
     ($name:ident, $make:expr) => {
         mod $name {
@@ -175,20 +248,12 @@ macro_rules! conformance_suite {
 
             #[test]
             fn extreme_quantisation() {
-                let mut b = backend();
-                let mut rng = Rng::new(seed() ^ 1);
-                for (i, l) in extreme_layers(&mut rng).iter().enumerate() {
-                    check(b.as_mut(), l, &format!("extreme case {i}"));
-                }
+                extreme_quantisation_on(backend().as_mut());
             }
 
             #[test]
             fn edge_shapes() {
-                let mut b = backend();
-                let mut rng = Rng::new(seed() ^ 2);
-                for (i, l) in edge_layers(&mut rng).iter().enumerate() {
-                    check(b.as_mut(), l, &format!("edge case {i}"));
-                }
+                edge_shapes_on(backend().as_mut());
             }
 
             #[test]
