@@ -30,16 +30,17 @@ pub const MAX_LAYERS: usize = 16;
 /// Longest class name in bytes (UTF-8).
 pub const MAX_NAME_LEN: usize = 32;
 /// Largest blob in bytes (`total_len`): 16 MiB. The SoC holds at most `memmap::MODEL_MAX_LEN`
-/// (56 KB); the host evaluates larger experiments (an all-NP MLP on 64x64x3 is ~3 MB). Bounds
-/// what the host reads into memory for one model file.
+/// (52 KB; `cnnfpga export` refuses more); the host also evaluates larger experiments (an
+/// all-NP MLP on 64x64x3 is about 3 MB). Bounds what the host reads for one model file.
 pub const MAX_BLOB_LEN: usize = 1 << 24;
-/// Largest activation in bytes, the input image included (`h * w * c` of every layer's input
-/// and output): 1 MiB. The runner's arena is two hidden activations (`runner::arena_bytes`), so
-/// a parsed model never needs more than 2 MiB + 3 bytes of arena; the SoC's arena window is
-/// 24 KB and its input window 12 KB, the shipped CNN needs 19 227 and 12 288.
+/// Largest activation in bytes, the input image included (`h * w * c` of the input and of
+/// every layer's output): 1 MiB. The runner's arena is two hidden activations
+/// (`runner::arena_bytes`), so a parsed model never asks for more than 2 MiB + 3 bytes of arena
+/// per inference. The SoC's windows are far smaller (arena 20 KB, input 12 KB; `cnnfpga export`
+/// refuses more); the shipped CNN needs 19 227 and 12 288 bytes.
 pub const MAX_ACTIVATION_BYTES: usize = 1 << 20;
-/// Most multiply-accumulates (P layers: entries) of one inference: 2^28, 57x the shipped CNN
-/// (4.7 M). Bounds the time one image takes (about 0.3 s in the host's software backend).
+/// Most multiply-accumulates (P layers: entries) of one inference: 2^28, 60x the shipped CNN
+/// (4.4 M). Bounds the time one image takes, on the host and on the SoC.
 pub const MAX_MACS: u64 = 1 << 28;
 /// Layer-kind code of a convolution.
 pub const KIND_CONV: u8 = 1;
