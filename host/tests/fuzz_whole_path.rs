@@ -1,6 +1,7 @@
 //! Whole-path fuzzing of model blobs: every mutant goes through the firmware reader
 //! (`Model::parse`, `parse_prefix`), and every blob the reader accepts runs through the host's
-//! integer model (`IntModel::from_blob`, `run_all`, `run_observed`, `export::export_files`)
+//! integer evaluation (`IntModel::from_blob`, `evaluate_int` as `cnnfpga eval` calls it,
+//! `run_observed`, `export::export_files`)
 //! and the firmware runner (`firmware::runner::run` with the software backend, in an arena of
 //! exactly `arena_bytes`), and must equal the reference loops of `firmware::numerics` layer by
 //! layer. Nothing is skipped: the reader's size limits (`docs/model-format.md`, "Limits") are
@@ -20,6 +21,7 @@
 #[path = "../../firmware/tests/common/mod.rs"]
 mod common;
 
+use std::path::PathBuf;
 use std::time::Instant;
 
 use common::{blob, fix_crc, random_model, reference_run, Out, Rng};
@@ -28,8 +30,9 @@ use firmware::model::{
     Model, HEADER_LEN, LAYER_RECORD_LEN, MAX_ACTIVATION_BYTES, MAX_LAYERS, MAX_MACS,
 };
 use firmware::runner::{arena_bytes, run};
+use host::data::Dataset;
 use host::qmodel::export::export_files;
-use host::qmodel::{CaptureObserver, IntModel, QModelError};
+use host::qmodel::{evaluate_int, CaptureObserver, IntModel, QModelError};
 
 fn knob(name: &str, default: u64) -> u64 {
     std::env::var(name)
@@ -99,12 +102,18 @@ fn exercise(bytes: &[u8], img_seed: u64, stats: &mut Stats) -> bool {
     .expect("accepted model runs");
     assert_eq!(&logits, want);
 
-    // host integer model: batch path and observed path (every layer)
-    let out = host
-        .run_all(std::slice::from_ref(&input))
-        .expect("host run");
+    // host integer evaluation (what `cnnfpga eval` runs: batch runner, dequantised softmax,
+    // metrics) and the observed path (every layer)
+    let ds = Dataset {
+        classes: host.classes().to_vec(),
+        images: vec![input.clone()],
+        labels: vec![0],
+        paths: vec![PathBuf::from("fuzz")],
+    };
+    let (metrics, out) = evaluate_int(&host, &ds).expect("host eval");
     assert_eq!(&out[0].logits, want);
     assert_eq!(out[0].class, info.class);
+    assert_eq!(metrics.accuracy, if info.class == 0 { 1.0 } else { 0.0 });
     let mut obs = CaptureObserver::default();
     host.run_observed(&input, &mut obs, 0).expect("host run");
     assert_eq!(obs.layers.len(), reference.len());
@@ -216,13 +225,13 @@ fn reshape(b: &mut [u8], r: &mut Rng) {
         return;
     }
     let Some((off, n)) = table(b) else { return };
-    let dims = [1u32, 2, 3, 5, 8, 16, 64, 255, 1024, 4096, 65535];
-    let pick = |r: &mut Rng| {
-        if r.chance(50) {
-            r.range(1, 20) as u32
-        } else {
-            dims[r.usize(0, dims.len() - 1)]
-        }
+    // mostly small (cheap to run when accepted); now and then large, where the size limits
+    // decide (65535 is over every limit, 1024 and 4096 are over or under depending on the
+    // layers)
+    let pick = |r: &mut Rng| match r.usize(0, 99) {
+        0..=69 => r.range(1, 20) as u32,
+        70..=94 => [1u32, 2, 3, 5, 8, 16, 32, 64][r.usize(0, 7)],
+        _ => [255u32, 1024, 4096, 65535][r.usize(0, 3)],
     };
     let (h, w) = (pick(r), pick(r));
     put(b, 12, h, 2);
