@@ -133,3 +133,63 @@ fn eval_and_export_refuse_the_hostile_blob_in_one_line() {
         assert!(!out.exists());
     }
 }
+
+#[test]
+fn a_blob_file_over_the_limit_is_refused_before_it_is_read() {
+    let tmp = tempfile::tempdir().unwrap();
+    let f = tmp.path().join("model.blob");
+    let file = std::fs::File::create(&f).unwrap();
+    file.set_len(firmware::model::MAX_BLOB_LEN as u64 + 1)
+        .unwrap(); // sparse
+    let e = host::qmodel::IntModel::load(tmp.path()).unwrap_err();
+    assert!(
+        e.to_string()
+            .contains("blob bytes 16777217 exceed the limit 16777216"),
+        "{e}"
+    );
+}
+
+#[test]
+fn export_refuses_models_over_the_socs_windows() {
+    // 64x64x3 -> 1x1 conv to 3 channels: two 12 288-byte activations, over the 20 KB arena
+    let rq = |n| vec![Requant { m: 1, shift: 1 }; n];
+    let mut entries = Vec::new();
+    let row_len = vec![encode_p_row(1, &[1], 3, &mut entries).unwrap()];
+    let conv = |cin| LayerDesc::Conv {
+        k: 1,
+        cin,
+        cout: 3,
+        pool: false,
+        weights: vec![1; 3 * cin],
+        bias: vec![0; 3],
+        rq: rq(3),
+    };
+    let desc = ModelDesc {
+        input: Shape { h: 64, w: 64, c: 3 },
+        class_names: vec!["x".into()],
+        logit_scale: 1.0,
+        layers: vec![
+            conv(3),
+            conv(3),
+            LayerDesc::DenseP {
+                n_in: 64 * 64 * 3,
+                n_out: 1,
+                bits: 3,
+                n2: 0,
+                row_len,
+                entries,
+                bias: vec![0],
+                rq: None,
+            },
+        ],
+    };
+    let m = host::qmodel::IntModel::from_blob(encode(&desc).unwrap(), "test").unwrap();
+    let e = host::qmodel::export::export_files(&m, None, None).unwrap_err();
+    assert_eq!(
+        e.to_string(),
+        format!(
+            "the model needs a 24579-byte arena, the SoC has {}",
+            firmware::memmap::ARENA_LEN
+        )
+    );
+}
