@@ -29,6 +29,19 @@ pub const LAYER_RECORD_LEN: usize = 40;
 pub const MAX_LAYERS: usize = 16;
 /// Longest class name in bytes (UTF-8).
 pub const MAX_NAME_LEN: usize = 32;
+/// Largest blob in bytes (`total_len`): 16 MiB. The SoC holds at most `memmap::MODEL_MAX_LEN`
+/// (52 KB; `cnnfpga export` refuses more); the host also evaluates larger experiments (an
+/// all-NP MLP on 64x64x3 is about 3 MB). Bounds what the host reads for one model file.
+pub const MAX_BLOB_LEN: usize = 1 << 24;
+/// Largest activation in bytes, the input image included (`h * w * c` of the input and of
+/// every layer's output): 1 MiB. The runner's arena is two hidden activations
+/// (`runner::arena_bytes`), so a parsed model never asks for more than 2 MiB + 3 bytes of arena
+/// per inference. The SoC's windows are far smaller (arena 20 KB, input 12 KB; `cnnfpga export`
+/// refuses more); the shipped CNN needs 19 227 and 12 288 bytes.
+pub const MAX_ACTIVATION_BYTES: usize = 1 << 20;
+/// Most multiply-accumulates (P layers: entries) of one inference: 2^28, 60x the shipped CNN
+/// (4.4 M). Bounds the time one image takes, on the host and on the SoC.
+pub const MAX_MACS: u64 = 1 << 28;
 /// Layer-kind code of a convolution.
 pub const KIND_CONV: u8 = 1;
 /// Layer-kind code of an NP dense layer.
@@ -70,6 +83,31 @@ impl Array {
             Array::Multiplier => "m",
             Array::Shift => "shift",
             Array::RowLen => "row_len",
+        }
+    }
+}
+
+/// Which size limit a [`FormatError::TooLarge`] is about.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Limit {
+    /// `total_len` against [`MAX_BLOB_LEN`].
+    BlobBytes,
+    /// The input image `in_h * in_w * in_c` against [`MAX_ACTIVATION_BYTES`].
+    InputBytes,
+    /// A layer's output `h * w * c` against [`MAX_ACTIVATION_BYTES`].
+    ActivationBytes,
+    /// The multiply-accumulates up to and including a layer against [`MAX_MACS`].
+    Macs,
+}
+
+impl Limit {
+    /// Short name, as in `docs/model-format.md`.
+    pub const fn name(self) -> &'static str {
+        match self {
+            Limit::BlobBytes => "blob bytes",
+            Limit::InputBytes => "input bytes",
+            Limit::ActivationBytes => "activation bytes",
+            Limit::Macs => "multiply-accumulates",
         }
     }
 }
@@ -210,6 +248,18 @@ pub enum FormatError {
         /// Output channel.
         channel: u32,
     },
+    /// A size limit of `docs/model-format.md` is exceeded (checked before anything is run or
+    /// allocated for the model).
+    TooLarge {
+        /// Layer index (0 for [`Limit::BlobBytes`] and [`Limit::InputBytes`]).
+        layer: u16,
+        /// Which limit.
+        limit: Limit,
+        /// The model's value (saturated at `u64::MAX`).
+        value: u64,
+        /// The limit.
+        max: u64,
+    },
 }
 
 impl fmt::Display for FormatError {
@@ -292,6 +342,22 @@ impl fmt::Display for FormatError {
                     "layer {layer} channel {channel}: accumulator may overflow i32"
                 )
             }
+            TooLarge {
+                layer,
+                limit,
+                value,
+                max,
+            } => {
+                if matches!(limit, Limit::BlobBytes | Limit::InputBytes) {
+                    write!(f, "{} {value} exceed the limit {max}", limit.name())
+                } else {
+                    write!(
+                        f,
+                        "layer {layer}: {} {value} exceed the limit {max}",
+                        limit.name()
+                    )
+                }
+            }
         }
     }
 }
@@ -322,6 +388,7 @@ impl FormatError {
             PRowOverrun { .. } => 16,
             WeightOutOfRange { .. } => 17,
             AccumulatorOverflow { .. } => 18,
+            TooLarge { .. } => 19,
         }
     }
 }
@@ -688,6 +755,14 @@ impl<'a> Model<'a> {
                 value: total as u32,
             });
         }
+        if total > MAX_BLOB_LEN {
+            return Err(FormatError::TooLarge {
+                layer: 0,
+                limit: Limit::BlobBytes,
+                value: total as u64,
+                max: MAX_BLOB_LEN as u64,
+            });
+        }
         let blob = match region.get(..total) {
             Some(b) => b,
             None => {
@@ -719,6 +794,16 @@ impl<'a> Model<'a> {
             if v == 0 {
                 return Err(FormatError::BadHeader { field, value: 0 });
             }
+        }
+        // u16 dimensions: the product fits u64 on every target
+        let in_bytes = input.h as u64 * input.w as u64 * input.c as u64;
+        if in_bytes > MAX_ACTIVATION_BYTES as u64 {
+            return Err(FormatError::TooLarge {
+                layer: 0,
+                limit: Limit::InputBytes,
+                value: in_bytes,
+                max: MAX_ACTIVATION_BYTES as u64,
+            });
         }
         let n_classes = rd_u16(blob, 18)?;
         if n_classes == 0 {
@@ -802,10 +887,17 @@ impl<'a> Model<'a> {
 
         let mut recs = [Rec::default(); MAX_LAYERS];
         let mut shape = input;
+        let mut macs = 0u64;
         for (i, rec_slot) in recs.iter_mut().enumerate().take(n_layers) {
             let li = i as u16;
             let r = table_off + i * LAYER_RECORD_LEN;
-            let rec = parse_record(blob, r, li, shape, i + 1 == n_layers, data_start, body_end)?;
+            let place = Place {
+                r,
+                li,
+                last: i + 1 == n_layers,
+                data: (data_start, body_end),
+            };
+            let rec = parse_record(blob, &place, shape, &mut macs)?;
             shape = rec.output;
             *rec_slot = rec;
         }
@@ -959,16 +1051,19 @@ fn array_at(
     Ok((off, len))
 }
 
-fn parse_record(
-    blob: &[u8],
+/// Where a layer record sits: its offset, index, whether it is the last one, and the data area.
+#[derive(Clone, Copy)]
+struct Place {
     r: usize,
     li: u16,
-    input: Shape,
     last: bool,
-    data_start: usize,
-    body_end: usize,
-) -> Result<Rec, FormatError> {
-    let data = (data_start, body_end);
+    data: (usize, usize),
+}
+
+/// Parses and validates one layer record; `macs` is the running total of the layers before
+/// (checked against [`MAX_MACS`] together with the output size before any array is scanned).
+fn parse_record(blob: &[u8], at: &Place, input: Shape, macs: &mut u64) -> Result<Rec, FormatError> {
+    let Place { r, li, last, data } = *at;
     let kind = blob.get(r).copied().unwrap_or(0);
     let flags = blob.get(r + 1).copied().unwrap_or(0);
     let param = blob.get(r + 2).copied().unwrap_or(0);
@@ -1082,6 +1177,33 @@ fn parse_record(
         .ok_or(FormatError::BadShape { layer: li })?;
     if out_len == 0 {
         return Err(FormatError::BadShape { layer: li });
+    }
+    let too_large = |limit: Limit, value: u64, max: u64| FormatError::TooLarge {
+        layer: li,
+        limit,
+        value,
+        max,
+    };
+    if out_len > MAX_ACTIVATION_BYTES {
+        let max = MAX_ACTIVATION_BYTES as u64;
+        return Err(too_large(Limit::ActivationBytes, out_len as u64, max));
+    }
+    // this layer's multiply-accumulates: conv `(h-k+1)(w-k+1) k^2 cin cout` (before the pool),
+    // dense `n_in n_out`, P the entry count (an upper bound of its shift-adds)
+    let layer_macs = match kind {
+        KIND_CONV => {
+            let k = u64::from(param);
+            let px = (input.h as u64 + 1 - k).saturating_mul(input.w as u64 + 1 - k);
+            px.saturating_mul(k * k)
+                .saturating_mul(n_in as u64)
+                .saturating_mul(n_out as u64)
+        }
+        KIND_DENSE => (n_in as u64).saturating_mul(n_out as u64),
+        _ => w_len as u64,
+    };
+    *macs = macs.saturating_add(layer_macs);
+    if *macs > MAX_MACS {
+        return Err(too_large(Limit::Macs, *macs, MAX_MACS));
     }
     let w_expected = w_expected.ok_or(FormatError::BadShape { layer: li })?;
     if w_len != w_expected {

@@ -559,6 +559,103 @@ fn numeric_errors_are_typed() {
     );
 }
 
+/// `h x w x c` input, a `k x k` convolution to `cout` channels, a one-class P head.
+fn conv_then_head(h: usize, w: usize, c: usize, k: u8, cout: usize) -> ModelDesc {
+    let kk = usize::from(k);
+    let n_in = (h + 1 - kk) * (w + 1 - kk) * cout;
+    let mut entries = Vec::new();
+    let mut row = vec![0; n_in];
+    row[0] = 1;
+    let row_len = vec![encode_p_row(1, &row, 3, &mut entries).unwrap()];
+    ModelDesc {
+        input: Shape { h, w, c },
+        class_names: vec!["x".into()],
+        logit_scale: 1.0,
+        layers: vec![
+            LayerDesc::Conv {
+                k,
+                cin: c,
+                cout,
+                pool: false,
+                weights: vec![1; cout * kk * kk * c],
+                bias: vec![0; cout],
+                rq: vec![Requant { m: 1, shift: 1 }; cout],
+            },
+            LayerDesc::DenseP {
+                n_in,
+                n_out: 1,
+                bits: 3,
+                n2: 0,
+                row_len,
+                entries,
+                bias: vec![0],
+                rq: None,
+            },
+        ],
+    }
+}
+
+#[test]
+fn size_limits_are_typed() {
+    use FormatError::TooLarge;
+    let act = MAX_ACTIVATION_BYTES as u64;
+    // exactly at the activation limit: accepted (input and conv output 1 MiB each)
+    let b = encode(&conv_then_head(1024, 1024, 1, 1, 1)).unwrap();
+    let m = Model::parse(&b).unwrap();
+    assert_eq!(
+        firmware::runner::arena_bytes(&m),
+        2 * MAX_ACTIVATION_BYTES + 3
+    );
+    // one column more: the input is over
+    assert_eq!(
+        encode(&conv_then_head(1024, 1025, 1, 1, 1)),
+        Err(TooLarge {
+            layer: 0,
+            limit: Limit::InputBytes,
+            value: 1024 * 1025,
+            max: act
+        })
+    );
+    // two output channels: layer 0's output is over
+    assert_eq!(
+        encode(&conv_then_head(1024, 1024, 1, 1, 2)),
+        Err(TooLarge {
+            layer: 0,
+            limit: Limit::ActivationBytes,
+            value: 2 << 20,
+            max: act
+        })
+    );
+    // small activations, too much arithmetic: 504 * 504 px * 9 * 9 * 4 * 4
+    assert_eq!(
+        encode(&conv_then_head(512, 512, 4, 9, 4)),
+        Err(TooLarge {
+            layer: 0,
+            limit: Limit::Macs,
+            value: 504 * 504 * 81 * 16,
+            max: MAX_MACS
+        })
+    );
+    // total_len over the blob limit: refused before the CRC is computed over it
+    let mut b = blob(&small());
+    put32(&mut b, 8, (MAX_BLOB_LEN + 4) as u32);
+    let e = Model::parse_prefix(&b).unwrap_err();
+    assert_eq!(
+        e,
+        TooLarge {
+            layer: 0,
+            limit: Limit::BlobBytes,
+            value: (MAX_BLOB_LEN + 4) as u64,
+            max: MAX_BLOB_LEN as u64
+        }
+    );
+    assert_eq!(e.code(), 19);
+    assert_eq!(
+        e.to_string(),
+        "blob bytes 16777220 exceed the limit 16777216"
+    );
+}
+
 #[test]
 fn errors_display_and_codes_are_distinct() {
     let errs = [

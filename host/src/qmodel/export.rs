@@ -14,7 +14,9 @@
 
 use std::path::Path;
 
-use firmware::memmap::{FLASH_INPUT_OFFSET, FLASH_MODEL_OFFSET, MODEL_MAX_LEN};
+use firmware::memmap::{
+    ARENA_LEN, FLASH_INPUT_OFFSET, FLASH_MODEL_OFFSET, INPUT_MAX_LEN, MODEL_MAX_LEN,
+};
 use firmware::model::LayerKind;
 use firmware::runner;
 use serde::Serialize;
@@ -177,6 +179,19 @@ pub fn export_files(
         )));
     }
     let model = m.model();
+    // the SoC's windows (tighter than the reader's format-wide limits)
+    let arena = runner::arena_bytes(&model);
+    if arena > ARENA_LEN as usize {
+        return Err(QModelError::Config(format!(
+            "the model needs a {arena}-byte arena, the SoC has {ARENA_LEN}"
+        )));
+    }
+    let input = model.input_shape().len();
+    if input > INPUT_MAX_LEN as usize {
+        return Err(QModelError::Config(format!(
+            "the model's input is {input} bytes, the SoC holds at most {INPUT_MAX_LEN}"
+        )));
+    }
     let blob_sha = sha256_hex(blob);
     let mut files: Vec<(String, Vec<u8>)> = vec![
         (BLOB_FILE.into(), blob.to_vec()),

@@ -20,7 +20,7 @@ pub mod pipeline;
 use std::path::{Path, PathBuf};
 
 use firmware::backend::SoftwareBackend;
-use firmware::model::{FormatError, Model};
+use firmware::model::{FormatError, Limit, Model, MAX_BLOB_LEN};
 use firmware::runner::{self, LayerInfo, LayerOutput, Observer};
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
@@ -158,6 +158,23 @@ impl IntModel {
         } else {
             path.to_path_buf()
         };
+        // bound the read before allocating: the reader refuses longer blobs anyway
+        let len = std::fs::metadata(&file)
+            .map_err(io_err("read", &file))?
+            .len();
+        if len > MAX_BLOB_LEN as u64 {
+            let error = FormatError::TooLarge {
+                layer: 0,
+                limit: Limit::BlobBytes,
+                value: len,
+                max: MAX_BLOB_LEN as u64,
+            };
+            return Err(QModelError::Blob {
+                what: file.display().to_string(),
+                error,
+                code: error.code(),
+            });
+        }
         let blob = std::fs::read(&file).map_err(io_err("read", &file))?;
         IntModel::from_blob(blob, &file.display().to_string())
     }
