@@ -878,7 +878,7 @@ fn element_count(t: &TensorProto) -> Result<u64, OnnxError> {
                 what: format!("negative dimension {d}"),
             });
         }
-        n = n.checked_mul(d as u64).unwrap_or(u64::MAX);
+        n = n.saturating_mul(d as u64);
         if n > MAX_TENSOR_ELEMENTS {
             return Err(OnnxError::TooLarge {
                 what: format!("tensor `{}` (dims {:?}) elements", t.name(), t.dims),
