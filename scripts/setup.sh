@@ -6,7 +6,8 @@
 #             icetime)/openFPGALoader (FPGA),
 #             riscv64 binutils (objcopy/size/objdump for the firmware image)
 #   rustup  : the riscv32im-unknown-none-elf target (firmware for the PicoRV32 soft-core)
-#   PyPI    : PicoRV32 RTL (pythondata-cpu-picorv32, pinned) in a project-local venv (.venv)
+#   PyPI    : PicoRV32 RTL (pythondata-cpu-picorv32, pinned) in a project-local venv (.venv);
+#             onnxruntime + numpy (pinned, same venv) for the ONNX export check (host/tests/onnx.rs)
 #
 # Quiet on success; set SETUP_VERBOSE=1 to see the package managers' output.
 set -euo pipefail
@@ -17,6 +18,8 @@ APT_PACKAGES=(verilator g++ make zlib1g-dev yosys nextpnr-ice40 fpga-icestorm fp
               binutils-riscv64-unknown-elf python3-venv)
 RUST_TARGETS=(riscv32im-unknown-none-elf)
 PICORV32_VERSION="1.0.post218"   # YosysHQ/picorv32 v1.0-70-g87c89acc, ISC licence (verilog/COPYING)
+ONNXRUNTIME_VERSION="1.22.1"     # MIT; runs our ONNX export in tests (scripts/onnx_run.py)
+NUMPY_VERSION="2.2.6"
 
 say() { printf '[setup] %s\n' "$*" >&2; }
 quiet() { if [ "${SETUP_VERBOSE:-0}" = 1 ]; then "$@"; else "$@" >/tmp/cnnfpga-setup.log 2>&1 || { cat /tmp/cnnfpga-setup.log >&2; return 1; }; fi; }
@@ -49,6 +52,14 @@ if ! "$VENV/bin/python" -c "import pythondata_cpu_picorv32" 2>/dev/null \
    || [ "$("$VENV/bin/python" -c 'import importlib.metadata as m; print(m.version("pythondata-cpu-picorv32"))' 2>/dev/null)" != "$PICORV32_VERSION" ]; then
   say "installing pythondata-cpu-picorv32==$PICORV32_VERSION into .venv"
   [ -x "$VENV/bin/python" ] || quiet python3 -m venv "$VENV"
-  quiet "$VENV/bin/pip" install --disable-pip-version-check -q "pythondata-cpu-picorv32==$PICORV32_VERSION"
+  quiet "$VENV/bin/python" -m pip install --disable-pip-version-check -q "pythondata-cpu-picorv32==$PICORV32_VERSION"
+fi
+
+# --- onnxruntime + numpy from PyPI, pinned, same venv -------------------------------------------
+pyver() { "$VENV/bin/python" -c "import importlib.metadata as m; print(m.version('$1'))" 2>/dev/null || true; }
+if [ "$(pyver onnxruntime)" != "$ONNXRUNTIME_VERSION" ] || [ "$(pyver numpy)" != "$NUMPY_VERSION" ]; then
+  say "installing onnxruntime==$ONNXRUNTIME_VERSION numpy==$NUMPY_VERSION into .venv"
+  [ -x "$VENV/bin/python" ] || quiet python3 -m venv "$VENV"
+  quiet "$VENV/bin/python" -m pip install --disable-pip-version-check -q "onnxruntime==$ONNXRUNTIME_VERSION" "numpy==$NUMPY_VERSION"
 fi
 exit 0

@@ -13,6 +13,7 @@ pub mod eval;
 pub mod fpga;
 pub mod layers;
 pub mod model;
+pub mod onnx;
 pub mod optim;
 pub mod plots;
 pub mod qmodel;

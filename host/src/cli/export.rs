@@ -1,22 +1,30 @@
-//! `cnnfpga export`: a quantised model directory -> blob, `$readmemh` images, golden vectors.
+//! `cnnfpga export`: a quantised model directory -> blob, `$readmemh` images, golden vectors;
+//! with `--onnx FILE`, a float model directory -> ONNX (see docs/interop.md).
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use anyhow::Context;
 
 use crate::data::load_folder;
+use crate::model::SavedModel;
 use crate::qmodel::export::export;
-use crate::qmodel::{IntModel, QuantMeta, QUANT_FILE};
+use crate::qmodel::{is_quantised_dir, IntModel, QuantMeta, QUANT_FILE};
 
 /// Arguments of `cnnfpga export`.
 #[derive(Debug, clap::Args)]
 pub struct Args {
-    /// Quantised model directory (from `cnnfpga quantize`; needs `model.blob`).
+    /// Quantised model directory (from `cnnfpga quantize`; needs `model.blob`), or with
+    /// `--onnx` a float model directory (from `cnnfpga train` or `cnnfpga import`).
     #[arg(long)]
     pub model: PathBuf,
     /// Output directory (replaced atomically).
-    #[arg(long)]
-    pub out: PathBuf,
+    #[arg(long, required_unless_present = "onnx")]
+    pub out: Option<PathBuf>,
+    /// Write the float model as ONNX to this file instead (opset 17, input `input` NCHW
+    /// [N, 3, 64, 64] = pixel / 255, output `logits`; class names in metadata `cnnfpga.classes`).
+    /// An existing file is replaced only if cnnfpga wrote it.
+    #[arg(long, conflicts_with_all = ["out", "vectors"])]
+    pub onnx: Option<PathBuf>,
     /// Golden vectors: images taken round-robin over the classes (first of each class, then
     /// the second...). Default: one per class. 0 = none.
     #[arg(long)]
@@ -28,6 +36,13 @@ pub struct Args {
 
 /// Runs `cnnfpga export`.
 pub fn run(a: Args) -> anyhow::Result<()> {
+    if let Some(path) = &a.onnx {
+        return run_onnx(&a.model, path);
+    }
+    let out = a
+        .out
+        .clone()
+        .expect("clap: --out is required without --onnx");
     let m = IntModel::load(&a.model)?;
     let meta = if a.model.join(QUANT_FILE).is_file() {
         Some(QuantMeta::load(&a.model)?)
@@ -48,10 +63,47 @@ pub fn run(a: Args) -> anyhow::Result<()> {
         &m,
         meta.as_ref(),
         ds.as_ref().map(|d| (d, a.data.as_path(), n)),
-        &a.out,
+        &out,
     )?;
     for (name, bytes) in &files {
-        println!("{:>10} B  {}", bytes, a.out.join(name).display());
+        println!("{:>10} B  {}", bytes, out.join(name).display());
     }
+    Ok(())
+}
+
+/// `cnnfpga export --model FLOAT --onnx FILE`.
+fn run_onnx(model: &Path, path: &Path) -> anyhow::Result<()> {
+    if is_quantised_dir(model) {
+        anyhow::bail!(
+            "{} is a quantised model; --onnx exports float models (the directory given to \
+             `cnnfpga quantize --model`)",
+            model.display()
+        );
+    }
+    let m =
+        SavedModel::load(model).with_context(|| format!("loading model {}", model.display()))?;
+    if path.exists() && !crate::onnx::import::is_our_export(path) {
+        return Err(crate::onnx::OnnxError::Overwrite {
+            path: path.to_path_buf(),
+            why: "it exists and was not written by `cnnfpga export --onnx`".into(),
+        }
+        .into());
+    }
+    let opts = crate::onnx::ExportOptions {
+        doc: format!(
+            "exported from {} (weights sha256 {})",
+            model.display(),
+            m.meta.weights_sha256
+        ),
+    };
+    let bytes = crate::onnx::export_model(&m.net, &m.meta.classes, &opts)?;
+    crate::onnx::write_file_atomic(path, &bytes)?;
+    println!(
+        "{:>10} B  {} (ONNX opset {}, input NCHW [N, 3, 64, 64] = pixel / 255, output logits; classes {})",
+        bytes.len(),
+        path.display(),
+        crate::onnx::EXPORT_OPSET,
+        m.meta.classes.join(",")
+    );
     Ok(())
 }

@@ -8,6 +8,7 @@ pub mod demo;
 pub mod eval;
 pub mod export;
 pub mod fpga;
+pub mod import;
 pub mod predict;
 pub mod quantize;
 pub mod report;
@@ -25,6 +26,7 @@ pub mod train;
   2. cnnfpga eval     --model MODEL --data DIR          accuracy, P/R/F1, confusion (float or quantised)\n\
   3. cnnfpga quantize --model MODEL --data DIR --out Q  NP int8 + pruned power-of-two P layers -> Q/model.blob\n\
   4. cnnfpga export   --model Q --out DIR               blob, $readmemh images, golden vectors\n\
+     (cnnfpga import --onnx F --out MODEL and cnnfpga export --model MODEL --onnx F: ONNX in/out)\n\
   5. cnnfpga sim      --model Q --image IMG             the firmware on the Verilated PicoRV32 SoC\n\
   6. cnnfpga fpga build --board icebreaker --model Q    bitstream + flash images; `fpga flash` writes them\n\
 cnnfpga demo runs 1-6 on the shipped model and data/sample; cnnfpga report reproduces the paper's\n\
@@ -51,8 +53,11 @@ pub enum Command {
     Eval(eval::Args),
     /// Prune and quantise a float model into a firmware blob (NP int8 + P power-of-two layers).
     Quantize(quantize::Args),
-    /// Export a quantised model: blob, $readmemh images, golden vectors.
+    /// Export a quantised model: blob, $readmemh images, golden vectors; or (--onnx FILE) a
+    /// float model as ONNX.
     Export(export::Args),
+    /// Import an ONNX model (PyTorch, Keras via tf2onnx) as a float model directory.
+    Import(import::Args),
     /// Classify image files.
     Predict(predict::Args),
     /// Reproduce the paper's CNN-vs-MLP experiment with ablations: report.md, metrics.json, figures.
@@ -81,6 +86,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Eval(a) => eval::run(a),
         Command::Quantize(a) => quantize::run(a),
         Command::Export(a) => export::run(a),
+        Command::Import(a) => import::run(a),
         Command::Predict(a) => predict::run(a),
         Command::Bench(c) => bench::run(c),
         Command::Fpga(c) => fpga::run(c),
