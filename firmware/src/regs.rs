@@ -15,8 +15,8 @@ pub const DIM_MAX: usize = 255;
 pub const WBUF_DEPTH: usize = 512;
 /// Width of the conv engine's byte addresses inside the SoC: offsets within the 128 KiB RAM (the registers drop RAM_BASE's bit 17, the SPRAM arbiter ignores it).
 pub const CONV_ADDR_BITS: usize = 17;
-/// Conv engine lanes of the iCEBreaker build: one lane fits the UP5K next to PicoRV32 (docs/fpga.md).
-pub const BOARD_CONV_LANES: usize = 1;
+/// Conv engine lanes of the iCEBreaker build: two fit the UP5K next to PicoRV32 with the YoWASP toolchain (docs/fpga.md: 5,086 of 5,280 LCs measured).
+pub const BOARD_CONV_LANES: usize = 2;
 /// Conv engine fetch FIFO depth of the iCEBreaker build (219 LCs less than 4; conv1 MAC utilisation 0.86 instead of 0.99).
 pub const BOARD_FETCH_FIFO_DEPTH: usize = 2;
 /// 1: the iCEBreaker build carries the P-layer engine (it does not fit next to PicoRV32 and the conv engine yet: docs/fpga.md).
@@ -25,12 +25,12 @@ pub const BOARD_ENABLE_PENGINE: usize = 0;
 pub const BOARD_FAST_MUL: usize = 0;
 /// The iCEBreaker's oscillator (pin 35), the PLL's reference.
 pub const OSC_HZ: usize = 12000000;
-/// The SoC clock of the iCEBreaker build: SB_PLL40_PAD output OSC_HZ * (DIVF + 1) / ((DIVR + 1) * 2^DIVQ) (icepll -i 12 -o 18). cnnfpga fpga build requires nextpnr's Fmax to exceed it by 5 %; every images/s figure of the board uses it.
-pub const BOARD_CLOCK_HZ: usize = 18000000;
+/// The SoC clock of the iCEBreaker build: SB_PLL40_PAD output OSC_HZ * (DIVF + 1) / ((DIVR + 1) * 2^DIVQ) (icepll -i 12 -o 20.25). cnnfpga fpga build requires nextpnr's Fmax to exceed it by 5 %; every images/s figure of the board uses it.
+pub const BOARD_CLOCK_HZ: usize = 20250000;
 /// SB_PLL40 reference divider (DIVR) for BOARD_CLOCK_HZ.
 pub const BOARD_PLL_DIVR: usize = 0;
 /// SB_PLL40 feedback divider (DIVF) for BOARD_CLOCK_HZ.
-pub const BOARD_PLL_DIVF: usize = 47;
+pub const BOARD_PLL_DIVF: usize = 53;
 /// SB_PLL40 output divider (DIVQ, a power of two) for BOARD_CLOCK_HZ.
 pub const BOARD_PLL_DIVQ: usize = 5;
 /// SB_PLL40 loop filter range for the PFD frequency OSC_HZ / (DIVR + 1) (icepll).
@@ -38,7 +38,7 @@ pub const BOARD_PLL_FILTER_RANGE: usize = 1;
 /// UART bit rate, both directions (the FT2232H's channel B).
 pub const UART_BAUD: usize = 115200;
 /// Clock cycles per UART bit on the board: round(BOARD_CLOCK_HZ / UART_BAUD) (a test checks it). The simulated board SoC uses the same divider.
-pub const BOARD_UART_DIV: usize = 156;
+pub const BOARD_UART_DIV: usize = 176;
 /// Entries (32-bit words) of the engine's read-prefetch FIFO (the iCEBreaker build: BOARD_FETCH_FIFO_DEPTH).
 pub const FETCH_FIFO_DEPTH: usize = 4;
 

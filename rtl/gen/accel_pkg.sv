@@ -16,8 +16,8 @@ package accel_pkg;
   localparam int unsigned WBUF_DEPTH = 512;
   // Width of the conv engine's byte addresses inside the SoC: offsets within the 128 KiB RAM (the registers drop RAM_BASE's bit 17, the SPRAM arbiter ignores it).
   localparam int unsigned CONV_ADDR_BITS = 17;
-  // Conv engine lanes of the iCEBreaker build: one lane fits the UP5K next to PicoRV32 (docs/fpga.md).
-  localparam int unsigned BOARD_CONV_LANES = 1;
+  // Conv engine lanes of the iCEBreaker build: two fit the UP5K next to PicoRV32 with the YoWASP toolchain (docs/fpga.md: 5,086 of 5,280 LCs measured).
+  localparam int unsigned BOARD_CONV_LANES = 2;
   // Conv engine fetch FIFO depth of the iCEBreaker build (219 LCs less than 4; conv1 MAC utilisation 0.86 instead of 0.99).
   localparam int unsigned BOARD_FETCH_FIFO_DEPTH = 2;
   // 1: the iCEBreaker build carries the P-layer engine (it does not fit next to PicoRV32 and the conv engine yet: docs/fpga.md).
@@ -26,12 +26,12 @@ package accel_pkg;
   localparam int unsigned BOARD_FAST_MUL = 0;
   // The iCEBreaker's oscillator (pin 35), the PLL's reference.
   localparam int unsigned OSC_HZ = 12000000;
-  // The SoC clock of the iCEBreaker build: SB_PLL40_PAD output OSC_HZ * (DIVF + 1) / ((DIVR + 1) * 2^DIVQ) (icepll -i 12 -o 18). cnnfpga fpga build requires nextpnr's Fmax to exceed it by 5 %; every images/s figure of the board uses it.
-  localparam int unsigned BOARD_CLOCK_HZ = 18000000;
+  // The SoC clock of the iCEBreaker build: SB_PLL40_PAD output OSC_HZ * (DIVF + 1) / ((DIVR + 1) * 2^DIVQ) (icepll -i 12 -o 20.25). cnnfpga fpga build requires nextpnr's Fmax to exceed it by 5 %; every images/s figure of the board uses it.
+  localparam int unsigned BOARD_CLOCK_HZ = 20250000;
   // SB_PLL40 reference divider (DIVR) for BOARD_CLOCK_HZ.
   localparam int unsigned BOARD_PLL_DIVR = 0;
   // SB_PLL40 feedback divider (DIVF) for BOARD_CLOCK_HZ.
-  localparam int unsigned BOARD_PLL_DIVF = 47;
+  localparam int unsigned BOARD_PLL_DIVF = 53;
   // SB_PLL40 output divider (DIVQ, a power of two) for BOARD_CLOCK_HZ.
   localparam int unsigned BOARD_PLL_DIVQ = 5;
   // SB_PLL40 loop filter range for the PFD frequency OSC_HZ / (DIVR + 1) (icepll).
@@ -39,7 +39,7 @@ package accel_pkg;
   // UART bit rate, both directions (the FT2232H's channel B).
   localparam int unsigned UART_BAUD = 115200;
   // Clock cycles per UART bit on the board: round(BOARD_CLOCK_HZ / UART_BAUD) (a test checks it). The simulated board SoC uses the same divider.
-  localparam int unsigned BOARD_UART_DIV = 156;
+  localparam int unsigned BOARD_UART_DIV = 176;
   // Entries (32-bit words) of the engine's read-prefetch FIFO (the iCEBreaker build: BOARD_FETCH_FIFO_DEPTH).
   localparam int unsigned FETCH_FIFO_DEPTH = 4;
 

@@ -211,8 +211,14 @@ fn board_and_simulation_build_the_same_rtl() {
         .into_iter()
         .filter(|f| !f.starts_with("rtl/soc/sim/"))
         .collect();
-    assert_eq!(board, sim, "the board and the simulation build different RTL");
+    assert_eq!(
+        board, sim,
+        "the board and the simulation build different RTL"
+    );
     assert!(board.contains(&"rtl/board/icebreaker/icebreaker_soc.sv".to_string()));
     let top = std::fs::read_to_string(root.join("rtl/soc/sim/soc_sim_top.sv")).unwrap();
-    assert!(top.contains("icebreaker_soc #("), "soc_sim_top wraps the board SoC");
+    assert!(
+        top.contains("icebreaker_soc #("),
+        "soc_sim_top wraps the board SoC"
+    );
 }

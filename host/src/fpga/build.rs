@@ -395,7 +395,7 @@ fn place_and_route(
         b.top
     );
     write(&tmp.join("synth.ys"), script.as_bytes())?;
-    let mut yosys = Command::new("yosys");
+    let mut yosys = tools::command("yosys");
     yosys.args(["-q", "-l", "yosys.log", "-s", "synth.ys"]);
     let t = Instant::now();
     tools::run(
@@ -410,7 +410,7 @@ fn place_and_route(
     commands.push(tools::display(&yosys));
 
     progress(Stage::PlaceRoute);
-    let mut pnr = Command::new("nextpnr-ice40");
+    let mut pnr = tools::command("nextpnr-ice40");
     pnr.arg(format!("--{}", b.device))
         .args(["--package", b.package, "--json", "soc.json", "--pcf"])
         .arg(pcf)
@@ -451,7 +451,7 @@ fn place_and_route(
 
     let icetime_mhz = if tools::find("icetime").is_some() {
         progress(Stage::Timing);
-        let mut it = Command::new("icetime");
+        let mut it = tools::command("icetime");
         it.args(["-d", b.device, "-P", b.package, "-p"])
             .arg(pcf)
             .args(["-t", "soc.asc"]);
@@ -482,7 +482,7 @@ fn place_and_route(
     // Only designs that fit and meet timing are packed and cached.
     check_pnr(cfg, &result)?;
     progress(Stage::Pack);
-    let mut pack = Command::new("icepack");
+    let mut pack = tools::command("icepack");
     pack.args(["soc.asc", "bitstream.bin"]);
     tools::run("icepack", &mut pack, &tmp, None, None, None)?;
     commands.push(tools::display(&pack));

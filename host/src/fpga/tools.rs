@@ -5,8 +5,30 @@ use std::process::{Command, Stdio};
 
 use super::FpgaError;
 
-/// The path of `tool` on `PATH`, if any.
+/// The synthesis and place-and-route tools the project installs itself, pinned, from PyPI's
+/// YoWASP builds into the project venv (`scripts/setup.sh`): `.venv/bin/yowasp-<tool>`. They
+/// are preferred over Debian's older yosys 0.23 / nextpnr-ice40 0.4, which give the board build
+/// ~160 LCs more and a ~20 % lower Fmax (docs/fpga.md); `CNNFPGA_TOOLCHAIN=system` uses the
+/// tools on `PATH` instead.
+pub const YOWASP_TOOLS: [&str; 3] = ["yosys", "nextpnr-ice40", "icepack"];
+
+/// Where `tool` is run from: the project venv's YoWASP build for [`YOWASP_TOOLS`] (unless
+/// `CNNFPGA_TOOLCHAIN=system`), else the first match on `PATH`.
 pub fn find(tool: &str) -> Option<PathBuf> {
+    if YOWASP_TOOLS.contains(&tool) && std::env::var("CNNFPGA_TOOLCHAIN").as_deref() != Ok("system")
+    {
+        let p = super::board::repo_root()
+            .join(".venv/bin")
+            .join(format!("yowasp-{tool}"));
+        if is_executable(&p) {
+            return Some(p);
+        }
+    }
+    find_on_path(tool)
+}
+
+/// The path of `tool` on `PATH`, if any.
+pub fn find_on_path(tool: &str) -> Option<PathBuf> {
     let path = std::env::var_os("PATH")?;
     std::env::split_paths(&path)
         .map(|d| d.join(tool))
@@ -26,7 +48,13 @@ fn is_executable(p: &Path) -> bool {
     p.is_file()
 }
 
-/// Fails with [`FpgaError::ToolMissing`] for the first of `tools` not on `PATH`.
+/// A command for `tool` as [`find`] resolves it (the bare name if it is nowhere: running it
+/// then fails with the OS's error).
+pub fn command(tool: &str) -> Command {
+    Command::new(find(tool).unwrap_or_else(|| PathBuf::from(tool)))
+}
+
+/// Fails with [`FpgaError::ToolMissing`] for the first of `tools` that [`find`] cannot find.
 pub fn require(tools: &[&str]) -> Result<(), FpgaError> {
     match tools.iter().find(|t| find(t).is_none()) {
         Some(t) => Err(FpgaError::ToolMissing {
@@ -123,9 +151,10 @@ pub fn last_lines(s: &str, n: usize) -> String {
     lines[lines.len().saturating_sub(n)..].join("\n")
 }
 
-/// First line of `tool --version`-style output, for the cache key and the report.
+/// First line of `tool --version`-style output, for the cache key and the report (YoWASP's
+/// one-time "Preparing to run ..." notice skipped).
 pub fn version(tool: &str, arg: &str) -> String {
-    Command::new(tool)
+    command(tool)
         .arg(arg)
         .output()
         .map(|o| {
@@ -134,7 +163,11 @@ pub fn version(tool: &str, arg: &str) -> String {
                 String::from_utf8_lossy(&o.stdout),
                 String::from_utf8_lossy(&o.stderr)
             );
-            s.lines().next().unwrap_or("").trim().to_string()
+            s.lines()
+                .map(str::trim)
+                .find(|l| !l.is_empty() && !l.starts_with("Preparing to run"))
+                .unwrap_or("")
+                .to_string()
         })
         .unwrap_or_default()
 }
