@@ -14,6 +14,7 @@ pub mod fpga;
 pub mod layers;
 pub mod model;
 pub mod optim;
+pub mod outdir;
 pub mod plots;
 pub mod qmodel;
 pub mod quant;

@@ -283,6 +283,44 @@ fn save_checkpoint(
     Ok(())
 }
 
+/// The first setting of `now` that a resumed run may not change from `was` (everything but
+/// `epochs` and `patience`, which only say when to stop): `(name, was, now)`.
+pub fn changed_setting(
+    was: &TrainConfig,
+    now: &TrainConfig,
+) -> Option<(&'static str, String, String)> {
+    let d = |name, a: String, b: String| (a != b).then_some((name, a, b));
+    d(
+        "optimizer",
+        format!("{:?}", was.optim),
+        format!("{:?}", now.optim),
+    )
+    .or_else(|| {
+        d(
+            "batch size",
+            was.batch_size.to_string(),
+            now.batch_size.to_string(),
+        )
+    })
+    .or_else(|| d("seed", was.seed.to_string(), now.seed.to_string()))
+    .or_else(|| d("augmentation", aug(&was.augment), aug(&now.augment)))
+    .or_else(|| {
+        d(
+            "augment factor",
+            was.augment_factor.to_string(),
+            now.augment_factor.to_string(),
+        )
+    })
+}
+
+fn aug(a: &Option<AugmentConfig>) -> String {
+    match a {
+        None => "off".into(),
+        Some(c) if *c == AugmentConfig::default() => "on".into(),
+        Some(c) => format!("{c:?}"),
+    }
+}
+
 fn load_checkpoint(
     dir: &Path,
     net: &mut Net,
@@ -306,13 +344,11 @@ fn load_checkpoint(
     if state.arch != net.arch {
         return Err(bad("architecture differs from this run".into()));
     }
-    if state.config.optim != cfg.optim
-        || state.config.batch_size != cfg.batch_size
-        || state.config.seed != cfg.seed
-    {
-        return Err(bad(
-            "optimizer, batch size or seed differs from this run".into()
-        ));
+    if let Some((name, was, now)) = changed_setting(&state.config, cfg) {
+        return Err(bad(format!(
+            "{name} differs from the checkpoint's (checkpoint {was}, this run {now}): resume \
+             with the same settings, or start afresh without --resume"
+        )));
     }
     if (state.train_len, state.val_len) != (train_len, val_len) {
         return Err(bad(format!(

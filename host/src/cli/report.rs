@@ -4,6 +4,7 @@ use std::path::PathBuf;
 
 use indicatif::{MultiProgress, ProgressBar, ProgressStyle};
 
+use crate::outdir::{Input, OutDir, Producer};
 use crate::report::{run as run_report, Observer, ReportConfig};
 use crate::train::{EpochStats, Progress};
 
@@ -70,6 +71,10 @@ pub struct Args {
     /// No progress bars.
     #[arg(long, short)]
     pub quiet: bool,
+    /// Write into an existing --out even if it is not a previous `report` output (never an
+    /// input).
+    #[arg(long)]
+    pub force: bool,
 }
 
 struct Bars {
@@ -160,6 +165,11 @@ impl Observer for Bars {
 
 /// Runs `cnnfpga report`.
 pub fn run(a: Args) -> anyhow::Result<()> {
+    let mut inputs = vec![Input::new("--data", &a.data)];
+    inputs.extend(a.test.as_deref().map(|p| Input::new("--test", p)));
+    inputs.extend(a.pretrain.as_deref().map(|p| Input::new("--pretrain", p)));
+    // Checked, not staged: the report fills --out in place (it reuses `pretrained/` there).
+    OutDir::prepare(&a.out, Producer::Report, &inputs, a.force)?;
     let mut c = ReportConfig::paper(a.data, a.out);
     c.test = a.test;
     c.pretrain = a.pretrain;
