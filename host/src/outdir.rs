@@ -86,8 +86,12 @@ pub enum Producer {
 }
 
 fn json_file(p: &Path) -> Result<serde_json::Value, String> {
-    let bytes = fs::read(p).map_err(|e| format!("no readable {}: {e}", p.display()))?;
-    serde_json::from_slice(&bytes).map_err(|e| format!("{} is not JSON: {e}", p.display()))
+    let name = p.file_name().unwrap_or_default().to_string_lossy();
+    let bytes = fs::read(p).map_err(|e| match e.kind() {
+        std::io::ErrorKind::NotFound => format!("no {name}"),
+        _ => format!("{name}: {e}"),
+    })?;
+    serde_json::from_slice(&bytes).map_err(|e| format!("{name} is not JSON: {e}"))
 }
 
 fn has_format(dir: &Path, file: &str, format: &str) -> Result<(), String> {
