@@ -637,6 +637,9 @@ pub struct ModelMeta {
     pub final_metrics: serde_json::Value,
 }
 
+/// A file of an output directory: name and bytes.
+pub type NamedFile = (&'static str, Vec<u8>);
+
 /// A loaded model directory.
 #[derive(Clone, Debug)]
 pub struct SavedModel {
@@ -717,7 +720,7 @@ impl SavedModel {
         net: &Net,
         mut meta: ModelMeta,
         dir: &Path,
-    ) -> Result<(ModelMeta, Vec<(&'static str, Vec<u8>)>), ModelError> {
+    ) -> Result<(ModelMeta, Vec<NamedFile>), ModelError> {
         let weights = net.to_safetensors()?;
         meta.format = FORMAT_NAME.into();
         meta.format_version = FORMAT_VERSION;

@@ -164,7 +164,8 @@ fn foreign_directories_and_files_are_refused() {
     fs::write(&file, b"a file").unwrap();
 
     // Every command that writes an --out checks it before any work.
-    let cases: Vec<(Vec<&str>, Vec<(&str, PathBuf)>)> = vec![
+    type Case<'a> = (Vec<&'a str>, Vec<(&'a str, PathBuf)>);
+    let cases: Vec<Case> = vec![
         (
             vec!["train", "--arch", "mlp", "-q"],
             vec![("--data", sample())],
