@@ -26,8 +26,10 @@ use crate::model::write_dir_atomic;
 #[non_exhaustive]
 pub enum OutDirError {
     /// `--out` is an input, holds one, or lies inside one.
-    #[error("--out {out} {relation} the {flag} input {input}: refusing to write there (even with --force)")]
+    #[error("{option} {out} {relation} the {flag} input {input}: refusing to write there (even with --force)")]
     OverlapsInput {
+        /// The output option (`--out`, `--trace`).
+        option: &'static str,
         /// The output path.
         out: PathBuf,
         /// `is`, `contains` or `is inside`.
@@ -211,6 +213,38 @@ pub fn resolve(p: &Path) -> PathBuf {
     abs
 }
 
+/// Checks a single output *file* (`sim --trace`; errors say `--trace`): never equal to an input, nor inside an input
+/// directory (an existing file of another name is the user's to overwrite, as with any
+/// `--trace`-style option).
+pub fn check_out_file(out: &Path, inputs: &[Input]) -> Result<(), OutDirError> {
+    let o = resolve(out);
+    for i in inputs {
+        let ip = resolve(&i.path);
+        let relation = if o == ip {
+            "is"
+        } else if o.starts_with(&ip) {
+            "is inside"
+        } else {
+            continue;
+        };
+        return Err(OutDirError::OverlapsInput {
+            option: "--trace",
+            out: out.to_path_buf(),
+            relation,
+            flag: i.flag.clone(),
+            input: i.path.clone(),
+        });
+    }
+    if out.is_dir() {
+        return Err(OutDirError::Io {
+            op: "writing",
+            path: out.to_path_buf(),
+            source: std::io::Error::other("is a directory"),
+        });
+    }
+    Ok(())
+}
+
 /// A checked output directory.
 #[derive(Clone, Debug)]
 pub struct OutDir {
@@ -242,6 +276,7 @@ impl OutDir {
             };
             if let Some(relation) = relation {
                 return Err(OutDirError::OverlapsInput {
+                    option: "--out",
                     out: out.to_path_buf(),
                     relation,
                     flag: i.flag.clone(),

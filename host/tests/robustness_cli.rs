@@ -652,6 +652,7 @@ fn resume_refuses_changed_augmentation() {
     let ck = CheckpointOptions {
         dir: Some(tmp.path().join("ckpt")),
         resume: true,
+        ..Default::default()
     };
     let arch = Arch::mlp(5, 4);
     let cfg = TrainConfig {
@@ -672,6 +673,19 @@ fn resume_refuses_changed_augmentation() {
     assert!(matches!(e, TrainError::Checkpoint { .. }), "{e}");
     assert!(e.to_string().contains("augmentation"), "{e}");
     assert!(e.to_string().contains("checkpoint off, this run on"), "{e}");
+    // So is a changed setting outside TrainConfig (the CLI records --data, --val-split, ...).
+    let other = CheckpointOptions {
+        run_settings: [("--val-split".to_string(), "0.3".to_string())].into(),
+        ..ck.clone()
+    };
+    let mut net = Net::init(arch.clone(), &mut Rng::new(1)).unwrap();
+    let e = train(&mut net, &tr, &va, &cfg, None, &other, &mut NoProgress).unwrap_err();
+    assert!(
+        e.to_string().contains(
+            "--val-split differs from the checkpoint's (checkpoint (none), this run 0.3)"
+        ),
+        "{e}"
+    );
     // More epochs with the same settings resume.
     let more = TrainConfig { epochs: 2, ..cfg };
     let mut net = Net::init(arch, &mut Rng::new(1)).unwrap();
@@ -713,4 +727,31 @@ fn predict_takes_quantised_directories() {
             .sum();
         assert!((p - 1.0).abs() < 1e-3, "{line}");
     }
+}
+
+#[test]
+fn sim_trace_never_overwrites_an_input() {
+    let tmp = tempfile::tempdir().unwrap();
+    let q = tmp.path().join("q");
+    copy_dir(&shipped_int(), &q);
+    let img = tmp.path().join("cat.jpg");
+    fs::copy(sample().join("cat/0000.jpg"), &img).unwrap();
+    let before = (snapshot(&q), fs::read(&img).unwrap());
+    for (trace, needle) in [
+        (img.clone(), "is the --image input"),
+        (q.join("model.blob"), "is inside the --model input"),
+        (q.join("new.fst"), "is inside the --model input"),
+    ] {
+        let o = bin()
+            .args(["sim", "--model"])
+            .arg(&q)
+            .arg("--image")
+            .arg(&img)
+            .arg("--trace")
+            .arg(&trace)
+            .output()
+            .unwrap();
+        refused(&o, needle);
+    }
+    assert_eq!((snapshot(&q), fs::read(&img).unwrap()), before);
 }

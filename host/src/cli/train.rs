@@ -250,9 +250,30 @@ pub fn run(a: Args) -> anyhow::Result<()> {
         augment: a.augment.then(AugmentConfig::default),
         augment_factor: a.augment_factor,
     };
+    let run_settings = [
+        (
+            "--data",
+            crate::outdir::resolve(&a.data).display().to_string(),
+        ),
+        ("--val-split", a.val_split.to_string()),
+        ("--arch", a.arch.clone()),
+        ("--hidden", a.hidden.to_string()),
+        ("--dropout", a.dropout.to_string()),
+        (
+            "--init-from",
+            a.init_from
+                .as_deref()
+                .map(|p| crate::outdir::resolve(p).display().to_string())
+                .unwrap_or_else(|| "(none)".into()),
+        ),
+    ];
     let ckpt = CheckpointOptions {
         dir: Some(checkpoint_dir(&a.out)),
         resume: a.resume,
+        run_settings: run_settings
+            .into_iter()
+            .map(|(k, v)| (k.to_string(), v))
+            .collect(),
     };
     let mut bars = Bars {
         quiet: a.quiet,
