@@ -755,3 +755,36 @@ fn sim_trace_never_overwrites_an_input() {
     }
     assert_eq!((snapshot(&q), fs::read(&img).unwrap()), before);
 }
+
+#[test]
+fn report_is_staged_and_records_its_real_out() {
+    let tmp = tempfile::tempdir().unwrap();
+    let rep = tmp.path().join("rep");
+    let report = |extra: &[&str]| {
+        bin()
+            .args([
+                "report", "--quick", "--quiet", "--seeds", "1", "--epochs", "1",
+            ])
+            .args(extra)
+            .arg("--data")
+            .arg(sample())
+            .arg("--out")
+            .arg(&rep)
+            .output()
+            .unwrap()
+    };
+    ok(&report(&[]));
+    let metrics: serde_json::Value =
+        serde_json::from_slice(&fs::read(rep.join("metrics.json")).unwrap()).unwrap();
+    assert_eq!(metrics["settings"]["out"], rep.display().to_string());
+    let before = snapshot(&rep);
+    // A failing run (a missing --test folder) leaves the previous report as it was.
+    let o = report(&["--test", "/nonexistent/test-folder"]);
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    assert_eq!(snapshot(&rep), before);
+    let names: Vec<_> = fs::read_dir(tmp.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
+    assert_eq!(names, [std::ffi::OsString::from("rep")]);
+}

@@ -168,9 +168,16 @@ pub fn run(a: Args) -> anyhow::Result<()> {
     let mut inputs = vec![Input::new("--data", &a.data)];
     inputs.extend(a.test.as_deref().map(|p| Input::new("--test", p)));
     inputs.extend(a.pretrain.as_deref().map(|p| Input::new("--pretrain", p)));
-    // Checked, not staged: the report fills --out in place (it reuses `pretrained/` there).
-    OutDir::prepare(&a.out, Producer::Report, &inputs, a.force)?;
+    let out = OutDir::prepare(&a.out, Producer::Report, &inputs, a.force)?;
+    // Written into a sibling staging directory, renamed over --out when complete. The
+    // pretraining cache of a previous report is carried over (reused if its settings match).
+    let staging = out.stage()?;
+    let old_cache = a.out.join("pretrained");
+    if let Ok(m) = crate::model::SavedModel::load(&old_cache) {
+        crate::model::SavedModel::save(&m.net, m.meta, &staging.path().join("pretrained"))?;
+    }
     let mut c = ReportConfig::paper(a.data, a.out);
+    c.write_dir = Some(staging.path().to_path_buf());
     c.test = a.test;
     c.pretrain = a.pretrain;
     c.seeds = a.seeds.unwrap_or(if a.quick { 1 } else { 3 });
@@ -208,6 +215,7 @@ pub fn run(a: Args) -> anyhow::Result<()> {
         max_epochs: 0,
     };
     let r = run_report(&c, &mut bars)?;
+    staging.commit()?;
     if let Some(o) = bars.overall.take() {
         o.finish_and_clear();
     }
