@@ -90,17 +90,7 @@ fn is_image_name(p: &Path) -> bool {
 /// Decodes one image file (format from content), converts to RGB and resizes to 64x64
 /// (triangle filter; images already 64x64 are untouched). Returns HWC bytes.
 pub fn load_image(path: &Path) -> Result<Vec<u8>, DataError> {
-    let err = |reason: String| DataError::Image {
-        path: path.to_path_buf(),
-        reason,
-    };
-    let img = image::ImageReader::open(path)
-        .map_err(|e| err(e.to_string()))?
-        .with_guessed_format()
-        .map_err(|e| err(e.to_string()))?
-        .decode()
-        .map_err(|e| err(e.to_string()))?
-        .to_rgb8();
+    let img = decode_rgb(path)?;
     let s = IMAGE_SIZE as u32;
     let img = if img.dimensions() == (s, s) {
         img
@@ -108,6 +98,90 @@ pub fn load_image(path: &Path) -> Result<Vec<u8>, DataError> {
         image::imageops::resize(&img, s, s, FilterType::Triangle)
     };
     Ok(img.into_raw())
+}
+
+/// Decodes one image file (format from content; a JPEG must be complete, see
+/// [`jpeg_complete`]) to RGB at its own size.
+pub fn decode_rgb(path: &Path) -> Result<image::RgbImage, DataError> {
+    let err = |reason: String| DataError::Image {
+        path: path.to_path_buf(),
+        reason,
+    };
+    let bytes = std::fs::read(path).map_err(|e| err(e.to_string()))?;
+    if bytes.starts_with(&[0xFF, 0xD8]) {
+        // The JPEG decoder fills a scan cut short with grey and reports success.
+        jpeg_complete(&bytes).map_err(err)?;
+    }
+    let img = image::ImageReader::new(std::io::Cursor::new(&bytes))
+        .with_guessed_format()
+        .map_err(|e| err(e.to_string()))?
+        .decode()
+        .map_err(|e| err(e.to_string()))?
+        .to_rgb8();
+    Ok(img)
+}
+
+/// Checks that a JPEG's marker structure runs from SOI to EOI: segments are skipped by their
+/// length, entropy-coded data after each SOS up to the next marker (stuffed `FF 00`, restart
+/// markers `FF D0..D7` and fill bytes `FF FF` belong to the data). A file cut anywhere before
+/// its EOI (in particular mid-scan) fails, whatever an embedded thumbnail's EOI says.
+pub fn jpeg_complete(b: &[u8]) -> Result<(), String> {
+    let truncated = |at: usize| {
+        Err(format!(
+            "truncated JPEG: no end-of-image marker ({at} of {} bytes parsed)",
+            b.len()
+        ))
+    };
+    if !b.starts_with(&[0xFF, 0xD8]) {
+        return Err("not a JPEG (no start-of-image marker)".into());
+    }
+    let mut i = 2;
+    loop {
+        // at a marker: skip fill bytes
+        if b.get(i) != Some(&0xFF) {
+            return match b.get(i) {
+                None => truncated(i),
+                Some(x) => Err(format!(
+                    "corrupt JPEG: byte {x:#04x} at {i} where a marker belongs"
+                )),
+            };
+        }
+        while b.get(i) == Some(&0xFF) {
+            i += 1;
+        }
+        let Some(&m) = b.get(i) else {
+            return truncated(i);
+        };
+        i += 1;
+        match m {
+            0xD9 => return Ok(()),
+            0x01 | 0xD0..=0xD7 => continue, // no length
+            _ => {}
+        }
+        let (Some(&hi), Some(&lo)) = (b.get(i), b.get(i + 1)) else {
+            return truncated(i);
+        };
+        let len = usize::from(hi) << 8 | usize::from(lo);
+        if len < 2 {
+            return Err(format!("corrupt JPEG: segment length {len} at {i}"));
+        }
+        i += len;
+        if i > b.len() {
+            return truncated(b.len());
+        }
+        if m == 0xDA {
+            // entropy-coded data up to the next real marker
+            loop {
+                match (b.get(i), b.get(i + 1)) {
+                    (Some(0xFF), Some(0x00 | 0xD0..=0xD7)) => i += 2,
+                    (Some(0xFF), Some(0xFF)) => i += 1, // fill byte before a marker
+                    (Some(0xFF), Some(_)) => break,
+                    (Some(_), _) => i += 1,
+                    (None, _) => return truncated(i),
+                }
+            }
+        }
+    }
 }
 
 /// Sorted class folder names of `dir` (hidden entries ignored).

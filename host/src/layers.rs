@@ -134,7 +134,11 @@ impl LayerSpec {
                 }
                 Ok([s[0] / 2, s[1] / 2, s[2]])
             }
-            LayerSpec::Flatten => Ok([1, 1, s[0] * s[1] * s[2]]),
+            LayerSpec::Flatten => s[0]
+                .checked_mul(s[1])
+                .and_then(|v| v.checked_mul(s[2]))
+                .map(|n| [1, 1, n])
+                .ok_or_else(|| bad("a shape whose size fits in usize".into())),
             LayerSpec::Dense { inputs, outputs } => {
                 if outputs == 0 {
                     return Err(LayerError::Invalid {

@@ -15,6 +15,7 @@ pub mod layers;
 pub mod model;
 pub mod onnx;
 pub mod optim;
+pub mod outdir;
 pub mod plots;
 pub mod qmodel;
 pub mod quant;

@@ -90,6 +90,18 @@ pub enum ModelError {
         /// What was found.
         got: String,
     },
+    /// A `model.json` field holds a value this build cannot use.
+    #[error("{path}: field `{field}` is {found}, but {supported}")]
+    Field {
+        /// The `model.json` path.
+        path: PathBuf,
+        /// The field (`arch.input`).
+        field: &'static str,
+        /// What it holds.
+        found: String,
+        /// What is supported.
+        supported: String,
+    },
     /// The safetensors container is malformed.
     #[error("safetensors: {0}")]
     SafeTensors(String),
@@ -625,6 +637,9 @@ pub struct ModelMeta {
     pub final_metrics: serde_json::Value,
 }
 
+/// A file of an output directory: name and bytes.
+pub type NamedFile = (&'static str, Vec<u8>);
+
 /// A loaded model directory.
 #[derive(Clone, Debug)]
 pub struct SavedModel {
@@ -691,7 +706,21 @@ pub fn write_dir_atomic(target: &Path, files: &[(&str, &[u8])]) -> Result<(), Mo
 impl SavedModel {
     /// Writes the model directory atomically; fills in the format fields, parameter count and
     /// weights hash of `meta`.
-    pub fn save(net: &Net, mut meta: ModelMeta, dir: &Path) -> Result<ModelMeta, ModelError> {
+    pub fn save(net: &Net, meta: ModelMeta, dir: &Path) -> Result<ModelMeta, ModelError> {
+        let (meta, files) = SavedModel::files(net, meta, dir)?;
+        let refs: Vec<(&str, &[u8])> = files.iter().map(|(n, b)| (*n, b.as_slice())).collect();
+        write_dir_atomic(dir, &refs)?;
+        Ok(meta)
+    }
+
+    /// The files of a model directory (`weights.safetensors`, `model.json`) for
+    /// [`SavedModel::save`] or [`crate::outdir::OutDir::write_files`]; fills in `meta` as `save`
+    /// does. `dir` only names the directory in errors.
+    pub fn files(
+        net: &Net,
+        mut meta: ModelMeta,
+        dir: &Path,
+    ) -> Result<(ModelMeta, Vec<NamedFile>), ModelError> {
         let weights = net.to_safetensors()?;
         meta.format = FORMAT_NAME.into();
         meta.format_version = FORMAT_VERSION;
@@ -703,8 +732,7 @@ impl SavedModel {
             path: dir.join(META_FILE),
             source,
         })?;
-        write_dir_atomic(dir, &[(WEIGHTS_FILE, &weights), (META_FILE, &json)])?;
-        Ok(meta)
+        Ok((meta, vec![(WEIGHTS_FILE, weights), (META_FILE, json)]))
     }
 
     /// Loads and checks a model directory (format version, weights hash, tensor shapes).
@@ -735,6 +763,53 @@ impl SavedModel {
         let meta: ModelMeta = serde_json::from_value(head).map_err(|source| ModelError::Json {
             path: mp.clone(),
             source,
+        })?;
+        let field = |field, found: String, supported: String| ModelError::Field {
+            path: mp.clone(),
+            field,
+            found,
+            supported,
+        };
+        // The data pipeline (crate::data) decodes every image to IMAGE_SIZE x IMAGE_SIZE RGB
+        // and the layers take the batch as is: no other input shape can be evaluated.
+        let want = [IMAGE_SIZE, IMAGE_SIZE, 3];
+        if meta.arch.input != want {
+            return Err(field(
+                "arch.input",
+                format!("{:?}", meta.arch.input),
+                format!("the data pipeline feeds {want:?} (h, w, c) images"),
+            ));
+        }
+        let norm = Normalization::default();
+        if meta.normalization.scale != norm.scale || meta.normalization.channels != norm.channels {
+            return Err(field(
+                "normalization",
+                format!(
+                    "scale {} channels {}",
+                    meta.normalization.scale, meta.normalization.channels
+                ),
+                format!(
+                    "this build applies only scale {} channels {}",
+                    norm.scale, norm.channels
+                ),
+            ));
+        }
+        // A plain file name inside the directory: never a path elsewhere.
+        if Path::new(&meta.weights_file).file_name()
+            != Some(std::ffi::OsStr::new(&meta.weights_file))
+        {
+            return Err(field(
+                "weights_file",
+                format!("{:?}", meta.weights_file),
+                "it must be a file name inside the model directory".into(),
+            ));
+        }
+        meta.arch.validate().map_err(|e| {
+            field(
+                "arch.layers",
+                e.to_string(),
+                "the layers must chain from the input to the classifier".into(),
+            )
         })?;
         let wp = dir.join(&meta.weights_file);
         let bytes = fs::read(&wp).map_err(io_err("read", &wp))?;

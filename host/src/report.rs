@@ -93,8 +93,12 @@ pub struct ReportConfig {
     pub test: Option<PathBuf>,
     /// Pretraining folder (any classes); enables the fine-tuned configuration.
     pub pretrain: Option<PathBuf>,
-    /// Output directory.
+    /// Output directory (as recorded in the report).
     pub out: PathBuf,
+    /// Where the files are written when not `out` itself: the CLI's staging directory, renamed
+    /// over `out` when the report is complete. Not recorded.
+    #[serde(skip)]
+    pub write_dir: Option<PathBuf>,
     /// Runs per configuration (seeds `base_seed .. base_seed + seeds`).
     pub seeds: usize,
     /// First seed; also the seed of the test split.
@@ -130,6 +134,11 @@ pub struct ReportConfig {
 }
 
 impl ReportConfig {
+    /// The directory files are written to: [`ReportConfig::write_dir`], else `out`.
+    pub fn dir(&self) -> &Path {
+        self.write_dir.as_deref().unwrap_or(&self.out)
+    }
+
     /// The paper's settings: CNN Adam lr 1e-3, MLP SGD lr 0.1, batch 128, early stopping
     /// (patience 15, at most 150 epochs; pretraining at most 80); 3 seeds, 20 % test, 20 % of the rest for validation.
     /// Dropout 0.25 (the paper gives none; 0.25 trained a little better than 0.5 on animals5).
@@ -139,6 +148,7 @@ impl ReportConfig {
             test: None,
             pretrain: None,
             out,
+            write_dir: None,
             seeds: 3,
             base_seed: 42,
             test_split: 0.2,
@@ -513,17 +523,18 @@ fn pretrain(
     obs: &mut dyn Observer,
     total: usize,
 ) -> Result<(SavedModel, serde_json::Value), ReportError> {
-    let cache = c.out.join("pretrained");
+    let cache = c.dir().join("pretrained");
+    let shown = c.out.join("pretrained");
     let key = pretrain_key(c, dir);
     if let Ok(m) = SavedModel::load(&cache) {
         if m.meta.train_config.get("cache_key") == Some(&key) {
             obs.note(&format!(
                 "pretrained model reused from {} (same settings)",
-                cache.display()
+                shown.display()
             ));
             let info = json!({
                 "cached": true,
-                "dir": cache.display().to_string(),
+                "dir": shown.display().to_string(),
                 "classes": m.meta.classes.len(),
                 "best_epoch": m.meta.best_epoch,
                 "val_accuracy": m.meta.final_metrics.get("accuracy"),
@@ -582,7 +593,7 @@ fn pretrain(
     SavedModel::save(&net, meta.clone(), &cache).map_err(model_err("saving pretrained CNN"))?;
     let info = json!({
         "cached": false,
-        "dir": cache.display().to_string(),
+        "dir": shown.display().to_string(),
         "classes": ds.classes.len(),
         "train_images": tr.len(),
         "val_images": va.len(),
@@ -717,9 +728,9 @@ fn write_file(path: &Path, bytes: &[u8]) -> Result<(), ReportError> {
 pub fn run(c: &ReportConfig, obs: &mut dyn Observer) -> Result<Report, ReportError> {
     c.validate()?;
     let t0 = Instant::now();
-    std::fs::create_dir_all(&c.out).map_err(|source| ReportError::Io {
+    std::fs::create_dir_all(c.dir()).map_err(|source| ReportError::Io {
         op: "create",
-        path: c.out.clone(),
+        path: c.dir().to_path_buf(),
         source,
     })?;
     let ds = load("data", &c.data, obs)?;
@@ -853,7 +864,7 @@ pub fn run(c: &ReportConfig, obs: &mut dyn Observer) -> Result<Report, ReportErr
                     rec.best_epoch,
                     &rec.test,
                 );
-                let dir = c.out.join("models").join(cfg.id());
+                let dir = c.dir().join("models").join(cfg.id());
                 SavedModel::save(&net, meta, &dir)
                     .map_err(model_err(format!("saving {}", dir.display())))?;
                 first.push((cfg, net));
@@ -927,7 +938,7 @@ pub fn run(c: &ReportConfig, obs: &mut dyn Observer) -> Result<Report, ReportErr
         )
     };
     let (a, b) = (series(cnn_run), series(mlp_run));
-    let path = c.out.join("learning_curves.png");
+    let path = c.dir().join("learning_curves.png");
     plots::learning_curves(
         &path,
         &[
@@ -955,7 +966,7 @@ pub fn run(c: &ReportConfig, obs: &mut dyn Observer) -> Result<Report, ReportErr
     let flat = |m: &Metrics| -> Vec<usize> { m.confusion.iter().flatten().copied().collect() };
     let (cc, mc) = (flat(&cnn_run.test), flat(&mlp_run.test));
     plots::confusion_matrices(
-        &c.out.join("confusion_matrices.png"),
+        &c.dir().join("confusion_matrices.png"),
         &names,
         &[
             Confusion {
@@ -987,7 +998,7 @@ pub fn run(c: &ReportConfig, obs: &mut dyn Observer) -> Result<Report, ReportErr
             predicted: p,
         })
         .collect();
-    plots::prediction_grid(&c.out.join("prediction_grid.png"), &names, &samples, 8)?;
+    plots::prediction_grid(&c.dir().join("prediction_grid.png"), &names, &samples, 8)?;
     files.push("prediction_grid.png".to_string());
 
     let vals = |m: &Metrics| {
@@ -1001,7 +1012,7 @@ pub fn run(c: &ReportConfig, obs: &mut dyn Observer) -> Result<Report, ReportErr
     };
     let (cv, mv) = (vals(&cnn_run.test), vals(&mlp_run.test));
     plots::comparison_bars(
-        &c.out.join("comparison_bars.png"),
+        &c.dir().join("comparison_bars.png"),
         &format!("Test set, seed {}: {cnn_label} vs {mlp_label}", c.base_seed),
         &[
             "accuracy",
@@ -1041,7 +1052,7 @@ pub fn run(c: &ReportConfig, obs: &mut dyn Observer) -> Result<Report, ReportErr
         })
         .collect();
     plots::ablation_bars(
-        &c.out.join("ablation_bars.png"),
+        &c.dir().join("ablation_bars.png"),
         "Test accuracy per configuration (mean ± std over seeds)",
         "test accuracy",
         &seed_runs,
@@ -1066,11 +1077,11 @@ pub fn run(c: &ReportConfig, obs: &mut dyn Observer) -> Result<Report, ReportErr
     };
     let json = serde_json::to_vec_pretty(&report).map_err(|e| ReportError::Io {
         op: "serialise",
-        path: c.out.join("metrics.json"),
+        path: c.dir().join("metrics.json"),
         source: e.into(),
     })?;
-    write_file(&c.out.join("metrics.json"), &json)?;
-    write_file(&c.out.join("report.md"), markdown(&report).as_bytes())?;
+    write_file(&c.dir().join("metrics.json"), &json)?;
+    write_file(&c.dir().join("report.md"), markdown(&report).as_bytes())?;
     Ok(report)
 }
 

@@ -124,13 +124,7 @@ pub fn load_input(path: &Path, model: &Model<'_>) -> Result<Vec<u8>, SimError> {
     if (s.h, s.w) == (crate::model::IMAGE_SIZE, crate::model::IMAGE_SIZE) {
         return Ok(crate::data::load_image(path)?);
     }
-    let img = image::ImageReader::open(path)
-        .map_err(|e| bad(e.to_string()))?
-        .with_guessed_format()
-        .map_err(|e| bad(e.to_string()))?
-        .decode()
-        .map_err(|e| bad(e.to_string()))?
-        .to_rgb8();
+    let img = crate::data::decode_rgb(path)?;
     let img = image::imageops::resize(
         &img,
         s.w as u32,

@@ -149,6 +149,10 @@ pub struct CheckpointOptions {
     pub dir: Option<PathBuf>,
     /// Continue from the checkpoint in `dir` if it exists.
     pub resume: bool,
+    /// Settings outside [`TrainConfig`] that shape the run (the CLI's `--data`, `--val-split`,
+    /// `--init-from`, ...: name -> value), recorded in the checkpoint; a resume with any of
+    /// them changed is refused, naming it.
+    pub run_settings: std::collections::BTreeMap<String, String>,
 }
 
 /// One training item of an epoch: image index and augmentation slot (`None` = unaugmented).
@@ -226,6 +230,9 @@ struct CheckpointState {
     best_epoch: usize,
     best_val_loss: f32,
     bad_epochs: usize,
+    /// [`CheckpointOptions::run_settings`] (absent in older checkpoints: not compared).
+    #[serde(default)]
+    run_settings: Option<std::collections::BTreeMap<String, String>>,
 }
 
 const CKPT_FORMAT: &str = "cnnfpga-checkpoint-v1";
@@ -245,8 +252,8 @@ fn save_checkpoint(
     net: &Net,
     st: &LoopState,
     cfg: &TrainConfig,
-    train_len: usize,
-    val_len: usize,
+    (train_len, val_len): (usize, usize),
+    run_settings: &std::collections::BTreeMap<String, String>,
 ) -> Result<(), TrainError> {
     let state = CheckpointState {
         format: CKPT_FORMAT.into(),
@@ -261,6 +268,7 @@ fn save_checkpoint(
         best_epoch: st.best_epoch,
         best_val_loss: st.best_val_loss,
         bad_epochs: st.bad_epochs,
+        run_settings: Some(run_settings.clone()),
     };
     let mut tensors = Vec::new();
     for (i, p) in net.params.iter().enumerate() {
@@ -283,13 +291,51 @@ fn save_checkpoint(
     Ok(())
 }
 
+/// The first setting of `now` that a resumed run may not change from `was` (everything but
+/// `epochs` and `patience`, which only say when to stop): `(name, was, now)`.
+pub fn changed_setting(
+    was: &TrainConfig,
+    now: &TrainConfig,
+) -> Option<(&'static str, String, String)> {
+    let d = |name, a: String, b: String| (a != b).then_some((name, a, b));
+    d(
+        "optimizer",
+        format!("{:?}", was.optim),
+        format!("{:?}", now.optim),
+    )
+    .or_else(|| {
+        d(
+            "batch size",
+            was.batch_size.to_string(),
+            now.batch_size.to_string(),
+        )
+    })
+    .or_else(|| d("seed", was.seed.to_string(), now.seed.to_string()))
+    .or_else(|| d("augmentation", aug(&was.augment), aug(&now.augment)))
+    .or_else(|| {
+        d(
+            "augment factor",
+            was.augment_factor.to_string(),
+            now.augment_factor.to_string(),
+        )
+    })
+}
+
+fn aug(a: &Option<AugmentConfig>) -> String {
+    match a {
+        None => "off".into(),
+        Some(c) if *c == AugmentConfig::default() => "on".into(),
+        Some(c) => format!("{c:?}"),
+    }
+}
+
 fn load_checkpoint(
     dir: &Path,
     net: &mut Net,
     st: &mut LoopState,
     cfg: &TrainConfig,
-    train_len: usize,
-    val_len: usize,
+    (train_len, val_len): (usize, usize),
+    run_settings: &std::collections::BTreeMap<String, String>,
 ) -> Result<(), TrainError> {
     let bad = |what: String| TrainError::Checkpoint {
         path: dir.into(),
@@ -306,13 +352,26 @@ fn load_checkpoint(
     if state.arch != net.arch {
         return Err(bad("architecture differs from this run".into()));
     }
-    if state.config.optim != cfg.optim
-        || state.config.batch_size != cfg.batch_size
-        || state.config.seed != cfg.seed
-    {
-        return Err(bad(
-            "optimizer, batch size or seed differs from this run".into()
-        ));
+    if let Some(was) = &state.run_settings {
+        let none = String::from("(none)");
+        for k in was.keys().chain(run_settings.keys()) {
+            let (a, b) = (
+                was.get(k).unwrap_or(&none),
+                run_settings.get(k).unwrap_or(&none),
+            );
+            if a != b {
+                return Err(bad(format!(
+                    "{k} differs from the checkpoint's (checkpoint {a}, this run {b}): resume \
+                     with the same settings, or start afresh without --resume"
+                )));
+            }
+        }
+    }
+    if let Some((name, was, now)) = changed_setting(&state.config, cfg) {
+        return Err(bad(format!(
+            "{name} differs from the checkpoint's (checkpoint {was}, this run {now}): resume \
+             with the same settings, or start afresh without --resume"
+        )));
     }
     if (state.train_len, state.val_len) != (train_len, val_len) {
         return Err(bad(format!(
@@ -396,7 +455,14 @@ pub fn train(
     };
     if let (Some(dir), true) = (&checkpoint.dir, checkpoint.resume) {
         if dir.join("state.json").exists() {
-            load_checkpoint(dir, net, &mut st, cfg, train_set.len(), val_set.len())?;
+            load_checkpoint(
+                dir,
+                net,
+                &mut st,
+                cfg,
+                (train_set.len(), val_set.len()),
+                &checkpoint.run_settings,
+            )?;
         }
     }
     let mut stopped_early = cfg.patience > 0 && st.bad_epochs >= cfg.patience;
@@ -456,7 +522,14 @@ pub fn train(
             stopped_early = true;
         }
         if let Some(dir) = &checkpoint.dir {
-            save_checkpoint(dir, net, &st, cfg, train_set.len(), val_set.len())?;
+            save_checkpoint(
+                dir,
+                net,
+                &st,
+                cfg,
+                (train_set.len(), val_set.len()),
+                &checkpoint.run_settings,
+            )?;
         }
     }
     if st.best_epoch > 0 {

@@ -102,6 +102,7 @@ fn resume_continues_exactly() {
     let ck = CheckpointOptions {
         dir: Some(tmp.path().join("ck")),
         resume: true,
+        ..Default::default()
     };
     let mut b = Net::init(arch.clone(), &mut Rng::new(1)).unwrap();
     train(&mut b, tr, va, &small_cfg(2), None, &ck, &mut NoProgress).unwrap();

@@ -40,6 +40,10 @@ pub struct Args {
     /// Skip the bitstream build even when yosys/nextpnr are installed.
     #[arg(long)]
     pub no_fpga: bool,
+    /// Write into an existing --out even if it is not a previous `demo` output (never an
+    /// input).
+    #[arg(long)]
+    pub force: bool,
 }
 
 /// One row of the summary table.
@@ -59,6 +63,16 @@ pub fn run(a: Args) -> anyhow::Result<()> {
         a.software_images,
         a.images
     );
+    // Checked, not staged: each step below replaces its own sub-directory atomically.
+    crate::outdir::OutDir::prepare(
+        &a.out,
+        crate::outdir::Producer::Demo,
+        &[
+            crate::outdir::Input::new("--model", &a.model),
+            crate::outdir::Input::new("--data", &a.data),
+        ],
+        a.force,
+    )?;
     let t0 = Instant::now();
     let mut times: Vec<(&str, f64)> = Vec::new();
     std::fs::create_dir_all(&a.out).with_context(|| format!("creating {}", a.out.display()))?;

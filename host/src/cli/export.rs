@@ -7,7 +7,8 @@ use anyhow::Context;
 
 use crate::data::load_folder;
 use crate::model::SavedModel;
-use crate::qmodel::export::export;
+use crate::outdir::{Input, OutDir, Producer};
+use crate::qmodel::export::export_files;
 use crate::qmodel::{is_quantised_dir, IntModel, QuantMeta, QUANT_FILE};
 
 /// Arguments of `cnnfpga export`.
@@ -32,6 +33,9 @@ pub struct Args {
     /// Data folder the vectors come from.
     #[arg(long, default_value = "data/sample")]
     pub data: PathBuf,
+    /// Replace an existing --out even if it is not a previous `export` output (never an input).
+    #[arg(long)]
+    pub force: bool,
 }
 
 /// Runs `cnnfpga export`.
@@ -39,10 +43,19 @@ pub fn run(a: Args) -> anyhow::Result<()> {
     if let Some(path) = &a.onnx {
         return run_onnx(&a.model, path);
     }
-    let out = a
+    let out_path = a
         .out
         .clone()
         .expect("clap: --out is required without --onnx");
+    let n = a.vectors.unwrap_or(usize::MAX);
+    let mut inputs = vec![
+        // The golden vectors ship inside the model directory (models/*/golden).
+        Input::allow_inside("--model", &a.model),
+    ];
+    if n > 0 {
+        inputs.push(Input::new("--data", &a.data));
+    }
+    let out = OutDir::prepare(&out_path, Producer::Export, &inputs, a.force)?;
     let m = IntModel::load(&a.model)?;
     let meta = if a.model.join(QUANT_FILE).is_file() {
         Some(QuantMeta::load(&a.model)?)
@@ -59,14 +72,18 @@ pub fn run(a: Args) -> anyhow::Result<()> {
     } else {
         None
     };
-    let files = export(
+    let files = export_files(
         &m,
         meta.as_ref(),
         ds.as_ref().map(|d| (d, a.data.as_path(), n)),
-        &out,
     )?;
+    let refs: Vec<(&str, &[u8])> = files
+        .iter()
+        .map(|(n, b)| (n.as_str(), b.as_slice()))
+        .collect();
+    out.write_files(&refs)?;
     for (name, bytes) in &files {
-        println!("{:>10} B  {}", bytes, out.join(name).display());
+        println!("{:>10} B  {}", bytes.len(), out_path.join(name).display());
     }
     Ok(())
 }

@@ -9,6 +9,7 @@ use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 use crate::fpga::board::{repo_root, Board, BOARDS};
 use crate::fpga::{build, BuildConfig, FlashPlan, FlashTool, Stage};
+use crate::outdir::{Input, OutDir, Producer};
 
 /// FPGA subcommands.
 #[derive(Debug, clap::Subcommand)]
@@ -129,6 +130,10 @@ pub struct BuildArgs {
     /// No progress display.
     #[arg(long)]
     pub quiet: bool,
+    /// Replace an existing --out even if it is not a previous `fpga build` output (never an
+    /// input).
+    #[arg(long)]
+    pub force: bool,
 }
 
 /// Arguments of `cnnfpga fpga flash`.
@@ -247,6 +252,16 @@ fn default_firmware(root: &std::path::Path) -> PathBuf {
 }
 
 fn run_build(a: BuildArgs) -> anyhow::Result<()> {
+    let mut inputs = Vec::new();
+    for (flag, p) in [
+        ("--model", &a.model),
+        ("--blob", &a.blob),
+        ("--image", &a.image),
+        ("--firmware", &a.firmware),
+    ] {
+        inputs.extend(p.as_deref().map(|p| Input::new(flag, p)));
+    }
+    let out = OutDir::prepare(&a.out, Producer::FpgaBuild, &inputs, a.force)?;
     let root = repo_root();
     let firmware = match a.firmware.clone() {
         Some(f) => f,
@@ -266,7 +281,9 @@ fn run_build(a: BuildArgs) -> anyhow::Result<()> {
          --target riscv32im-unknown-none-elf --features soc`, or pass --firmware",
         firmware.display()
     );
-    let mut cfg = BuildConfig::new(a.board, root, a.out.clone());
+    // Built in a sibling directory, renamed over --out only when the whole build succeeded.
+    let staging = out.stage()?;
+    let mut cfg = BuildConfig::new(a.board, root, staging.path().to_path_buf());
     cfg.firmware = Some(firmware);
     if a.software_only {
         cfg.firmware_flags |= firmware::memmap::FW_FLAG_SOFTWARE;
@@ -309,6 +326,7 @@ fn run_build(a: BuildArgs) -> anyhow::Result<()> {
     }
     pb.finish_and_clear();
     let report = res.with_context(|| format!("fpga build for {}", cfg.board.name))?;
+    staging.commit()?;
     if a.json {
         println!("{}", serde_json::to_string_pretty(&report)?);
         return Ok(());

@@ -15,6 +15,11 @@ pub mod report;
 pub mod sim;
 pub mod train;
 
+/// Most `--threads` accepted: a fixed bound rather than a multiple of the cores, so a command
+/// line means the same on every machine; far above any useful count for this workload (the
+/// batch loops split into per-image tasks), far below what exhausts a process's thread limit.
+pub const MAX_THREADS: usize = 256;
+
 /// cnnfpga: train, evaluate and deploy a small image CNN.
 #[derive(Debug, Parser)]
 #[command(
@@ -33,9 +38,9 @@ cnnfpga demo runs 1-6 on the shipped model and data/sample; cnnfpga report repro
 experiment. Every option's default is shown in each subcommand's --help."
 )]
 pub struct Cli {
-    /// rayon worker threads (default: all cores).
-    #[arg(long, global = true)]
-    pub threads: Option<usize>,
+    /// rayon worker threads, 1..=256 (default: all cores).
+    #[arg(long, global = true, value_parser = clap::value_parser!(u16).range(1..=MAX_THREADS as i64))]
+    pub threads: Option<u16>,
     /// The subcommand.
     #[command(subcommand)]
     pub command: Command,
@@ -75,9 +80,8 @@ pub enum Command {
 /// Runs the parsed command line.
 pub fn run(cli: Cli) -> anyhow::Result<()> {
     if let Some(t) = cli.threads {
-        anyhow::ensure!(t > 0, "--threads must be > 0");
         rayon::ThreadPoolBuilder::new()
-            .num_threads(t)
+            .num_threads(usize::from(t))
             .build_global()?;
     }
     match cli.command {

@@ -9,7 +9,8 @@ use clap::ValueEnum;
 
 use crate::data::load_folder;
 use crate::eval::{argmax, evaluate, predict_dataset};
-use crate::model::{sha256_hex, write_dir_atomic, SavedModel};
+use crate::model::{sha256_hex, SavedModel};
+use crate::outdir::{Input, OutDir, Producer};
 use crate::qmodel::pipeline::{quantize, QuantizeConfig};
 use crate::qmodel::{
     agreement, evaluate_int, IntModel, QuantMeta, QuantMetrics, BLOB_FILE, FINETUNED_FILE,
@@ -110,6 +111,10 @@ pub struct Args {
     /// No per-epoch output.
     #[arg(long, short)]
     pub quiet: bool,
+    /// Replace an existing --out even if it is not a previous `quantize` output (never an
+    /// input).
+    #[arg(long)]
+    pub force: bool,
 }
 
 struct EpochLog {
@@ -160,8 +165,18 @@ pub fn run(a: Args) -> anyhow::Result<()> {
     };
     // Fail on bad options before loading anything.
     cfg.validate()?;
+    let out = OutDir::prepare(
+        &a.out,
+        Producer::Quantize,
+        &[
+            Input::new("--model", &a.model),
+            Input::new("--data", &a.data),
+        ],
+        a.force,
+    )?;
     let src = SavedModel::load(&a.model)
         .with_context(|| format!("loading model {}", a.model.display()))?;
+    crate::qmodel::check_class_names(&src.meta.classes)?;
     crate::qmodel::pipeline::plan_layers(&src.net.arch, &cfg.p_layers, &cfg.np_layers)?;
     let tc = &src.meta.train_config;
     let val_split = a
@@ -249,14 +264,11 @@ pub fn run(a: Args) -> anyhow::Result<()> {
     let mut json = serde_json::to_vec_pretty(&meta)?;
     json.push(b'\n');
     let weights = q.finetuned.to_safetensors()?;
-    write_dir_atomic(
-        &a.out,
-        &[
-            (BLOB_FILE, &q.deployed.blob),
-            (QUANT_FILE, &json),
-            (FINETUNED_FILE, &weights),
-        ],
-    )
+    out.write_files(&[
+        (BLOB_FILE, &q.deployed.blob),
+        (QUANT_FILE, &json),
+        (FINETUNED_FILE, &weights),
+    ])
     .with_context(|| format!("writing {}", a.out.display()))?;
 
     println!("{}", q.deployed.report);

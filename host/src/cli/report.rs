@@ -4,6 +4,7 @@ use std::path::PathBuf;
 
 use indicatif::{MultiProgress, ProgressBar, ProgressStyle};
 
+use crate::outdir::{Input, OutDir, Producer};
 use crate::report::{run as run_report, Observer, ReportConfig};
 use crate::train::{EpochStats, Progress};
 
@@ -70,6 +71,10 @@ pub struct Args {
     /// No progress bars.
     #[arg(long, short)]
     pub quiet: bool,
+    /// Write into an existing --out even if it is not a previous `report` output (never an
+    /// input).
+    #[arg(long)]
+    pub force: bool,
 }
 
 struct Bars {
@@ -160,7 +165,19 @@ impl Observer for Bars {
 
 /// Runs `cnnfpga report`.
 pub fn run(a: Args) -> anyhow::Result<()> {
+    let mut inputs = vec![Input::new("--data", &a.data)];
+    inputs.extend(a.test.as_deref().map(|p| Input::new("--test", p)));
+    inputs.extend(a.pretrain.as_deref().map(|p| Input::new("--pretrain", p)));
+    let out = OutDir::prepare(&a.out, Producer::Report, &inputs, a.force)?;
+    // Written into a sibling staging directory, renamed over --out when complete. The
+    // pretraining cache of a previous report is carried over (reused if its settings match).
+    let staging = out.stage()?;
+    let old_cache = a.out.join("pretrained");
+    if let Ok(m) = crate::model::SavedModel::load(&old_cache) {
+        crate::model::SavedModel::save(&m.net, m.meta, &staging.path().join("pretrained"))?;
+    }
     let mut c = ReportConfig::paper(a.data, a.out);
+    c.write_dir = Some(staging.path().to_path_buf());
     c.test = a.test;
     c.pretrain = a.pretrain;
     c.seeds = a.seeds.unwrap_or(if a.quick { 1 } else { 3 });
@@ -198,6 +215,7 @@ pub fn run(a: Args) -> anyhow::Result<()> {
         max_epochs: 0,
     };
     let r = run_report(&c, &mut bars)?;
+    staging.commit()?;
     if let Some(o) = bars.overall.take() {
         o.finish_and_clear();
     }

@@ -18,7 +18,8 @@ pub struct Args {
     /// Run every layer in software (no engines; same firmware, a flag in its flash header).
     #[arg(long)]
     pub software: bool,
-    /// Write an FST waveform of the whole run (large: ~1 GB per 10 M cycles).
+    /// Write an FST waveform of the whole run (large: ~1 GB per 10 M cycles). Never the
+    /// --image or --model, nor inside the model directory.
     #[arg(long)]
     pub trace: Option<PathBuf>,
     /// Print JSON instead of text.
@@ -49,6 +50,16 @@ pub fn parse_config(s: &str) -> Result<SocConfig, String> {
 /// Runs `cnnfpga sim`. Exit status non-zero on any failure, including a SoC result that
 /// differs from the host's.
 pub fn run(a: Args) -> anyhow::Result<()> {
+    if let Some(t) = &a.trace {
+        use crate::outdir::{check_out_file, Input};
+        check_out_file(
+            t,
+            &[
+                Input::new("--model", &a.model),
+                Input::new("--image", &a.image),
+            ],
+        )?;
+    }
     let r = simrun::run(&SimRequest {
         model: a.model,
         image: a.image,

@@ -8,10 +8,11 @@ use clap::ValueEnum;
 use indicatif::{ProgressBar, ProgressStyle};
 
 use crate::augment::AugmentConfig;
-use crate::data::{load_folder, LoadReport};
+use crate::data::{class_names, load_folder, LoadReport};
 use crate::eval::evaluate;
 use crate::model::{Arch, ModelMeta, Net, Normalization, SavedModel};
 use crate::optim::OptimConfig;
+use crate::outdir::{Input, OutDir, Producer};
 use crate::rng::Rng;
 use crate::train::{train, CheckpointOptions, EpochStats, Progress, TrainConfig};
 
@@ -82,6 +83,9 @@ pub struct Args {
     /// No progress bars.
     #[arg(long, short)]
     pub quiet: bool,
+    /// Replace an existing --out even if it is not a previous `train` output (never an input).
+    #[arg(long)]
+    pub force: bool,
 }
 
 struct Bars {
@@ -166,6 +170,9 @@ pub fn run(a: Args) -> anyhow::Result<()> {
     if a.batch == 0 {
         bail!("--batch must be > 0");
     }
+    if a.epochs == 0 {
+        bail!("--epochs must be > 0");
+    }
     if a.hidden == 0 {
         bail!("--hidden must be > 0");
     }
@@ -180,8 +187,17 @@ pub fn run(a: Args) -> anyhow::Result<()> {
         OptimKind::Sgd => OptimConfig::sgd(a.lr.unwrap_or(0.1), a.momentum),
     };
     optim.validate()?;
-    // Fail on a bad --arch before spending time on decoding.
+    // Fail on a bad --arch or --out before spending time on decoding.
     Arch::by_name(&a.arch, 2, a.hidden, a.dropout)?;
+    let mut inputs = vec![Input::new("--data", &a.data)];
+    if let Some(p) = &a.init_from {
+        inputs.push(Input::new("--init-from", p));
+    }
+    let out = OutDir::prepare(&a.out, Producer::Train, &inputs, a.force)?;
+    let names = class_names(&a.data).with_context(|| format!("loading {}", a.data.display()))?;
+    if let Err(e) = crate::qmodel::check_class_names(&names) {
+        eprintln!("warning: {e}; the float model trains, but `cnnfpga quantize` will refuse it");
+    }
 
     let t0 = Instant::now();
     let (ds, report) =
@@ -234,9 +250,30 @@ pub fn run(a: Args) -> anyhow::Result<()> {
         augment: a.augment.then(AugmentConfig::default),
         augment_factor: a.augment_factor,
     };
+    let run_settings = [
+        (
+            "--data",
+            crate::outdir::resolve(&a.data).display().to_string(),
+        ),
+        ("--val-split", a.val_split.to_string()),
+        ("--arch", a.arch.clone()),
+        ("--hidden", a.hidden.to_string()),
+        ("--dropout", a.dropout.to_string()),
+        (
+            "--init-from",
+            a.init_from
+                .as_deref()
+                .map(|p| crate::outdir::resolve(p).display().to_string())
+                .unwrap_or_else(|| "(none)".into()),
+        ),
+    ];
     let ckpt = CheckpointOptions {
         dir: Some(checkpoint_dir(&a.out)),
         resume: a.resume,
+        run_settings: run_settings
+            .into_iter()
+            .map(|(k, v)| (k.to_string(), v))
+            .collect(),
     };
     let mut bars = Bars {
         quiet: a.quiet,
@@ -273,7 +310,9 @@ pub fn run(a: Args) -> anyhow::Result<()> {
         best_epoch: Some(outcome.best_epoch),
         final_metrics: serde_json::to_value(&metrics)?,
     };
-    SavedModel::save(&net, meta, &a.out)?;
+    let (_, files) = SavedModel::files(&net, meta, &a.out)?;
+    let refs: Vec<(&str, &[u8])> = files.iter().map(|(n, b)| (*n, b.as_slice())).collect();
+    out.write_files(&refs)?;
     let _ = std::fs::remove_dir_all(checkpoint_dir(&a.out));
     println!(
         "saved {}: best epoch {} of {}, val accuracy {:.4}, val loss {:.4}, macro F1 {:.4}, {:.1}s",

@@ -4,7 +4,7 @@
 
 use std::fmt;
 use std::path::{Path, PathBuf};
-use std::process::Command;
+
 use std::time::Instant;
 
 use sha2::{Digest, Sha256};
@@ -147,17 +147,23 @@ pub fn build(cfg: &BuildConfig, progress: &mut dyn FnMut(Stage)) -> Result<Build
         }
         None => None,
     };
-    let model = match &cfg.model {
-        Some(p) => {
-            let blob = read_model(p)?;
-            write(&out.join("model.blob"), &blob)?;
+    let model_blob = cfg.model.as_deref().map(read_model).transpose()?;
+    let model = match &model_blob {
+        Some(blob) => {
+            write(&out.join("model.blob"), blob)?;
             Some(("model.blob".to_string(), blob.len() as u64))
         }
         None => None,
     };
     let image = match &cfg.image {
         Some(p) => {
-            let img = read_image(p)?;
+            let Some(blob) = &model_blob else {
+                return Err(FpgaError::BadImage {
+                    path: p.clone(),
+                    reason: "an input image needs --model to check it against".into(),
+                });
+            };
+            let img = read_image(p, blob)?;
             write(&out.join("image.bin"), &img)?;
             Some(("image.bin".to_string(), img.len() as u64))
         }
@@ -306,9 +312,46 @@ pub fn resolve_model(path: &Path) -> Result<PathBuf, FpgaError> {
     Ok(path.to_path_buf())
 }
 
-/// Reads an input image and checks its flash slot size.
-pub fn read_image(path: &Path) -> Result<Vec<u8>, FpgaError> {
-    let img = std::fs::read(path).map_err(io_err("reading", path))?;
+/// Whether `path` names raw input bytes (`.bin`) rather than an image file to decode.
+pub fn is_raw_image(path: &Path) -> bool {
+    path.extension()
+        .is_some_and(|e| e.eq_ignore_ascii_case("bin"))
+}
+
+/// The INPUT-area bytes for `path`, checked against the input shape of `blob` (a model the
+/// firmware reader accepts): a `.bin` file must hold exactly `h*w*c` bytes (u8 HWC); anything
+/// else is decoded and resized like `cnnfpga sim --image` ([`crate::simrun::load_input`]).
+/// Also checks the flash slot size.
+pub fn read_image(path: &Path, blob: &[u8]) -> Result<Vec<u8>, FpgaError> {
+    let bad = |reason: String| FpgaError::BadImage {
+        path: path.to_path_buf(),
+        reason,
+    };
+    let model = firmware::model::Model::parse(blob)
+        .map_err(|e| bad(format!("the model to check it against is invalid: {e}")))?;
+    let s = model.input_shape();
+    let img = if is_raw_image(path) {
+        let img = std::fs::read(path).map_err(io_err("reading", path))?;
+        let want = s.h * s.w * s.c;
+        if img.len() != want {
+            return Err(bad(format!(
+                "raw input is {} bytes; the model takes {}x{}x{} = {want} bytes (u8 HWC); \
+                 pass a JPEG/PNG to have it decoded and resized",
+                img.len(),
+                s.h,
+                s.w,
+                s.c
+            )));
+        }
+        img
+    } else {
+        crate::simrun::load_input(path, &model).map_err(|e| {
+            bad(format!(
+                "{e} (an image file is decoded and resized to the model's input; raw HWC \
+                 bytes need a .bin name)"
+            ))
+        })?
+    };
     let max = firmware::memmap::INPUT_MAX_LEN.min(FLASH_INPUT.len);
     if img.len() > max as usize {
         return Err(FpgaError::ImageTooBig {

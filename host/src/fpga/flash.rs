@@ -141,14 +141,39 @@ impl FlashPlan {
                 push(FLASH_FW, file, img.len() as u64)?;
             }
         }
+        let mut blob = None;
         if let Some(m) = model {
             let file = build::resolve_model(m)?;
-            let blob = build::read_model(&file)?;
-            push(FLASH_MODEL, file, blob.len() as u64)?;
+            let b = build::read_model(&file)?;
+            push(FLASH_MODEL, file, b.len() as u64)?;
+            blob = Some(b);
         }
         if let Some(i) = image {
-            let img = build::read_image(i)?;
-            push(FLASH_INPUT, i.to_path_buf(), img.len() as u64)?;
+            // The shape check needs the model: --model, else the one `fpga build` wrote
+            // beside the bitstream.
+            let beside = bitstream.map(|b| b.with_file_name("model.blob"));
+            let blob = match (blob, beside) {
+                (Some(b), _) => b,
+                (None, Some(p)) if p.is_file() => build::read_model(&p)?,
+                _ => {
+                    return Err(FpgaError::BadImage {
+                        path: i.to_path_buf(),
+                        reason: "an input image needs --model (or a model.blob beside the \
+                                 bitstream) to check it against"
+                            .into(),
+                    })
+                }
+            };
+            let img = build::read_image(i, &blob)?;
+            let file = if build::is_raw_image(i) {
+                i.to_path_buf()
+            } else {
+                std::fs::create_dir_all(work).map_err(io_err("creating", work))?;
+                let f = work.join("image.bin");
+                std::fs::write(&f, &img).map_err(io_err("writing", &f))?;
+                f
+            };
+            push(FLASH_INPUT, file, img.len() as u64)?;
         }
         if steps.is_empty() {
             return Err(FpgaError::Sources("nothing to flash".into()));

@@ -139,6 +139,14 @@ pub enum FpgaError {
         /// What is wrong.
         reason: String,
     },
+    /// The input image cannot be decoded or does not match the model's input shape.
+    #[error("input image {path}: {reason}")]
+    BadImage {
+        /// Image file.
+        path: PathBuf,
+        /// What is wrong.
+        reason: String,
+    },
     /// The input image does not fit its area.
     #[error("input image {path}: {bytes} bytes exceed the {max}-byte INPUT area")]
     ImageTooBig {

@@ -83,6 +83,16 @@ pub enum QModelError {
         /// The cause.
         source: QuantError,
     },
+    /// A class name does not fit the blob format.
+    #[error("class name `{name}` is {bytes} bytes; the model blob holds 1..={max} bytes per name (rename the class folder)")]
+    ClassName {
+        /// The name.
+        name: String,
+        /// Its length in UTF-8 bytes.
+        bytes: usize,
+        /// The limit.
+        max: usize,
+    },
     /// The architecture cannot be mapped to the integer pipeline, or an option is invalid.
     #[error("{0}")]
     Config(String),
@@ -114,6 +124,20 @@ pub type Result<T> = std::result::Result<T, QModelError>;
 pub(crate) fn io_err(op: &'static str, path: &Path) -> impl FnOnce(std::io::Error) -> QModelError {
     let path = path.to_path_buf();
     move |source| QModelError::Io { op, path, source }
+}
+
+/// Checks class names against the blob format's limit (1..=[`firmware::model::MAX_NAME_LEN`]
+/// UTF-8 bytes each), so a name the encoder would refuse is caught before any fine-tuning.
+pub fn check_class_names(classes: &[String]) -> Result<()> {
+    let max = firmware::model::MAX_NAME_LEN;
+    match classes.iter().find(|c| c.is_empty() || c.len() > max) {
+        None => Ok(()),
+        Some(c) => Err(QModelError::ClassName {
+            name: c.clone(),
+            bytes: c.len(),
+            max,
+        }),
+    }
 }
 
 /// True when `dir` is a quantised model directory (holds [`BLOB_FILE`]).
