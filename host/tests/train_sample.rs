@@ -78,6 +78,7 @@ fn small_cfg(epochs: usize) -> TrainConfig {
         seed: 9,
         augment: Some(AugmentConfig::default()),
         augment_factor: 1,
+        keep_last: false,
     }
 }
 
