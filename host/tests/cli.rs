@@ -177,10 +177,17 @@ fn train_fixed_epochs_and_full() {
     assert!((last - fin).abs() < 1e-6, "{last} vs {fin}");
 
     let full = tmp.path().join("full");
-    let (ok, err) = run(&full, &["--full"]);
+    let (ok, err) = run(&full, &["--full", "--augment", "--augment-kind", "light"]);
     assert!(ok, "{err}");
     let m = meta(&full);
     let tc = &m["train_config"];
+    // Light augmentation: flip and blur/rescale, no geometry or colour changes.
+    let aug = &tc["augment"];
+    assert_eq!(aug["flip_p"].as_f64(), Some(0.5), "{aug}");
+    assert!(aug["blur_p"].as_f64().unwrap() > 0.0, "{aug}");
+    assert_eq!(aug["max_rotate_deg"].as_f64(), Some(0.0), "{aug}");
+    assert_eq!(aug["max_shift"].as_f64(), Some(0.0), "{aug}");
+    assert_eq!(aug["brightness"].as_f64(), Some(0.0), "{aug}");
     assert_eq!(tc["full"], true);
     assert_eq!(tc["val_split"].as_f64(), Some(0.0));
     assert_eq!(
@@ -211,6 +218,10 @@ fn train_fixed_epochs_and_full() {
         String::from_utf8_lossy(&ev.stderr)
     );
 
+    // --augment-kind without --augment would silently do nothing.
+    let (ok, err) = run(&tmp.path().join("bad"), &["--augment-kind", "light"]);
+    assert!(!ok);
+    assert!(err.contains("--augment"), "{err}");
     // --full has no validation split to set.
     let (ok, err) = run(&tmp.path().join("bad"), &["--full", "--val-split", "0.3"]);
     assert!(!ok);

@@ -24,6 +24,15 @@ pub enum OptimKind {
     Sgd,
 }
 
+/// Augmentation set of `--augment`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum AugmentKind {
+    /// Flip, rotation, zoom, shift, blur or down-up rescale, brightness/contrast.
+    Full,
+    /// Flip and blur or down-up rescale only.
+    Light,
+}
+
 /// Arguments of `cnnfpga train`.
 #[derive(Debug, clap::Args)]
 pub struct Args {
@@ -77,6 +86,9 @@ pub struct Args {
     /// On-the-fly augmentation (flip, rotation, crop/scale, blur/rescale, brightness/contrast).
     #[arg(long)]
     pub augment: bool,
+    /// With --augment: which set of transforms.
+    #[arg(long, value_enum, default_value_t = AugmentKind::Full, requires = "augment")]
+    pub augment_kind: AugmentKind,
     /// With --augment: N >= 1 = each original plus N augmented copies per epoch.
     #[arg(long, default_value_t = 0)]
     pub augment_factor: usize,
@@ -247,7 +259,10 @@ pub fn run(a: Args) -> anyhow::Result<()> {
         optim,
         patience,
         seed: a.seed,
-        augment: a.augment.then(AugmentConfig::default),
+        augment: a.augment.then(|| match a.augment_kind {
+            AugmentKind::Full => AugmentConfig::default(),
+            AugmentKind::Light => AugmentConfig::light(),
+        }),
         augment_factor: a.augment_factor,
         keep_last,
     };
