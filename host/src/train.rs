@@ -1,5 +1,6 @@
 //! The training loop: mini-batches, optional on-the-fly augmentation, early stopping on
-//! validation loss with best-weight restore, optional frozen-entry masks, per-epoch checkpoints.
+//! validation loss with best-weight restore (or a fixed epoch count keeping the last weights,
+//! with or without a validation set), optional frozen-entry masks, per-epoch checkpoints.
 
 use std::path::{Path, PathBuf};
 use std::time::Instant;
