@@ -1,5 +1,6 @@
 //! The training loop: mini-batches, optional on-the-fly augmentation, early stopping on
-//! validation loss with best-weight restore, optional frozen-entry masks, per-epoch checkpoints.
+//! validation loss with best-weight restore (or a fixed epoch count keeping the last weights,
+//! with or without a validation set), optional frozen-entry masks, per-epoch checkpoints.
 
 use std::path::{Path, PathBuf};
 use std::time::Instant;
@@ -68,6 +69,11 @@ pub struct TrainConfig {
     /// With augmentation: 0 = each image once per epoch, augmented; `N >= 1` = each original
     /// once unaugmented plus `N` augmented copies per epoch (the paper's 1000 + 3000 is N = 3).
     pub augment_factor: usize,
+    /// Train exactly `epochs` epochs and keep the last weights: no early stopping, no best-epoch
+    /// restore. The validation set may then be empty (training on every image); if it is not,
+    /// it is only scored per epoch, never used for a choice. Needs `patience == 0`.
+    #[serde(default)]
+    pub keep_last: bool,
 }
 
 impl Default for TrainConfig {
@@ -80,6 +86,7 @@ impl Default for TrainConfig {
             seed: 42,
             augment: None,
             augment_factor: 0,
+            keep_last: false,
         }
     }
 }
@@ -93,9 +100,26 @@ impl TrainConfig {
         if self.epochs == 0 {
             return Err(TrainError::Config("epochs must be > 0".into()));
         }
+        if self.keep_last && self.patience != 0 {
+            return Err(TrainError::Config(format!(
+                "keep_last trains a fixed number of epochs: patience must be 0, not {}",
+                self.patience
+            )));
+        }
         self.optim.validate()?;
         Ok(())
     }
+}
+
+/// Reads an `f32` written by serde_json, where a non-finite value was written as `null`
+/// (no validation set: NaN; no best loss yet: infinity): `null` reads back as NaN.
+fn f32_or_nan<'de, D: serde::Deserializer<'de>>(d: D) -> Result<f32, D::Error> {
+    Ok(Option::<f32>::deserialize(d)?.unwrap_or(f32::NAN))
+}
+
+/// As [`f32_or_nan`], for the best validation loss so far: `null` reads back as infinity.
+fn f32_or_inf<'de, D: serde::Deserializer<'de>>(d: D) -> Result<f32, D::Error> {
+    Ok(Option::<f32>::deserialize(d)?.unwrap_or(f32::INFINITY))
 }
 
 /// Statistics of one epoch (the report plots these).
@@ -107,9 +131,11 @@ pub struct EpochStats {
     pub train_loss: f32,
     /// Training accuracy over the epoch's batches.
     pub train_accuracy: f32,
-    /// Validation loss.
+    /// Validation loss (NaN, written as `null`, without a validation set).
+    #[serde(deserialize_with = "f32_or_nan")]
     pub val_loss: f32,
-    /// Validation accuracy.
+    /// Validation accuracy (NaN, written as `null`, without a validation set).
+    #[serde(deserialize_with = "f32_or_nan")]
     pub val_accuracy: f32,
     /// Training images seen this epoch.
     pub images: usize,
@@ -228,6 +254,7 @@ struct CheckpointState {
     opt_t: u64,
     history: Vec<EpochStats>,
     best_epoch: usize,
+    #[serde(deserialize_with = "f32_or_inf")]
     best_val_loss: f32,
     bad_epochs: usize,
     /// [`CheckpointOptions::run_settings`] (absent in older checkpoints: not compared).
@@ -406,7 +433,8 @@ fn load_checkpoint(
 }
 
 /// Trains `net` in place on `train_set`, early-stopping on `val_set` loss and leaving the best
-/// weights in `net`. `masks` freezes entries (see [`crate::optim`]).
+/// weights in `net`; with [`TrainConfig::keep_last`], exactly `cfg.epochs` epochs leaving the last
+/// weights (`val_set` may then be empty). `masks` freezes entries (see [`crate::optim`]).
 pub fn train(
     net: &mut Net,
     train_set: &Dataset,
@@ -417,7 +445,7 @@ pub fn train(
     progress: &mut dyn Progress,
 ) -> Result<TrainOutcome, TrainError> {
     cfg.validate()?;
-    if train_set.is_empty() || val_set.is_empty() {
+    if train_set.is_empty() || (val_set.is_empty() && !cfg.keep_last) {
         return Err(TrainError::Config(format!(
             "empty split: {} training, {} validation images",
             train_set.len(),
@@ -497,7 +525,11 @@ pub fn train(
             progress.batch(loss, ok as f32 / chunk.len() as f32);
         }
         let train_seconds = t0.elapsed().as_secs_f64();
-        let (val_loss, val_accuracy) = loss_and_accuracy(net, val_set);
+        let (val_loss, val_accuracy) = if val_set.is_empty() {
+            (f32::NAN, f32::NAN)
+        } else {
+            loss_and_accuracy(net, val_set)
+        };
         let stats = EpochStats {
             epoch,
             train_loss: (loss_sum / items.len() as f64) as f32,
@@ -507,8 +539,14 @@ pub fn train(
             images: items.len(),
             train_seconds,
         };
-        let is_best = val_loss < st.best_val_loss;
-        if is_best {
+        let is_best = cfg.keep_last || val_loss < st.best_val_loss;
+        if cfg.keep_last {
+            // The last epoch is the kept one; no copy of the weights is needed.
+            st.best_epoch = epoch;
+            if val_loss < st.best_val_loss {
+                st.best_val_loss = val_loss;
+            }
+        } else if is_best {
             st.best_val_loss = val_loss;
             st.best_epoch = epoch;
             st.best = net.params.clone();
@@ -532,7 +570,7 @@ pub fn train(
             )?;
         }
     }
-    if st.best_epoch > 0 {
+    if st.best_epoch > 0 && !cfg.keep_last {
         net.params = st.best;
     }
     Ok(TrainOutcome {

@@ -133,3 +133,100 @@ fn bad_values_are_clear_errors() {
         assert!(err.contains(want), "{args:?}: {err}");
     }
 }
+
+/// `train --fixed-epochs` keeps the last epoch's weights and only scores the validation split;
+/// `train --full` trains on every image with no validation split and still saves a loadable model.
+#[test]
+fn train_fixed_epochs_and_full() {
+    let tmp = tempfile::tempdir().unwrap();
+    let run = |out: &std::path::Path, extra: &[&str]| {
+        let st = bin()
+            .args(["train", "--arch", "mlp", "--hidden", "8", "--epochs", "3"])
+            .args(["--quiet", "--threads", "1"])
+            .arg("--data")
+            .arg(sample())
+            .arg("--out")
+            .arg(out)
+            .args(extra)
+            .output()
+            .unwrap();
+        (
+            st.status.success(),
+            String::from_utf8_lossy(&st.stderr).to_string(),
+        )
+    };
+    let meta = |out: &std::path::Path| -> serde_json::Value {
+        serde_json::from_slice(&std::fs::read(out.join("model.json")).unwrap()).unwrap()
+    };
+
+    let fixed = tmp.path().join("fixed");
+    let (ok, err) = run(
+        &fixed,
+        &["--fixed-epochs", "--lr", "0.5", "--optimizer", "sgd"],
+    );
+    assert!(ok, "{err}");
+    let m = meta(&fixed);
+    let hist = m["history"].as_array().unwrap();
+    assert_eq!(hist.len(), 3);
+    assert_eq!(m["best_epoch"], 3, "the last epoch is kept");
+    assert_eq!(m["train_config"]["keep_last"], true);
+    assert_eq!(m["train_config"]["patience"], 0);
+    // The saved weights are the last epoch's: their validation score is that epoch's.
+    let last = hist[2]["val_accuracy"].as_f64().unwrap();
+    let fin = m["final_metrics"]["accuracy"].as_f64().unwrap();
+    assert!((last - fin).abs() < 1e-6, "{last} vs {fin}");
+
+    let full = tmp.path().join("full");
+    let (ok, err) = run(&full, &["--full", "--augment", "--augment-kind", "light"]);
+    assert!(ok, "{err}");
+    let m = meta(&full);
+    let tc = &m["train_config"];
+    // Light augmentation: flip and blur/rescale, no geometry or colour changes.
+    let aug = &tc["augment"];
+    assert_eq!(aug["flip_p"].as_f64(), Some(0.5), "{aug}");
+    assert!(aug["blur_p"].as_f64().unwrap() > 0.0, "{aug}");
+    assert_eq!(aug["max_rotate_deg"].as_f64(), Some(0.0), "{aug}");
+    assert_eq!(aug["max_shift"].as_f64(), Some(0.0), "{aug}");
+    assert_eq!(aug["brightness"].as_f64(), Some(0.0), "{aug}");
+    assert_eq!(tc["full"], true);
+    assert_eq!(tc["val_split"].as_f64(), Some(0.0));
+    assert_eq!(
+        (tc["train_images"].as_u64(), tc["val_images"].as_u64()),
+        (Some(200), Some(0))
+    );
+    assert!(m["final_metrics"].is_null(), "nothing held out to score");
+    let hist = m["history"].as_array().unwrap();
+    assert_eq!(hist.len(), 3);
+    assert!(hist
+        .iter()
+        .all(|h| h["val_loss"].is_null() && h["images"] == 200));
+    assert_eq!(m["best_epoch"], 3);
+    // The model (with its null validation history) loads and evaluates.
+    host::model::SavedModel::load(&full).unwrap();
+    let ev = bin()
+        .arg("eval")
+        .arg("--model")
+        .arg(&full)
+        .arg("--data")
+        .arg(sample())
+        .arg("--json")
+        .output()
+        .unwrap();
+    assert!(
+        ev.status.success(),
+        "{}",
+        String::from_utf8_lossy(&ev.stderr)
+    );
+
+    // --augment-kind without --augment would silently do nothing.
+    let (ok, err) = run(&tmp.path().join("bad"), &["--augment-kind", "light"]);
+    assert!(!ok);
+    assert!(err.contains("--augment"), "{err}");
+    // --full has no validation split to set.
+    let (ok, err) = run(&tmp.path().join("bad"), &["--full", "--val-split", "0.3"]);
+    assert!(!ok);
+    assert!(
+        err.contains("--val-split") && err.contains("--full"),
+        "{err}"
+    );
+}

@@ -305,3 +305,33 @@ fn bad_options_and_mismatches_are_clear_errors() {
     let e = err(&o);
     assert!(e.contains("model reader") && e.contains("bytes"), "{e}");
 }
+
+/// A float model trained on every image (`train --full`: val_split 0 in model.json) still
+/// quantises: a 0.2 split is used and the record says the metrics are fidelity, not accuracy on
+/// unseen images.
+#[test]
+fn quantize_a_full_trained_model() {
+    let tmp = tempfile::tempdir().unwrap();
+    let float = tmp.path().join("float");
+    save_float(&float);
+    let path = float.join("model.json");
+    let mut meta: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
+    meta["train_config"]["val_split"] = serde_json::json!(0.0);
+    meta["train_config"]["full"] = serde_json::json!(true);
+    std::fs::write(&path, serde_json::to_vec_pretty(&meta).unwrap()).unwrap();
+    let q = tmp.path().join("q");
+    ok(&run(
+        QUICK,
+        &[("--model", &float), ("--data", &sample()), ("--out", &q)],
+    ));
+    let rec: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(q.join("quant.json")).unwrap()).unwrap();
+    assert_eq!(rec["settings"]["val_split"], 0.2);
+    assert_eq!(rec["metrics"]["images"], 40);
+    let split = rec["metrics"]["split"].as_str().unwrap();
+    assert!(
+        split.contains("train --full") && split.contains("fidelity"),
+        "{split}"
+    );
+}

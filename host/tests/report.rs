@@ -1,6 +1,7 @@
 //! `cnnfpga report` end to end on the sample data (CI-sized: 2 seeds, 2 epochs): the files
-//! exist and parse, the numbers are consistent with each other, the test part is held out, the
-//! pretrained model is cached, and a mismatched test folder is refused.
+//! exist and parse, the numbers are consistent with each other, both readings of the SGD baseline
+//! (MLP-SGD and CNN-SGD) are run and paired by seed, the test part is held out, the pretrained
+//! model is cached, and a mismatched test folder is refused.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -66,7 +67,7 @@ fn report_end_to_end_on_sample() {
     let classes = m["classes"].as_array().unwrap();
     assert_eq!(classes.len(), 5);
     let runs = m["runs"].as_array().unwrap();
-    assert_eq!(runs.len(), 4 * 2, "4 configurations x 2 seeds");
+    assert_eq!(runs.len(), 5 * 2, "5 configurations x 2 seeds");
     let ids: Vec<&str> = m["summary"]
         .as_array()
         .unwrap()
@@ -75,8 +76,60 @@ fn report_end_to_end_on_sample() {
         .collect();
     assert_eq!(
         ids,
-        ["mlp-sgd", "cnn-adam", "cnn-adam-aug", "cnn-adam-aug-ft"]
+        [
+            "mlp-sgd",
+            "cnn-sgd",
+            "cnn-adam",
+            "cnn-adam-aug",
+            "cnn-adam-aug-ft"
+        ]
     );
+    // The headline is an Adam CNN, never a baseline.
+    let headline = m["headline_cnn"].as_str().unwrap();
+    assert!(headline.starts_with("cnn-adam"), "{headline}");
+    // Paired differences against both baselines are the per-seed differences of the runs.
+    let acc = |id: &str, seed: u64| -> f64 {
+        runs.iter()
+            .find(|r| r["config"] == id && r["seed"] == seed)
+            .unwrap()["test"]["accuracy"]
+            .as_f64()
+            .unwrap()
+    };
+    let label = |id: &str| {
+        m["summary"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|s| s["config"] == id)
+            .unwrap()["label"]
+            .as_str()
+            .unwrap()
+            .to_string()
+    };
+    for (a, b) in [
+        (headline, "mlp-sgd"),
+        (headline, "cnn-sgd"),
+        ("cnn-adam", "cnn-sgd"),
+    ] {
+        let what = format!("{} − {}", label(a), label(b));
+        let d = m["paired"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|d| d["what"] == what.as_str())
+            .unwrap_or_else(|| panic!("no paired difference {what}"));
+        let diffs: Vec<f64> = d["diffs"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|v| v.as_f64().unwrap())
+            .collect();
+        let want = [acc(a, 42) - acc(b, 42), acc(a, 43) - acc(b, 43)];
+        assert_eq!(diffs.len(), 2, "{what}");
+        for (g, w) in diffs.iter().zip(want) {
+            assert!((g - w).abs() < 1e-12, "{what}: {diffs:?} vs {want:?}");
+        }
+    }
     // 40 images per class: 20 % test = 8 each, the rest 32 -> 6 validation + 26 training.
     let sum = |key: &str| -> u64 {
         m["counts"][key]
@@ -148,6 +201,11 @@ fn report_end_to_end_on_sample() {
         "| best epoch (of run) |",
         "## Ablation",
         "MLP-SGD",
+        "| CNN-SGD (mean ± std) |",
+        "91.18 %",
+        " − CNN-SGD | ",
+        "| CNN-SGD | paper CNN",
+        "SGD lr 0.1 (no momentum)",
         "CNN-Adam no-aug",
         "CNN-Adam aug+ft",
         "### Per class",
@@ -175,7 +233,13 @@ fn report_end_to_end_on_sample() {
     }
 
     // The first seed's models load, hold the classes and record the held-out split.
-    for id in ["mlp-sgd", "cnn-adam", "cnn-adam-aug", "cnn-adam-aug-ft"] {
+    for id in [
+        "mlp-sgd",
+        "cnn-sgd",
+        "cnn-adam",
+        "cnn-adam-aug",
+        "cnn-adam-aug-ft",
+    ] {
         let sm = SavedModel::load(&out.join("models").join(id)).unwrap();
         assert_eq!(sm.meta.classes.len(), 5);
         let tc = &sm.meta.train_config;
@@ -186,6 +250,19 @@ fn report_end_to_end_on_sample() {
             200
         );
     }
+    // CNN-SGD: the paper CNN (same parameters as CNN-Adam), plain SGD at lr 0.1, no augmentation.
+    let sgd = SavedModel::load(&out.join("models/cnn-sgd")).unwrap();
+    let adam = SavedModel::load(&out.join("models/cnn-adam")).unwrap();
+    assert_eq!(sgd.meta.arch, adam.meta.arch);
+    let tc = &sgd.meta.train_config;
+    assert_eq!(tc["optim"]["kind"], "sgd", "{tc}");
+    assert!(
+        (tc["optim"]["lr"].as_f64().unwrap() - 0.1).abs() < 1e-6,
+        "{tc}"
+    );
+    assert_eq!(tc["optim"]["momentum"].as_f64().unwrap(), 0.0, "{tc}");
+    assert!(tc["augment"].is_null(), "{tc}");
+    assert_eq!(tc["batch_size"], 128);
     let ft = SavedModel::load(&out.join("models/cnn-adam-aug-ft")).unwrap();
     // Pretrained on the same five classes here, so all 4 weight + 4 bias tensors load (with
     // another class count the head would be re-initialised: 6).
@@ -200,7 +277,7 @@ fn report_end_to_end_on_sample() {
     );
     let m2 = json(&out.join("metrics.json"));
     assert_eq!(m2["pretrain"]["cached"], true);
-    assert_eq!(m2["runs"].as_array().unwrap().len(), 4);
+    assert_eq!(m2["runs"].as_array().unwrap().len(), 5);
 }
 
 #[test]
@@ -238,6 +315,7 @@ fn report_rejects_bad_options() {
         ["--seeds", "0"],
         ["--test-split", "1.5"],
         ["--dropout", "1"],
+        ["--cnn-sgd-lr", "0"],
     ] {
         let st = bin()
             .args(["report", "--quick", "--quiet"])

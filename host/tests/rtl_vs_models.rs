@@ -589,6 +589,7 @@ fn soc_classes_match_the_engines() {
             software: false,
             trace: None,
             max_cycles: 50_000_000,
+            config: sim::SocConfig::Icebreaker,
         })
         .unwrap_or_else(|e| panic!("{}: {e}", path.display()));
         eprintln!(

@@ -78,6 +78,7 @@ fn small_cfg(epochs: usize) -> TrainConfig {
         seed: 9,
         augment: Some(AugmentConfig::default()),
         augment_factor: 1,
+        keep_last: false,
     }
 }
 
@@ -171,4 +172,61 @@ fn masks_freeze_entries_during_training() {
         &mut NoProgress
     )
     .is_err());
+}
+
+/// `keep_last` with no validation set (`train --full`): exactly `epochs` epochs, NaN validation
+/// history, and a resume from the checkpoint (whose best loss is infinite, written as null)
+/// continues exactly; a patience with `keep_last` is refused.
+#[test]
+fn keep_last_without_validation_resumes_exactly() {
+    let (tr, _) = sample();
+    let empty = tr.subset(&[]);
+    let arch = Arch::mlp(5, 16);
+    let cfg = |epochs| TrainConfig {
+        keep_last: true,
+        ..small_cfg(epochs)
+    };
+    let mut a = Net::init(arch.clone(), &mut Rng::new(1)).unwrap();
+    let full = train(
+        &mut a,
+        tr,
+        &empty,
+        &cfg(3),
+        None,
+        &CheckpointOptions::default(),
+        &mut NoProgress,
+    )
+    .unwrap();
+    assert_eq!((full.history.len(), full.best_epoch), (3, 3));
+    assert!(full.history.iter().all(|h| h.val_loss.is_nan()));
+
+    let tmp = tempfile::tempdir().unwrap();
+    let ck = CheckpointOptions {
+        dir: Some(tmp.path().join("ck")),
+        resume: true,
+        ..Default::default()
+    };
+    let mut b = Net::init(arch.clone(), &mut Rng::new(1)).unwrap();
+    train(&mut b, tr, &empty, &cfg(2), None, &ck, &mut NoProgress).unwrap();
+    let mut c = Net::init(arch.clone(), &mut Rng::new(777)).unwrap();
+    let resumed = train(&mut c, tr, &empty, &cfg(3), None, &ck, &mut NoProgress).unwrap();
+    assert_eq!(resumed.best_epoch, 3);
+    assert_eq!(c.params, a.params);
+
+    let bad = TrainConfig {
+        patience: 2,
+        ..cfg(3)
+    };
+    let mut d = Net::init(arch, &mut Rng::new(1)).unwrap();
+    let e = train(
+        &mut d,
+        tr,
+        &empty,
+        &bad,
+        None,
+        &CheckpointOptions::default(),
+        &mut NoProgress,
+    )
+    .unwrap_err();
+    assert!(e.to_string().contains("patience"), "{e}");
 }

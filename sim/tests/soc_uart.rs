@@ -28,15 +28,11 @@ fn frame(kind: u8, payload: &[u8]) -> Vec<u8> {
 }
 
 fn reply(s: &mut Session) -> Reply {
-    loop {
-        let line = s
-            .read_line(REPLY_CYCLES)
-            .unwrap_or_else(|e| panic!("{e:?}"));
-        if let Some(r) = parse_reply(&line) {
-            return r;
-        }
-        panic!("not a reply line: {line:?}; UART so far:\n{}", s.text());
-    }
+    let line = s
+        .read_line(REPLY_CYCLES)
+        .unwrap_or_else(|e| panic!("{e:?}"));
+    parse_reply(&line)
+        .unwrap_or_else(|| panic!("not a reply line: {line:?}; UART so far:\n{}", s.text()))
 }
 
 fn expect_error(s: &mut Session, name: &str, numbers: Option<(u32, u32)>) {

@@ -48,7 +48,9 @@ pub struct Args {
     pub model: PathBuf,
     /// Data folder (class names must equal the model's). Split into training (fine-tuning,
     /// calibration) and validation (early stopping, reported metrics) exactly as the float
-    /// training split it: `--val-split`/`--seed` default to the values in `model.json`.
+    /// training split it: `--val-split`/`--seed` default to the values in `model.json`. A model
+    /// trained on every image (`train --full`) has no split: 0.2 is used, and the metrics then
+    /// measure fidelity to the float model on images it was trained on, not generalisation.
     #[arg(long)]
     pub data: PathBuf,
     /// Output directory (written atomically).
@@ -179,9 +181,15 @@ pub fn run(a: Args) -> anyhow::Result<()> {
     crate::qmodel::check_class_names(&src.meta.classes)?;
     crate::qmodel::pipeline::plan_layers(&src.net.arch, &cfg.p_layers, &cfg.np_layers)?;
     let tc = &src.meta.train_config;
+    // `train --full` records val_split 0: no image was held out from the float model.
+    let source_full = tc.get("full").and_then(|v| v.as_bool()) == Some(true);
     let val_split = a
         .val_split
-        .or_else(|| tc.get("val_split").and_then(|v| v.as_f64()))
+        .or_else(|| {
+            tc.get("val_split")
+                .and_then(|v| v.as_f64())
+                .filter(|_| !source_full)
+        })
         .unwrap_or(0.2);
     let seed = a
         .seed
@@ -198,13 +206,25 @@ pub fn run(a: Args) -> anyhow::Result<()> {
     super::train::report_skipped(&report);
     ds.check_classes(&src.meta.classes)?;
     let (train_set, val_set) = ds.split_stratified(val_split, seed)?;
-    let split = format!(
-        "validation split of {} (val_split {val_split}, seed {seed}: the float training's \
-         split), {} images; fine-tuning and calibration on the {} training images",
-        a.data.display(),
-        val_set.len(),
-        train_set.len()
-    );
+    let split = if source_full {
+        format!(
+            "validation split of {} (val_split {val_split}, seed {seed}), {} images; \
+             fine-tuning and calibration on the {} training images. The float source was \
+             trained on every image (train --full), these validation images included: the \
+             metrics measure fidelity to it, not accuracy on unseen images",
+            a.data.display(),
+            val_set.len(),
+            train_set.len()
+        )
+    } else {
+        format!(
+            "validation split of {} (val_split {val_split}, seed {seed}: the float training's \
+             split), {} images; fine-tuning and calibration on the {} training images",
+            a.data.display(),
+            val_set.len(),
+            train_set.len()
+        )
+    };
     if !a.quiet {
         eprintln!("data: {split}");
     }

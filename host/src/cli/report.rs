@@ -62,6 +62,9 @@ pub struct Args {
     /// MLP SGD learning rate.
     #[arg(long, default_value_t = 0.1)]
     pub mlp_lr: f32,
+    /// CNN-SGD baseline (the paper CNN with plain SGD) learning rate.
+    #[arg(long, default_value_t = 0.1)]
+    pub cnn_sgd_lr: f32,
     /// MLP hidden units.
     #[arg(long, default_value_t = 64)]
     pub mlp_hidden: usize,
@@ -195,6 +198,7 @@ pub fn run(a: Args) -> anyhow::Result<()> {
     c.dropout = a.dropout;
     c.augment_factor = a.augment_factor;
     c.mlp_lr = a.mlp_lr;
+    c.cnn_sgd_lr = a.cnn_sgd_lr;
     c.mlp_hidden = a.mlp_hidden;
     c.command = std::iter::once("cnnfpga".to_string())
         .chain(std::env::args().skip(1))

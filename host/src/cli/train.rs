@@ -25,6 +25,15 @@ pub enum OptimKind {
     Sgd,
 }
 
+/// Augmentation set of `--augment`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum AugmentKind {
+    /// Flip, rotation, zoom, shift, blur or down-up rescale, brightness/contrast.
+    Full,
+    /// Flip and blur or down-up rescale only.
+    Light,
+}
+
 /// Arguments of `cnnfpga train`.
 #[derive(Debug, clap::Args)]
 pub struct Args {
@@ -40,6 +49,14 @@ pub struct Args {
     /// Fraction of each class held out for validation, in (0, 1).
     #[arg(long, default_value_t = 0.2)]
     pub val_split: f64,
+    /// Train exactly --epochs epochs and keep the last weights (no early stopping, no best-epoch
+    /// restore); the validation split is only scored, never used for a choice.
+    #[arg(long)]
+    pub fixed_epochs: bool,
+    /// Train on every image (no validation split) for exactly --epochs epochs, keeping the last
+    /// weights; implies --fixed-epochs. Pick the epoch count by validation first.
+    #[arg(long, conflicts_with = "val_split")]
+    pub full: bool,
     /// Seed of split, initialisation, shuffling, dropout and augmentation.
     #[arg(long, default_value_t = 42)]
     pub seed: u64,
@@ -70,6 +87,9 @@ pub struct Args {
     /// On-the-fly augmentation (flip, rotation, crop/scale, blur/rescale, brightness/contrast).
     #[arg(long)]
     pub augment: bool,
+    /// With --augment: which set of transforms.
+    #[arg(long, value_enum, default_value_t = AugmentKind::Full, requires = "augment")]
+    pub augment_kind: AugmentKind,
     /// With --augment: N >= 1 = each original plus N augmented copies per epoch.
     #[arg(long, default_value_t = 0)]
     pub augment_factor: usize,
@@ -167,6 +187,9 @@ pub fn run(a: Args) -> anyhow::Result<()> {
     if !(a.val_split > 0.0 && a.val_split < 1.0) {
         bail!("--val-split {} must be in (0, 1)", a.val_split);
     }
+    let keep_last = a.fixed_epochs || a.full;
+    // A fixed epoch count stops nothing early; an explicit patience would be silently ignored.
+    let patience = if keep_last { 0 } else { a.patience };
     if a.batch == 0 {
         bail!("--batch must be > 0");
     }
@@ -203,7 +226,12 @@ pub fn run(a: Args) -> anyhow::Result<()> {
     let (ds, report) =
         load_folder(&a.data).with_context(|| format!("loading {}", a.data.display()))?;
     report_skipped(&report);
-    let (train_set, val_set) = ds.split_stratified(a.val_split, a.seed)?;
+    let (train_set, val_set) = if a.full {
+        let empty = ds.subset(&[]);
+        (ds.clone(), empty)
+    } else {
+        ds.split_stratified(a.val_split, a.seed)?
+    };
     if !a.quiet {
         eprintln!(
             "data: {} images in {} classes {:?} ({} train / {} val), decoded in {:.1}s",
@@ -245,10 +273,14 @@ pub fn run(a: Args) -> anyhow::Result<()> {
         epochs: a.epochs,
         batch_size: a.batch,
         optim,
-        patience: a.patience,
+        patience,
         seed: a.seed,
-        augment: a.augment.then(AugmentConfig::default),
+        augment: a.augment.then(|| match a.augment_kind {
+            AugmentKind::Full => AugmentConfig::default(),
+            AugmentKind::Light => AugmentConfig::light(),
+        }),
         augment_factor: a.augment_factor,
+        keep_last,
     };
     let run_settings = [
         (
@@ -286,9 +318,15 @@ pub fn run(a: Args) -> anyhow::Result<()> {
     let t1 = Instant::now();
     let outcome = train(&mut net, &train_set, &val_set, &cfg, None, &ckpt, &mut bars)?;
     let train_secs = t1.elapsed().as_secs_f64();
-    let metrics = evaluate(&net, &val_set)?;
+    // --full: every image was trained on, so there is nothing honest to score here.
+    let metrics = if val_set.is_empty() {
+        None
+    } else {
+        Some(evaluate(&net, &val_set)?)
+    };
     let mut train_config = serde_json::to_value(&cfg)?;
-    train_config["val_split"] = serde_json::json!(a.val_split);
+    train_config["val_split"] = serde_json::json!(if a.full { 0.0 } else { a.val_split });
+    train_config["full"] = serde_json::json!(a.full);
     train_config["data"] = serde_json::json!(a.data.display().to_string());
     train_config["init_from"] =
         serde_json::json!(a.init_from.as_ref().map(|p| p.display().to_string()));
@@ -314,15 +352,26 @@ pub fn run(a: Args) -> anyhow::Result<()> {
     let refs: Vec<(&str, &[u8])> = files.iter().map(|(n, b)| (*n, b.as_slice())).collect();
     out.write_files(&refs)?;
     let _ = std::fs::remove_dir_all(checkpoint_dir(&a.out));
-    println!(
-        "saved {}: best epoch {} of {}, val accuracy {:.4}, val loss {:.4}, macro F1 {:.4}, {:.1}s",
-        a.out.display(),
-        outcome.best_epoch,
-        outcome.history.len(),
-        metrics.accuracy,
-        metrics.loss.unwrap_or(f64::NAN),
-        metrics.macro_f1,
-        train_secs
-    );
+    match metrics {
+        Some(m) => println!(
+            "saved {}: {} epoch {} of {}, val accuracy {:.4}, val loss {:.4}, macro F1 {:.4}, {:.1}s",
+            a.out.display(),
+            if keep_last { "last" } else { "best" },
+            outcome.best_epoch,
+            outcome.history.len(),
+            m.accuracy,
+            m.loss.unwrap_or(f64::NAN),
+            m.macro_f1,
+            train_secs
+        ),
+        None => println!(
+            "saved {}: {} epochs on all {} images (no validation split), final training loss {:.4}, {:.1}s",
+            a.out.display(),
+            outcome.history.len(),
+            train_set.len(),
+            outcome.history.last().map_or(f32::NAN, |s| s.train_loss),
+            train_secs
+        ),
+    }
     Ok(())
 }

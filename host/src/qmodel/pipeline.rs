@@ -300,6 +300,7 @@ impl QuantizeConfig {
             seed: self.seed.wrapping_add(stage_seed),
             augment: None,
             augment_factor: 0,
+            keep_last: false,
         }
     }
 }

@@ -77,6 +77,7 @@ pub fn fixture() -> &'static Fixture {
             seed: SEED,
             augment: None,
             augment_factor: 0,
+            keep_last: false,
         };
         train(
             &mut net,
