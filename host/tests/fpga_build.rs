@@ -366,8 +366,10 @@ fn icebreaker_build_cache_and_flash() {
     // ---- missing tools: one line naming scripts/setup.sh ----
     let empty = tmp.path().join("empty-path");
     std::fs::create_dir_all(&empty).unwrap();
+    // (`CNNFPGA_TOOLCHAIN=system`: look yosys up on PATH, not in the venv's YoWASP build)
     let out = build_cmd(&elf, &tmp.path().join("out3"), &cache)
         .env("PATH", &empty)
+        .env("CNNFPGA_TOOLCHAIN", "system")
         .output()
         .unwrap();
     assert!(!out.status.success());
