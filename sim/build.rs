@@ -32,9 +32,10 @@ const MODELS: &[Model] = &[
         rust_type: "ConvEngineL8Model",
         trace: Trace::Always,
     },
-    // The iCEBreaker build of the engine: one lane and a 2-entry fetch FIFO (the UP5K fit):
-    // accel.toml BOARD_CONV_LANES, BOARD_FETCH_FIFO_DEPTH (sim/tests/robustness.rs checks the
-    // lanes through HWCFG).
+    // The iCEBreaker build of the engine: accel.toml BOARD_CONV_LANES lanes and a
+    // BOARD_FETCH_FIFO_DEPTH fetch FIFO (the UP5K fit). `main` replaces these placeholder args
+    // with the values read from accel.toml (sim/tests/robustness.rs checks the lanes through
+    // HWCFG).
     Model {
         name: "conv_engine_board",
         top: "conv_engine",
@@ -108,7 +109,34 @@ fn main() {
     println!("cargo:rerun-if-env-changed=CI");
     println!("cargo:rerun-if-env-changed=PICORV32_DIR");
     println!("cargo:rustc-check-cfg=cfg(sim_no_verilator)");
-    for m in MODELS {
+    println!(
+        "cargo:rerun-if-changed={}",
+        root.join("rtl/regmap/accel.toml").display()
+    );
+    let toml = std::fs::read_to_string(root.join("rtl/regmap/accel.toml")).unwrap();
+    let board_args: &'static [&'static str] = Box::leak(Box::new([
+        &*Box::leak(format!("-GLanes={}", toml_param(&toml, "BOARD_CONV_LANES")).into_boxed_str()),
+        &*Box::leak(
+            format!(
+                "-GFifoDepth={}",
+                toml_param(&toml, "BOARD_FETCH_FIFO_DEPTH")
+            )
+            .into_boxed_str(),
+        ),
+    ]));
+    let models: Vec<Model> = MODELS
+        .iter()
+        .map(|m| Model {
+            args: if m.name == "conv_engine_board" {
+                board_args
+            } else {
+                m.args
+            },
+            ..*m
+        })
+        .collect();
+    let models = &models[..];
+    for m in models {
         println!("cargo:rerun-if-changed={}", root.join(m.filelist).display());
         for f in vlgen::read_filelist(&root, m.filelist) {
             println!("cargo:rerun-if-changed={}", f.display());
@@ -145,7 +173,7 @@ fn main() {
         "/// Why no RTL model was built.\npub const MISSING: Option<&str> = None;\n\n",
     );
     let mut runtime = false;
-    for m in MODELS {
+    for m in models {
         let ports = vlgen::build_model(&env, m, false, &[]);
         if m.trace == Trace::Twin {
             let twin_ports = vlgen::build_model(&env, m, true, &[]);
@@ -167,4 +195,18 @@ fn main() {
     }
     vlgen::link_runtime(&env);
     std::fs::write(out_dir.join("models.rs"), rs).unwrap();
+}
+
+/// The value of `[[param]] name` in accel.toml (the register map's single source), read with a
+/// line scan: build scripts cannot use the sim crate's own TOML reader.
+fn toml_param(text: &str, name: &str) -> u64 {
+    let key = format!("name = \"{name}\"");
+    let mut lines = text.lines().skip_while(|l| l.trim() != key);
+    lines
+        .next()
+        .unwrap_or_else(|| panic!("accel.toml has no param {name}"));
+    let v = lines
+        .find_map(|l| l.trim().strip_prefix("value = "))
+        .unwrap_or_else(|| panic!("accel.toml param {name} has no value"));
+    v.replace('_', "").parse().unwrap()
 }

@@ -51,8 +51,15 @@ fn sim_json_matches_the_host() {
         .iter()
         .map(|l| l["engine"].as_str().unwrap())
         .collect();
-    assert_eq!(engines, ["conv", "conv", "pengine", "sw"]);
-    assert!(v["cycles"].as_u64().unwrap() < 2_000_000, "{}", v["cycles"]);
+    // the board's SoC by default: its engines (accel.toml BOARD_*)
+    assert_eq!(v["config"], "icebreaker");
+    let (_, _, pengine) = sim::SocConfig::Icebreaker.engines();
+    let p = if pengine { "pengine" } else { "sw" };
+    assert_eq!(engines, ["conv", "conv", p, "sw"]);
+    assert!(v["cycles"].as_u64().unwrap() < 6_000_000, "{}", v["cycles"]);
+    let ms = v["ms_at_clock"].as_f64().unwrap();
+    let want = v["cycles"].as_f64().unwrap() * 1e3 / firmware::regs::BOARD_CLOCK_HZ as f64;
+    assert!((ms - want).abs() < 1e-9 * want, "{ms} vs {want}");
 }
 
 #[test]

@@ -16,6 +16,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 /// One Verilated model.
+#[derive(Clone, Copy)]
 pub struct Model {
     /// Identifier: C/Rust symbol prefix, the `--prefix V<name>`, the Rust module name.
     pub name: &'static str,
