@@ -421,10 +421,19 @@ fn place_and_route(
     std::fs::create_dir_all(&tmp).map_err(io_err("creating", &tmp))?;
 
     progress(Stage::Synthesis);
+    // Paths relative to the work directory: the YoWASP tools run in a WebAssembly sandbox that
+    // sees the working directory and its parents by relative path but maps `/tmp` to a private
+    // directory, so absolute paths under /tmp (a clone or a cache there) would not be found.
+    let tmp = std::fs::canonicalize(&tmp).map_err(io_err("resolving", &tmp))?;
+    let rel = |p: &Path| -> Result<String, FpgaError> {
+        let abs = std::fs::canonicalize(p).map_err(io_err("resolving", p))?;
+        Ok(tools::relative_to(&abs, &tmp).display().to_string())
+    };
     let files: Vec<String> = sources
         .iter()
-        .map(|p| tools::quote(&p.display().to_string()))
-        .collect();
+        .map(|p| rel(p).map(|r| tools::quote(&r)))
+        .collect::<Result<_, _>>()?;
+    let pcf_rel = rel(pcf)?;
     let chparams: String = cfg
         .params()
         .iter()
@@ -456,7 +465,7 @@ fn place_and_route(
     let mut pnr = tools::command("nextpnr-ice40");
     pnr.arg(format!("--{}", b.device))
         .args(["--package", b.package, "--json", "soc.json", "--pcf"])
-        .arg(pcf)
+        .arg(&pcf_rel)
         .args(["--asc", "soc.asc", "--freq"])
         .arg(format!("{}", b.clock_mhz))
         .args(["--seed", &cfg.seed.to_string()])

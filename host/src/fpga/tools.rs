@@ -35,6 +35,28 @@ pub fn find_on_path(tool: &str) -> Option<PathBuf> {
         .find(|p| is_executable(p))
 }
 
+#[cfg(test)]
+mod tests {
+    use super::relative_to;
+    use std::path::Path;
+
+    #[test]
+    fn relative_paths_climb_to_the_common_prefix() {
+        assert_eq!(
+            relative_to(Path::new("/a/b/rtl/x.sv"), Path::new("/a/b/target/c/.t")),
+            Path::new("../../../rtl/x.sv")
+        );
+        assert_eq!(
+            relative_to(Path::new("/tmp/r/x.pcf"), Path::new("/tmp/r")),
+            Path::new("x.pcf")
+        );
+        assert_eq!(
+            relative_to(Path::new("/x/y"), Path::new("/tmp/c")),
+            Path::new("../../x/y")
+        );
+    }
+}
+
 #[cfg(unix)]
 fn is_executable(p: &Path) -> bool {
     use std::os::unix::fs::PermissionsExt;
@@ -62,6 +84,22 @@ pub fn require(tools: &[&str]) -> Result<(), FpgaError> {
         }),
         None => Ok(()),
     }
+}
+
+/// `path` relative to the directory `base` (both absolute and resolved): `../` for every
+/// component of `base` below their common prefix, then the rest of `path`.
+pub fn relative_to(path: &Path, base: &Path) -> PathBuf {
+    let p: Vec<_> = path.components().collect();
+    let b: Vec<_> = base.components().collect();
+    let common = p.iter().zip(&b).take_while(|(x, y)| x == y).count();
+    let mut r = PathBuf::new();
+    for _ in common..b.len() {
+        r.push("..");
+    }
+    for c in &p[common..] {
+        r.push(c);
+    }
+    r
 }
 
 /// A command line as the user would type it (arguments with spaces or quotes are quoted).
