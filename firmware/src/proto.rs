@@ -381,6 +381,15 @@ pub fn encode(kind: u8, payload: &[u8], out: &mut [u8]) -> usize {
     n
 }
 
+/// The whole request frame of `kind` with `payload` ([`encode`] into a fresh buffer; host side,
+/// feature `alloc`).
+#[cfg(feature = "alloc")]
+pub fn frame(kind: u8, payload: &[u8]) -> alloc::vec::Vec<u8> {
+    let mut out = alloc::vec![0u8; HEADER_LEN + payload.len() + TRAILER_LEN];
+    encode(kind, payload, &mut out);
+    out
+}
+
 /// A reply line of the firmware, parsed (host side; feature `alloc`).
 #[cfg(feature = "alloc")]
 #[derive(Clone, Debug, PartialEq, Eq)]

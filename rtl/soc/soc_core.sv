@@ -15,7 +15,7 @@
 `default_nettype none
 
 module soc_core #(
-  parameter int unsigned UartDiv       = 104,   // clock cycles per UART bit (12 MHz / 115200)
+  parameter int unsigned UartDiv       = accel_pkg::BOARD_UART_DIV,  // clock cycles per UART bit
   parameter bit          FastMul       = 1'b0,  // 1: single-cycle multiplier (DSPs on the board)
   parameter bit          EnableConv    = 1'b1,  // 0: no conv engine (its block reads 0)
   parameter bit          EnablePengine = 1'b1,  // 0: no P-layer engine (its block reads 0)

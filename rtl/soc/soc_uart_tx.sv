@@ -1,5 +1,6 @@
-// UART transmitter, 8N1, LSB first. One bit lasts `Div` clock cycles (board: 12 MHz / 115200 =
-// 104; simulation: 2, so printing costs few cycles). `valid_i` with `busy_o` low loads a byte.
+// UART transmitter, 8N1, LSB first. One bit lasts `Div` clock cycles (the board's and the
+// simulated board's: accel_pkg::BOARD_UART_DIV = board clock / 115200). `valid_i` with `busy_o`
+// low loads a byte.
 //
 // Reset: synchronous, active low, control state only.
 `default_nettype none

@@ -59,10 +59,10 @@ fn main() {
     bench::<DefaultModel>("5 lanes", Stalls::ZERO_WAIT, "zero wait", &layers);
     bench::<DefaultModel>("5 lanes", Stalls::RANDOM, "random (30% ready)", &layers);
     bench::<L8Model>("8 lanes", Stalls::SOC, "soc (1 wait)", &layers);
-    bench::<BoardModel>(
-        "1 lane, FIFO 2 (board)",
-        Stalls::SOC,
-        "soc (1 wait)",
-        &layers,
+    let board = format!(
+        "{} lanes, FIFO {} (board)",
+        firmware::regs::BOARD_CONV_LANES,
+        firmware::regs::BOARD_FETCH_FIFO_DEPTH
     );
+    bench::<BoardModel>(&board, Stalls::SOC, "soc (1 wait)", &layers);
 }

@@ -137,10 +137,11 @@ fn table(runs: &[(bool, Transcript, soc::SocRun)]) {
     println!();
     for (f, t, run) in runs {
         println!(
-            "{}: {} cycles/image = {:.3} s at 12 MHz; simulation {} cycles in {:.1} s = {:.2} M cycles/s",
+            "{}: {} cycles/image = {:.3} s at the board clock {} MHz; simulation {} cycles in {:.1} s = {:.2} M cycles/s",
             name(*f),
             t.layers_cycles,
-            t.layers_cycles as f64 / 12e6,
+            t.layers_cycles as f64 / (sim::bench::BOARD_MHZ * 1e6),
+            sim::bench::BOARD_MHZ,
             run.cycles,
             run.seconds,
             run.cycles_per_second() / 1e6

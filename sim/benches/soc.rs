@@ -1,6 +1,6 @@
 //! `cargo bench -p sim --bench soc`: the paper-CNN-shaped model (random weights, `sim::paper`)
 //! through the firmware on the Verilated SoC, once with the engines and once in software only
-//! (same ELF, flash header flag). Prints per-layer cycles, the speed-up, images/s at 12 MHz and
+//! (same ELF, flash header flag). Prints per-layer cycles, the speed-up, images/s at the board clock (BOARD_CLOCK_HZ) and
 //! at the board build's Fmax, and the simulation speed, as the Markdown table of
 //! docs/performance.md ("SoC"). `SOC_BENCH_BLOB=path` runs a quantised model blob instead (on a
 //! random image of its input shape). The same as `cnnfpga bench soc` (both are `sim::bench`).

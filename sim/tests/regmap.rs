@@ -89,3 +89,20 @@ fn validation_accepts_a_good_map_and_rejects_broken_ones() {
         );
     }
 }
+
+/// The board's derived parameters agree with what they are derived from (accel.toml states
+/// them as numbers because the generator takes no expressions): the PLL settings make
+/// BOARD_CLOCK_HZ from OSC_HZ, the UART divider is that clock over UART_BAUD rounded, and
+/// the PLL output lies in SB_PLL40's 16-275 MHz range.
+#[test]
+fn board_clock_pll_and_uart_divider_are_consistent() {
+    use firmware::regs::*;
+    let f = OSC_HZ * (BOARD_PLL_DIVF + 1) / ((BOARD_PLL_DIVR + 1) << BOARD_PLL_DIVQ);
+    assert_eq!(f, BOARD_CLOCK_HZ, "PLL settings vs BOARD_CLOCK_HZ");
+    assert!((16_000_000..=275_000_000).contains(&f));
+    assert_eq!(
+        BOARD_UART_DIV,
+        (BOARD_CLOCK_HZ + UART_BAUD / 2) / UART_BAUD,
+        "BOARD_UART_DIV is round(BOARD_CLOCK_HZ / UART_BAUD)"
+    );
+}

@@ -11,7 +11,7 @@
 //!
 //! Needs Verilator and the riscv32im target (scripts/setup.sh); fails without them.
 
-use firmware::proto::{self, parse_reply, Reply};
+use firmware::proto::{self, frame, parse_reply, Reply};
 use sim::paper::{image, paper_cnn, reference};
 use sim::soc::{Firmware, Flash, RunOptions, Session};
 
@@ -20,12 +20,6 @@ const IDLE_CYCLES: u64 =
     firmware::regs::BOARD_CLOCK_HZ as u64 / 1000 * proto::IDLE_TIMEOUT_MS as u64;
 /// Generous bound for one reply (an inference on the board SoC plus the reply line).
 const REPLY_CYCLES: u64 = 40_000_000;
-
-fn frame(kind: u8, payload: &[u8]) -> Vec<u8> {
-    let mut out = vec![0u8; proto::HEADER_LEN + payload.len() + proto::TRAILER_LEN];
-    proto::encode(kind, payload, &mut out);
-    out
-}
 
 fn reply(s: &mut Session) -> Reply {
     let line = s

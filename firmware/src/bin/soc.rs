@@ -187,7 +187,7 @@ mod soc {
 
     /// A 32-bit counter CSR (PicoRV32 `ENABLE_COUNTERS64=0`: no `cycleh`/`instreth`)
     /// extended to 64 bits in software: `hi` counts the wraps seen between two calls, which
-    /// is exact while calls come less than 2^32 cycles apart (358 s at 12 MHz; the firmware
+    /// is exact while calls come less than 2^32 cycles apart (212 s at the board's 20.25 MHz; the firmware
     /// reads both counters around every layer).
     macro_rules! csr_ext {
         ($csr:literal, $last:ident, $hi:ident) => {{

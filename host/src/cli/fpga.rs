@@ -114,8 +114,8 @@ pub struct BuildArgs {
     /// Single-cycle multiplier in DSP blocks (PicoRV32 ENABLE_FAST_MUL).
     #[arg(long)]
     pub fast_mul: bool,
-    /// MAC lanes of the conv engine (default: the board's, 1 on the iCEBreaker: more do not
-    /// fit the UP5K next to the CPU).
+    /// MAC lanes of the conv engine (default: the board's, BOARD_CONV_LANES = 2 on the
+    /// iCEBreaker: more do not fit the UP5K next to the CPU).
     #[arg(long, value_parser = clap::value_parser!(u32).range(1..=8))]
     pub conv_lanes: Option<u32>,
     /// Place-and-route cache (default: <target dir>/fpga-cache).
@@ -183,7 +183,7 @@ fn run_classify(a: ClassifyArgs) -> anyhow::Result<()> {
     if a.dry_run {
         for image in &a.images {
             let input = crate::simrun::load_input(image, &model)?;
-            let f = classify::classify_frame(&input);
+            let f = firmware::proto::frame(firmware::proto::KIND_CLASSIFY, &input);
             let n = f.len();
             println!(
                 "{}: frame {} bytes (header {:02x?}, payload {} bytes HWC u8, CRC-32 {:02x?}), {:.2} s on the line at {} baud",
@@ -208,7 +208,7 @@ fn run_classify(a: ClassifyArgs) -> anyhow::Result<()> {
     classify::check_board_model(link.as_mut(), &model, timeout)?;
     let mut results = Vec::new();
     for image in &a.images {
-        let r = classify::classify_one(link.as_mut(), &blob, image, timeout)?;
+        let r = classify::classify_one(link.as_mut(), &model, image, timeout)?;
         if !a.json {
             println!(
                 "{}: class {} {} logits {:?} cycles {} ({:.1} ms at {:.2} MHz){}",

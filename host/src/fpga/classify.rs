@@ -213,13 +213,6 @@ pub struct Classified {
     pub seconds: f64,
 }
 
-/// The request frame of a classify request for `input`.
-pub fn classify_frame(input: &[u8]) -> Vec<u8> {
-    let mut f = vec![0u8; proto::HEADER_LEN + input.len() + proto::TRAILER_LEN];
-    proto::encode(proto::KIND_CLASSIFY, input, &mut f);
-    f
-}
-
 /// The next reply line (skipping banner lines), or an error.
 pub fn next_reply(link: &mut dyn Link, timeout: Duration) -> Result<Reply, ClassifyError> {
     let t0 = Instant::now();
@@ -238,9 +231,7 @@ pub fn check_board_model(
     model: &Model<'_>,
     timeout: Duration,
 ) -> Result<(), ClassifyError> {
-    let mut f = vec![0u8; proto::HEADER_LEN + proto::TRAILER_LEN];
-    proto::encode(proto::KIND_INFO, &[], &mut f);
-    link.send(&f)?;
+    link.send(&proto::frame(proto::KIND_INFO, &[]))?;
     let s = model.input_shape();
     let classes: Vec<String> = (0..model.n_classes())
         .map(|i| model.class_name(i).unwrap_or("?").to_string())
@@ -265,18 +256,14 @@ pub fn check_board_model(
 /// naming it.
 pub fn classify_one(
     link: &mut dyn Link,
-    blob: &[u8],
+    model: &Model<'_>,
     image: &Path,
     timeout: Duration,
 ) -> Result<Classified, ClassifyError> {
-    let model = Model::parse(blob).map_err(|e| crate::simrun::SimError::Model {
-        path: image.to_path_buf(),
-        reason: e.to_string(),
-    })?;
-    let input = crate::simrun::load_input(image, &model)?;
+    let input = crate::simrun::load_input(image, model)?;
     let (host_class, host_logits) =
-        sim::paper::reference(blob, &input).map_err(crate::simrun::SimError::Run)?;
-    let frame = classify_frame(&input);
+        sim::paper::reference(model.blob(), &input).map_err(crate::simrun::SimError::Run)?;
+    let frame = proto::frame(proto::KIND_CLASSIFY, &input);
     let t0 = Instant::now();
     link.send(&frame)?;
     match next_reply(link, timeout)? {

@@ -35,28 +35,6 @@ pub fn find_on_path(tool: &str) -> Option<PathBuf> {
         .find(|p| is_executable(p))
 }
 
-#[cfg(test)]
-mod tests {
-    use super::relative_to;
-    use std::path::Path;
-
-    #[test]
-    fn relative_paths_climb_to_the_common_prefix() {
-        assert_eq!(
-            relative_to(Path::new("/a/b/rtl/x.sv"), Path::new("/a/b/target/c/.t")),
-            Path::new("../../../rtl/x.sv")
-        );
-        assert_eq!(
-            relative_to(Path::new("/tmp/r/x.pcf"), Path::new("/tmp/r")),
-            Path::new("x.pcf")
-        );
-        assert_eq!(
-            relative_to(Path::new("/x/y"), Path::new("/tmp/c")),
-            Path::new("../../x/y")
-        );
-    }
-}
-
 #[cfg(unix)]
 fn is_executable(p: &Path) -> bool {
     use std::os::unix::fs::PermissionsExt;
@@ -208,4 +186,26 @@ pub fn version(tool: &str, arg: &str) -> String {
                 .to_string()
         })
         .unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::relative_to;
+    use std::path::Path;
+
+    #[test]
+    fn relative_paths_climb_to_the_common_prefix() {
+        assert_eq!(
+            relative_to(Path::new("/a/b/rtl/x.sv"), Path::new("/a/b/target/c/.t")),
+            Path::new("../../../rtl/x.sv")
+        );
+        assert_eq!(
+            relative_to(Path::new("/tmp/r/x.pcf"), Path::new("/tmp/r")),
+            Path::new("x.pcf")
+        );
+        assert_eq!(
+            relative_to(Path::new("/x/y"), Path::new("/tmp/c")),
+            Path::new("../../x/y")
+        );
+    }
 }
