@@ -8,7 +8,7 @@
 //!
 //! ```sh
 //! cargo run --release -p host --example compression_grid -- \
-//!     --model models/animals5-cnn --data /work/shared/data/animals5 \
+//!     --model models/animals5-cnn --data $ANIMALS5 \
 //!     --sparsities 0.8,0.9,0.95,0.97 --bits 3,4,5 \
 //!     --json docs/img/compression.json --png docs/img/compression.png
 //! ```
