@@ -26,8 +26,9 @@ use crate::rng::Rng;
 pub const FORMAT_NAME: &str = "cnnfpga-model";
 /// Version of the model directory format; loading another version is an error.
 pub const FORMAT_VERSION: u32 = 1;
-/// Image side the data pipeline resizes to.
-pub const IMAGE_SIZE: usize = 64;
+/// Image side of the architectures; owned by the data pipeline ([`crate::data::IMAGE_SIZE`]),
+/// re-exported here so `model::IMAGE_SIZE` keeps working.
+pub use crate::data::IMAGE_SIZE;
 
 /// Errors of model construction, forward/backward and (de)serialisation.
 #[derive(Debug, thiserror::Error)]
@@ -604,6 +605,33 @@ pub fn sha256_hex(bytes: &[u8]) -> String {
         .collect()
 }
 
+/// Reads an `f32` written by serde_json, where a non-finite value was written as `null`
+/// (no validation set: NaN; no best loss yet: infinity): `null` reads back as NaN.
+fn f32_or_nan<'de, D: serde::Deserializer<'de>>(d: D) -> Result<f32, D::Error> {
+    Ok(Option::<f32>::deserialize(d)?.unwrap_or(f32::NAN))
+}
+
+/// Statistics of one epoch (the report plots these).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct EpochStats {
+    /// Epoch number, 1-based.
+    pub epoch: usize,
+    /// Mean training loss (with dropout/augmentation active).
+    pub train_loss: f32,
+    /// Training accuracy over the epoch's batches.
+    pub train_accuracy: f32,
+    /// Validation loss (NaN, written as `null`, without a validation set).
+    #[serde(deserialize_with = "f32_or_nan")]
+    pub val_loss: f32,
+    /// Validation accuracy (NaN, written as `null`, without a validation set).
+    #[serde(deserialize_with = "f32_or_nan")]
+    pub val_accuracy: f32,
+    /// Training images seen this epoch.
+    pub images: usize,
+    /// Wall time of the epoch's training part, seconds.
+    pub train_seconds: f64,
+}
+
 /// Contents of `model.json`.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct ModelMeta {
@@ -628,7 +656,7 @@ pub struct ModelMeta {
     pub train_config: serde_json::Value,
     /// Per-epoch history.
     #[serde(default)]
-    pub history: Vec<crate::train::EpochStats>,
+    pub history: Vec<EpochStats>,
     /// Epoch (1-based) whose weights were kept, if trained.
     #[serde(default)]
     pub best_epoch: Option<usize>,

@@ -29,9 +29,9 @@ use serde::{Deserialize, Serialize};
 use serde_json::json;
 
 use crate::augment::{resize, AugmentConfig};
-use crate::data::{load_folder, DataError, Dataset, LoadReport};
+use crate::data::{load_folder, DataError, Dataset, LoadReport, IMAGE_SIZE};
 use crate::eval::{argmax, evaluate, EvalError, Metrics};
-use crate::model::{Arch, ModelError, ModelMeta, Net, Normalization, SavedModel, IMAGE_SIZE};
+use crate::model::{Arch, ModelError, ModelMeta, Net, Normalization, SavedModel};
 use crate::optim::OptimConfig;
 use crate::plots::{self, BarSeries, Confusion, Curves, GridSample, PlotError, SeedRuns};
 use crate::rng::Rng;
