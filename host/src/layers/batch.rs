@@ -87,7 +87,7 @@ pub const POOL_NO_GRAD: u8 = 4;
 /// Fused conv + bias + ReLU + 2x2/2 max-pool forward over a batch `[n, h, w, c]` ->
 /// `[n, oh/2, ow/2, out_ch]`, one image at a time (the full-size conv output only ever exists
 /// as a per-thread scratch image). Also returns, per pooled element, the arg-max position
-/// 0..4 in its window (first maximum wins, as [`maxpool_forward`]) or [`POOL_NO_GRAD`] where
+/// 0..4 in its window (first maximum wins, as [`super::maxpool_forward`]) or [`POOL_NO_GRAD`] where
 /// the maximum is 0 — exactly the gradient routing of the unfused conv, ReLU, pool.
 pub fn conv_relu_pool_forward(
     x: &Array4<f32>,

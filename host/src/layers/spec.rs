@@ -182,7 +182,7 @@ pub enum Cache {
     Pool([usize; 4], Vec<u8>),
     /// Dropout: the multiplier per element (0 or 1/(1-p)).
     Mask(Vec<f32>),
-    /// Fused conv + ReLU + max-pool ([`conv_relu_pool_forward`]): the conv input and the
+    /// Fused conv + ReLU + max-pool ([`super::conv_relu_pool_forward`]): the conv input and the
     /// arg-max codes. The ReLU and pool layers of the triple keep [`Cache::None`].
     ConvReluPool(Array4<f32>, Vec<u8>),
 }
