@@ -7,8 +7,10 @@ use image::imageops::FilterType;
 use ndarray::Array4;
 use rayon::prelude::*;
 
-use crate::model::IMAGE_SIZE;
 use crate::rng::Rng;
+
+/// Image side the data pipeline resizes to (every image becomes `IMAGE_SIZE x IMAGE_SIZE` RGB).
+pub const IMAGE_SIZE: usize = 64;
 
 /// How many unreadable file names a [`LoadReport`] keeps.
 pub const SKIPPED_EXAMPLES: usize = 5;

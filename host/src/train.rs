@@ -10,15 +10,17 @@ use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use crate::augment::{augment_image, AugmentConfig};
-use crate::data::Dataset;
+use crate::data::{Dataset, IMAGE_SIZE};
 use crate::eval::predict_dataset;
 use crate::layers::softmax_cross_entropy;
 use crate::model::{
     bytes_to_tensors, tensors_to_bytes, write_dir_atomic, Arch, Mode, ModelError, Net, Param,
-    IMAGE_SIZE,
 };
 use crate::optim::{OptimConfig, OptimError, Optimizer, ParamMasks};
 use crate::rng::Rng;
+
+/// Per-epoch statistics live with the model directory format (`model.json` records them).
+pub use crate::model::EpochStats;
 
 /// Errors of the training loop.
 #[derive(Debug, thiserror::Error)]
@@ -111,36 +113,10 @@ impl TrainConfig {
     }
 }
 
-/// Reads an `f32` written by serde_json, where a non-finite value was written as `null`
-/// (no validation set: NaN; no best loss yet: infinity): `null` reads back as NaN.
-fn f32_or_nan<'de, D: serde::Deserializer<'de>>(d: D) -> Result<f32, D::Error> {
-    Ok(Option::<f32>::deserialize(d)?.unwrap_or(f32::NAN))
-}
-
-/// As [`f32_or_nan`], for the best validation loss so far: `null` reads back as infinity.
+/// Reads the best validation loss so far written by serde_json, where infinity (no best loss
+/// yet) was written as `null`: `null` reads back as infinity.
 fn f32_or_inf<'de, D: serde::Deserializer<'de>>(d: D) -> Result<f32, D::Error> {
     Ok(Option::<f32>::deserialize(d)?.unwrap_or(f32::INFINITY))
-}
-
-/// Statistics of one epoch (the report plots these).
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct EpochStats {
-    /// Epoch number, 1-based.
-    pub epoch: usize,
-    /// Mean training loss (with dropout/augmentation active).
-    pub train_loss: f32,
-    /// Training accuracy over the epoch's batches.
-    pub train_accuracy: f32,
-    /// Validation loss (NaN, written as `null`, without a validation set).
-    #[serde(deserialize_with = "f32_or_nan")]
-    pub val_loss: f32,
-    /// Validation accuracy (NaN, written as `null`, without a validation set).
-    #[serde(deserialize_with = "f32_or_nan")]
-    pub val_accuracy: f32,
-    /// Training images seen this epoch.
-    pub images: usize,
-    /// Wall time of the epoch's training part, seconds.
-    pub train_seconds: f64,
 }
 
 /// Result of [`train`].

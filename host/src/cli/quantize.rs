@@ -1,5 +1,7 @@
 //! `cnnfpga quantize`: float model directory -> quantised model directory (`model.blob`,
-//! `quant.json`, `finetuned.safetensors`).
+//! `quant.json`, `finetuned.safetensors`). This module handles the arguments, the data split
+//! and the printed summary; the pipeline is `qmodel::pipeline` and the directory's writer is
+//! `qmodel::QuantMeta::files`, next to its reader.
 
 use std::path::PathBuf;
 use std::time::Instant;
@@ -9,13 +11,10 @@ use clap::ValueEnum;
 
 use crate::data::load_folder;
 use crate::eval::{argmax, evaluate, predict_dataset};
-use crate::model::{sha256_hex, SavedModel};
+use crate::model::SavedModel;
 use crate::outdir::{Input, OutDir, Producer};
 use crate::qmodel::pipeline::{quantize, QuantizeConfig};
-use crate::qmodel::{
-    agreement, evaluate_int, IntModel, QuantMeta, QuantMetrics, BLOB_FILE, FINETUNED_FILE,
-    QUANT_FILE, QUANT_FORMAT, QUANT_FORMAT_VERSION,
-};
+use crate::qmodel::{agreement, evaluate_int, IntModel, QuantMeta, QuantMetrics};
 use crate::quant::{Calibration, PruneSchedule};
 use crate::train::{EpochStats, Progress};
 
@@ -262,34 +261,12 @@ pub fn run(a: Args) -> anyhow::Result<()> {
         integer: int_m,
     };
 
-    let mut settings = serde_json::to_value(&cfg)?;
-    settings["val_split"] = serde_json::json!(val_split);
-    settings["data"] = serde_json::json!(a.data.display().to_string());
-    settings["wall_seconds"] = serde_json::json!(quant_secs);
-    let meta = QuantMeta {
-        format: QUANT_FORMAT.into(),
-        format_version: QUANT_FORMAT_VERSION,
-        blob_format_version: firmware::model::VERSION,
-        blob_file: BLOB_FILE.into(),
-        blob_sha256: sha256_hex(&q.deployed.blob),
-        classes: src.meta.classes.clone(),
-        source_model: a.model.display().to_string(),
-        source_weights_sha256: src.meta.weights_sha256.clone(),
-        settings,
-        layers: q.deployed.layers.clone(),
-        compression: q.deployed.compression.clone(),
-        stages: q.stages.clone(),
-        metrics: Some(metrics.clone()),
-    };
-    let mut json = serde_json::to_vec_pretty(&meta)?;
-    json.push(b'\n');
-    let weights = q.finetuned.to_safetensors()?;
-    out.write_files(&[
-        (BLOB_FILE, &q.deployed.blob),
-        (QUANT_FILE, &json),
-        (FINETUNED_FILE, &weights),
-    ])
-    .with_context(|| format!("writing {}", a.out.display()))?;
+    let settings = QuantMeta::settings(&cfg, val_split, &a.data, quant_secs)?;
+    let meta = QuantMeta::new(&q, &src, &a.model, settings, Some(metrics.clone()));
+    let files = meta.files(&q, &a.out)?;
+    let refs: Vec<(&str, &[u8])> = files.iter().map(|(n, b)| (*n, b.as_slice())).collect();
+    out.write_files(&refs)
+        .with_context(|| format!("writing {}", a.out.display()))?;
 
     println!("{}", q.deployed.report);
     println!(

@@ -10,6 +10,9 @@
 //! - `finetuned.safetensors` ([`FINETUNED_FILE`]): the float weights after fine-tuning (P
 //!   layers exactly on their power-of-two grid), in the source model's architecture.
 //!
+//! The directory is written by [`QuantMeta::files`] and read by [`QuantMeta::load`] and
+//! [`IntModel::load`].
+//!
 //! Integer inference is never simulated in float here: [`IntModel`] runs
 //! `firmware::runner::run` with `firmware::backend::SoftwareBackend` over the encoded blob, the
 //! same code the soft-core runs.
@@ -28,7 +31,7 @@ use serde::{Deserialize, Serialize};
 use crate::data::{DataError, Dataset};
 use crate::eval::{compute_metrics, EvalError, Metrics};
 use crate::layers::softmax_rows;
-use crate::model::ModelError;
+use crate::model::{sha256_hex, ModelError, NamedFile, SavedModel};
 use crate::quant::QuantError;
 use crate::train::TrainError;
 
@@ -456,5 +459,64 @@ impl QuantMeta {
             });
         }
         Ok(meta)
+    }
+
+    /// The `quant.json` record of the pipeline result `q` for the float model `source`, loaded
+    /// from `source_dir` (recorded as given); `settings` as [`QuantMeta::settings`].
+    pub fn new(
+        q: &pipeline::Quantized,
+        source: &SavedModel,
+        source_dir: &Path,
+        settings: serde_json::Value,
+        metrics: Option<QuantMetrics>,
+    ) -> QuantMeta {
+        QuantMeta {
+            format: QUANT_FORMAT.into(),
+            format_version: QUANT_FORMAT_VERSION,
+            blob_format_version: firmware::model::VERSION,
+            blob_file: BLOB_FILE.into(),
+            blob_sha256: sha256_hex(&q.deployed.blob),
+            classes: source.meta.classes.clone(),
+            source_model: source_dir.display().to_string(),
+            source_weights_sha256: source.meta.weights_sha256.clone(),
+            settings,
+            layers: q.deployed.layers.clone(),
+            compression: q.deployed.compression.clone(),
+            stages: q.stages.clone(),
+            metrics,
+        }
+    }
+
+    /// The `settings` record: the pipeline configuration plus the data split (`val_split`, the
+    /// `data` folder as given) and the pipeline's wall time.
+    pub fn settings(
+        cfg: &pipeline::QuantizeConfig,
+        val_split: f64,
+        data: &Path,
+        wall_seconds: f64,
+    ) -> Result<serde_json::Value> {
+        let mut settings = serde_json::to_value(cfg)
+            .map_err(|e| QModelError::Config(format!("quantize settings: {e}")))?;
+        settings["val_split"] = serde_json::json!(val_split);
+        settings["data"] = serde_json::json!(data.display().to_string());
+        settings["wall_seconds"] = serde_json::json!(wall_seconds);
+        Ok(settings)
+    }
+
+    /// The files of a quantised model directory (`model.blob`, `quant.json` with this record,
+    /// `finetuned.safetensors`) for [`crate::outdir::OutDir::write_files`], which writes them
+    /// atomically. `dir` only names the directory in errors.
+    pub fn files(&self, q: &pipeline::Quantized, dir: &Path) -> Result<Vec<NamedFile>> {
+        let mut json = serde_json::to_vec_pretty(self).map_err(|e| QModelError::Meta {
+            path: dir.join(QUANT_FILE),
+            message: e.to_string(),
+        })?;
+        json.push(b'\n');
+        let weights = q.finetuned.to_safetensors()?;
+        Ok(vec![
+            (BLOB_FILE, q.deployed.blob.clone()),
+            (QUANT_FILE, json),
+            (FINETUNED_FILE, weights),
+        ])
     }
 }
