@@ -78,7 +78,12 @@ fn mapped_paths() -> Vec<PathBuf> {
     for cell in code_map_cells(&doc) {
         let base = cell
             .first()
-            .map(|f| f.rsplit_once('/').map_or("", |(d, _)| d).to_string())
+            .map(|f| {
+                f.trim_end_matches('/')
+                    .rsplit_once('/')
+                    .map_or("", |(d, _)| d)
+                    .to_string()
+            })
             .unwrap_or_default();
         for span in &cell {
             if !span.contains('/') && !span.contains('.') {
@@ -119,7 +124,10 @@ fn walk(dir: &Path, ext: &str, out: &mut Vec<PathBuf>) {
 
 #[test]
 fn code_map_paths_exist() {
-    assert!(mapped_paths().len() > 20, "the code map names too few paths");
+    assert!(
+        mapped_paths().len() > 20,
+        "the code map names too few paths"
+    );
 }
 
 #[test]
