@@ -328,7 +328,7 @@ fn summary(
     #[cfg(not(feature = "hw"))]
     let _ = writeln!(
         o,
-        "SoC simulation and bitstream: not in this build ({}).",
+        "SoC simulation and bitstream skipped: {}.",
         super::WITHOUT_HW
     );
     let get = |path: &[&str]| -> Option<f64> {

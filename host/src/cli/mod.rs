@@ -27,9 +27,9 @@ pub mod train;
 pub const MAX_THREADS: usize = 256;
 
 /// Why a simulation or FPGA subcommand stops in a build without the `hw` feature.
-pub const WITHOUT_HW: &str = "this cnnfpga was built without the `hw` feature (the Verilated \
-SoC and the FPGA flow, which need Verilator to build); rebuild with default features: \
-cargo build --release -p host";
+pub const WITHOUT_HW: &str = "this cnnfpga was built without the `hw` feature, which holds \
+the Verilated SoC and the FPGA flow (its build needs Verilator); rebuild with default features: \
+`cargo build --release -p host`";
 
 /// The arguments of a subcommand left out of this build (no `hw` feature): any are accepted,
 /// so the error is [`WITHOUT_HW`] whatever the command line, never a parse error.
