@@ -6,9 +6,9 @@
 //! hash under `target/soc-fw`; the model blob and the image (decoded and resized like the
 //! training data, [`crate::data::load_image`]) go into the simulated SPI flash.
 //!
-//! The SoC run ([`run`], [`SimRequest`], [`SimResult`], [`host_prediction`]) needs the `hw`
-//! feature; the model and image loading ([`read_blob`], [`load_input`]) is always built
-//! (`cnnfpga predict` uses it too).
+//! The SoC run (`run`, `SimRequest`, `SimResult`, `host_prediction`) needs the `hw` feature;
+//! the model and image loading ([`read_blob`], [`load_input`]) is always built (`cnnfpga
+//! predict` uses it too).
 
 use std::path::{Path, PathBuf};
 
