@@ -12,4 +12,28 @@ if [ "${CI:-}" != "false" ]; then
 fi
 scripts/setup.sh
 export CARGO_TERM_COLOR="${CARGO_TERM_COLOR:-never}"
+
+# The host without its `hw` feature builds, and works, with no Verilator: PATH is a scratch
+# directory of symlinks to every command on PATH except verilator*, and VERILATOR names a file
+# that does not exist (a new name each run, so sim/build.rs, which reruns when VERILATOR
+# changes, would run again). Were the sim crate still in the graph, its build script would find
+# no Verilator and, with CI=true, fail the step.
+no_verilator=$(mktemp -d)
+trap 'rm -rf "$no_verilator"' EXIT
+IFS=: read -ra path_dirs <<< "$PATH"
+for d in "${path_dirs[@]}"; do
+  # -n: the first directory on PATH wins, as in a lookup
+  [ -d "$d" ] && cp -s -n "$d"/* "$no_verilator"/ 2>/dev/null || true
+done
+rm -f "$no_verilator"/verilator*
+without_verilator() {
+  CI=true VERILATOR="$no_verilator/verilator" PATH="$no_verilator" "$@"
+}
+if without_verilator sh -c 'command -v verilator' >/dev/null; then
+  echo "test.sh: verilator is still on the scratch PATH" >&2
+  exit 1
+fi
+without_verilator cargo build -p host --no-default-features
+without_verilator cargo test -p host --no-default-features --test features
+
 cargo test --workspace --no-fail-fast "$@"

@@ -10,6 +10,7 @@ pub mod bench;
 pub mod cli;
 pub mod data;
 pub mod eval;
+#[cfg(feature = "hw")]
 pub mod fpga;
 pub mod layers;
 pub mod model;

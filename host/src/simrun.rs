@@ -1,14 +1,21 @@
 //! `cnnfpga sim`: one image through the firmware on the Verilated SoC (`sim::soc`), checked
-//! against the host's integer prediction (`firmware::runner::run` with `SoftwareBackend`).
+//! against the host's integer prediction ([`crate::qmodel::IntModel`]: `firmware::runner::run`
+//! with `SoftwareBackend`, the host's one integer path).
 //!
 //! The firmware ELF is built at the shipped profile by a cargo subprocess and cached by source
 //! hash under `target/soc-fw`; the model blob and the image (decoded and resized like the
 //! training data, [`crate::data::load_image`]) go into the simulated SPI flash.
+//!
+//! The SoC run (`run`, `SimRequest`, `SimResult`, `host_prediction`) needs the `hw` feature;
+//! the model and image loading ([`read_blob`], [`load_input`]) is always built (`cnnfpga
+//! predict` uses it too).
 
 use std::path::{Path, PathBuf};
 
 use firmware::model::Model;
+#[cfg(feature = "hw")]
 use serde::Serialize;
+#[cfg(feature = "hw")]
 use sim::soc::{Firmware, Flash, Outcome, RunOptions, SocConfig};
 
 /// Errors of a SoC simulation run.
@@ -35,14 +42,19 @@ pub enum SimError {
         reason: String,
     },
     /// Building the firmware, laying out the flash or starting the model failed.
+    #[cfg(feature = "hw")]
     #[error(transparent)]
     Soc(#[from] sim::soc::SocError),
+    /// The host's integer run refused the model or the input.
+    #[error(transparent)]
+    Host(#[from] crate::qmodel::QModelError),
     /// The run ended with a trap, a timeout or a non-zero exit code.
     #[error("SoC run failed: {0}")]
     Run(String),
 }
 
 /// What to run.
+#[cfg(feature = "hw")]
 #[derive(Clone, Debug)]
 pub struct SimRequest {
     /// Quantised model directory holding `model.blob`, or a `.blob` file.
@@ -60,6 +72,7 @@ pub struct SimRequest {
 }
 
 /// Result of `cnnfpga sim` (the `--json` output).
+#[cfg(feature = "hw")]
 #[derive(Clone, Debug, Serialize)]
 pub struct SimResult {
     /// Predicted class index.
@@ -134,12 +147,22 @@ pub fn load_input(path: &Path, model: &Model<'_>) -> Result<Vec<u8>, SimError> {
     Ok(img.into_raw())
 }
 
+/// The host's integer prediction of `input` (`[h][w][c]` u8) with the model `blob`:
+/// [`crate::qmodel::IntModel`], the same runner and kernels the soft-core runs, in software.
+/// What every SoC and board result is compared with.
+#[cfg(feature = "hw")]
+pub fn host_prediction(blob: &[u8], input: &[u8]) -> Result<crate::qmodel::IntOutput, SimError> {
+    let m = crate::qmodel::IntModel::from_blob(blob.to_vec(), "model blob")?;
+    Ok(m.run_observed(input, &mut (), 0)?)
+}
+
 /// Builds (or reuses) the firmware, runs the image on the SoC and compares with the host.
+#[cfg(feature = "hw")]
 pub fn run(req: &SimRequest) -> Result<SimResult, SimError> {
     let blob = read_blob(&req.model)?;
     let model = Model::parse(&blob).expect("checked by read_blob");
     let input = load_input(&req.image, &model)?;
-    let (host_class, host_logits) = sim::paper::reference(&blob, &input).map_err(SimError::Run)?;
+    let host = host_prediction(&blob, &input)?;
     let fw = Firmware::build(&Firmware::default_target_dir())?;
     let flash = Flash::new(&fw, req.software, &blob, &input)?;
     let run = sim::soc::run(
@@ -155,15 +178,15 @@ pub fn run(req: &SimRequest) -> Result<SimResult, SimError> {
     }
     let t = run.transcript()?;
     Ok(SimResult {
-        matches_host: t.class == host_class && t.logits == host_logits,
+        matches_host: t.class == host.class && t.logits == host.logits,
         class: t.class,
         class_name: t.class_name.clone(),
         logits: t.logits.clone(),
         cycles: t.layers_cycles,
         layers: t.layers.clone(),
         instret: t.layers_instret,
-        host_class,
-        host_logits,
+        host_class: host.class,
+        host_logits: host.logits,
         total_cycles: run.cycles,
         config: req.config.name().to_string(),
         clock_mhz: firmware::regs::BOARD_CLOCK_HZ as f64 / 1e6,

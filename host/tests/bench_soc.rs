@@ -26,8 +26,8 @@ fn bench_soc_json_on_a_small_model() {
         String::from_utf8_lossy(&out.stderr)
     );
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-    let (host_class, host_logits) =
-        sim::paper::reference(&blob, &sim::paper::image(100, 24, 24, 3)).unwrap();
+    let host = host::simrun::host_prediction(&blob, &sim::paper::image(100, 24, 24, 3)).unwrap();
+    let (host_class, host_logits) = (host.class, host.logits);
     assert_eq!(v["host_class"], host_class);
     assert_eq!(v["config"], "icebreaker");
     let (lanes, _, pengine) = sim::SocConfig::Icebreaker.engines();

@@ -1,6 +1,7 @@
 //! `cnnfpga sim` end to end: a paper-CNN-shaped blob (random weights, `sim::paper`) in a model
 //! directory, a sample image, the firmware on the Verilated SoC; JSON keys and the host match.
-//! Bad inputs fail with a clear message. Needs Verilator and the riscv32im target.
+//! Bad inputs fail with a clear message. Needs Verilator and the riscv32im target. The host's
+//! integer prediction the SoC is compared with (`qmodel::IntModel`) equals sim's reference.
 
 use std::process::Command;
 
@@ -91,4 +92,41 @@ fn sim_reports_bad_inputs_and_timeouts() {
         e.contains("timeout at pc 0x") && e.contains("cycle 200000"),
         "{e}"
     );
+}
+
+/// `host::simrun::host_prediction` (`qmodel::IntModel`, what `cnnfpga sim` and `fpga classify`
+/// compare the SoC with since issue 15) gives the class and logits of `sim::paper::reference`
+/// (what they compared with before, and what sim's own tests and benches use), on
+/// paper-CNN-shaped blobs with random images and on the shipped model with sample images; a
+/// wrong-size input is an error naming the integer run.
+#[test]
+fn host_prediction_equals_sims_reference() {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let mut cases = Vec::new();
+    for seed in 1..=3 {
+        let blob = sim::paper::paper_cnn(seed, 64, 64, 10);
+        for i in 0..2 {
+            cases.push((
+                blob.clone(),
+                sim::paper::image(100 + seed * 10 + i, 64, 64, 3),
+            ));
+        }
+    }
+    let shipped = host::simrun::read_blob(&root.join("models/animals5-cnn-int")).unwrap();
+    let model = firmware::model::Model::parse(&shipped).unwrap();
+    for img in ["cat/0000.jpg", "cow/0001.jpg", "sheep/0002.jpg"] {
+        let path = root.join("data/sample").join(img);
+        let input = host::simrun::load_input(&path, &model).unwrap();
+        cases.push((shipped.clone(), input));
+    }
+    let mut classes = std::collections::BTreeSet::new();
+    for (blob, input) in &cases {
+        let host = host::simrun::host_prediction(blob, input).unwrap();
+        let (class, logits) = sim::paper::reference(blob, input).unwrap();
+        assert_eq!((host.class, &host.logits), (class, &logits));
+        classes.insert(class);
+    }
+    assert!(classes.len() > 1, "{classes:?}");
+    let e = host::simrun::host_prediction(&shipped, &[0u8; 10]).unwrap_err();
+    assert!(e.to_string().contains("integer inference"), "{e}");
 }

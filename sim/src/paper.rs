@@ -1,5 +1,6 @@
 //! Test models of the paper CNN's shape with random weights (the numbers mean nothing; the
-//! shapes make the cycle counts realistic), random images, and the host reference run.
+//! shapes make the cycle counts realistic), random images, and the software reference run that
+//! sim's tests and benches compare the SoC with.
 //!
 //! Paper CNN: 64x64x3 -> conv 3x3x10 + pool (31x31x10) -> conv 5x5x20 + pool (13x13x20) ->
 //! P dense 3380 -> 64 (4-bit codes) -> dense 64 -> 5 logits.
@@ -120,7 +121,8 @@ pub fn image(seed: u64, h: usize, w: usize, c: usize) -> Vec<u8> {
     v
 }
 
-/// The host's integer prediction: `firmware::runner::run` with [`SoftwareBackend`].
+/// The integer prediction in software: `firmware::runner::run` with [`SoftwareBackend`], as
+/// the host's `qmodel::IntModel` runs it (host/tests/sim_cli.rs checks that they agree).
 pub fn reference(blob: &[u8], input: &[u8]) -> Result<(usize, Vec<i32>), String> {
     let m = Model::parse(blob).map_err(|e| format!("model: {e}"))?;
     let mut arena = vec![0u8; arena_bytes(&m)];

@@ -1,4 +1,4 @@
-//! `cnnfpga bench ...`.
+//! `cnnfpga bench ...`. `bench soc` needs the `hw` feature (the Verilated SoC).
 
 use std::path::PathBuf;
 
@@ -17,7 +17,11 @@ pub enum BenchCommand {
     /// The firmware on the Verilated SoC with the engines and in software only: per-layer
     /// cycles, speed-up, images/s at the board clock, MAC utilisation, simulation speed
     /// (what `cargo bench -p sim --bench soc` prints).
+    #[cfg(feature = "hw")]
     Soc(SocArgs),
+    /// The firmware on the Verilated SoC [not in this build: needs the `hw` feature].
+    #[cfg(not(feature = "hw"))]
+    Soc(crate::cli::NotBuilt),
 }
 
 /// Arguments of `cnnfpga bench train`.
@@ -44,6 +48,7 @@ pub struct TrainArgs {
 }
 
 /// Arguments of `cnnfpga bench soc`.
+#[cfg(feature = "hw")]
 #[derive(Debug, clap::Args)]
 pub struct SocArgs {
     /// Quantised model directory (holding `model.blob`) or a `.blob` file [default: the paper
@@ -78,10 +83,14 @@ pub struct SocArgs {
 pub fn run(c: BenchCommand) -> anyhow::Result<()> {
     match c {
         BenchCommand::Train(a) => run_train(a),
+        #[cfg(feature = "hw")]
         BenchCommand::Soc(a) => run_soc(a),
+        #[cfg(not(feature = "hw"))]
+        BenchCommand::Soc(a) => Err(a.error("bench soc")),
     }
 }
 
+#[cfg(feature = "hw")]
 fn run_soc(a: SocArgs) -> anyhow::Result<()> {
     anyhow::ensure!(
         a.fpga_mhz.is_none_or(|m| m.is_finite() && m > 0.0) && a.max_cycles > 0,
@@ -167,6 +176,7 @@ fn run_train(a: TrainArgs) -> anyhow::Result<()> {
 
 /// A progress line on stderr: rewritten in place on a terminal (twice a second), else one
 /// line every 10 s.
+#[cfg(feature = "hw")]
 struct Progress {
     tty: bool,
     every: std::time::Duration,
@@ -177,6 +187,7 @@ struct Progress {
     open: bool,
 }
 
+#[cfg(feature = "hw")]
 impl Progress {
     fn new() -> Self {
         use std::io::IsTerminal;

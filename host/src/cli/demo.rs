@@ -4,16 +4,20 @@
 //! (engines and software-only) → summary table, plus a report folder with the figures and, when the
 //! FPGA tools are installed, an iCEBreaker bitstream. Each stage is an ordinary `cnnfpga`
 //! subcommand run in-process, so the demo shows exactly what a user would type.
+//!
+//! Without the `hw` feature the SoC and bitstream stages are skipped, with a line saying so in
+//! the log and in summary.md.
 
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
-use anyhow::{bail, Context};
+use anyhow::Context;
 use clap::Parser;
 
-use crate::data::{class_names, load_folder};
+use crate::data::load_folder;
 use crate::eval::evaluate;
 use crate::model::SavedModel;
+#[cfg(feature = "hw")]
 use crate::simrun::{self, SimRequest, SimResult};
 
 /// Arguments of `cnnfpga demo`.
@@ -47,12 +51,17 @@ pub struct Args {
 }
 
 /// One row of the summary table.
+#[cfg(feature = "hw")]
 struct Row {
     image: PathBuf,
     truth: String,
     engines: SimResult,
     software: Option<SimResult>,
 }
+
+/// No SoC runs in a build without the `hw` feature.
+#[cfg(not(feature = "hw"))]
+enum Row {}
 
 /// Runs `cnnfpga demo`.
 pub fn run(a: Args) -> anyhow::Result<()> {
@@ -77,7 +86,10 @@ pub fn run(a: Args) -> anyhow::Result<()> {
     let mut times: Vec<(&str, f64)> = Vec::new();
     std::fs::create_dir_all(&a.out).with_context(|| format!("creating {}", a.out.display()))?;
     let qdir = a.out.join("model-int");
-    let total = 5 + usize::from(!a.no_report) + usize::from(fpga_tools_present() && !a.no_fpga);
+    let total = 4
+        + usize::from(cfg!(feature = "hw"))
+        + usize::from(!a.no_report)
+        + usize::from(fpga_tools_present() && !a.no_fpga);
     let mut n = 0;
     let mut stage = |name: &str| {
         n += 1;
@@ -132,42 +144,54 @@ pub fn run(a: Args) -> anyhow::Result<()> {
     times.push(("export", t.elapsed().as_secs_f64()));
 
     // 4. the SoC
-    let t = stage("cycle-accurate board SoC (the bitstream's RTL and configuration, Verilator)");
-    let images = pick_images(&a.data, a.images)?;
-    let bar = indicatif::ProgressBar::new((a.images + a.software_images) as u64).with_style(
-        indicatif::ProgressStyle::with_template("{bar:30} {pos}/{len} SoC runs {msg} [{elapsed}]")
+    #[cfg(feature = "hw")]
+    let rows = {
+        let t =
+            stage("cycle-accurate board SoC (the bitstream's RTL and configuration, Verilator)");
+        let images = pick_images(&a.data, a.images)?;
+        let bar = indicatif::ProgressBar::new((a.images + a.software_images) as u64).with_style(
+            indicatif::ProgressStyle::with_template(
+                "{bar:30} {pos}/{len} SoC runs {msg} [{elapsed}]",
+            )
             .expect("valid template"),
-    );
-    let mut rows = Vec::new();
-    for (i, (image, truth)) in images.into_iter().enumerate() {
-        let req = |software| SimRequest {
-            model: qdir.clone(),
-            image: image.clone(),
-            software,
-            trace: None,
-            max_cycles: 2_000_000_000,
-            config: sim::SocConfig::Icebreaker,
-        };
-        bar.set_message(format!("{} (engines)", image.display()));
-        let engines = simrun::run(&req(false))?;
-        bar.inc(1);
-        let software = if i < a.software_images {
-            bar.set_message(format!("{} (software only)", image.display()));
-            let r = simrun::run(&req(true))?;
+        );
+        let mut rows = Vec::new();
+        for (i, (image, truth)) in images.into_iter().enumerate() {
+            let req = |software| SimRequest {
+                model: qdir.clone(),
+                image: image.clone(),
+                software,
+                trace: None,
+                max_cycles: 2_000_000_000,
+                config: sim::SocConfig::Icebreaker,
+            };
+            bar.set_message(format!("{} (engines)", image.display()));
+            let engines = simrun::run(&req(false))?;
             bar.inc(1);
-            Some(r)
-        } else {
-            None
-        };
-        rows.push(Row {
-            image,
-            truth,
-            engines,
-            software,
-        });
-    }
-    bar.finish_and_clear();
-    times.push(("SoC simulation", t.elapsed().as_secs_f64()));
+            let software = if i < a.software_images {
+                bar.set_message(format!("{} (software only)", image.display()));
+                let r = simrun::run(&req(true))?;
+                bar.inc(1);
+                Some(r)
+            } else {
+                None
+            };
+            rows.push(Row {
+                image,
+                truth,
+                engines,
+                software,
+            });
+        }
+        bar.finish_and_clear();
+        times.push(("SoC simulation", t.elapsed().as_secs_f64()));
+        rows
+    };
+    #[cfg(not(feature = "hw"))]
+    let rows: Vec<Row> = {
+        eprintln!("\n(SoC simulation skipped: {})", super::WITHOUT_HW);
+        Vec::new()
+    };
 
     // 5. figures
     if !a.no_report {
@@ -197,21 +221,26 @@ pub fn run(a: Args) -> anyhow::Result<()> {
             s(&a.out.join("fpga")),
         ])?;
         times.push(("bitstream", t.elapsed().as_secs_f64()));
-    } else if !a.no_fpga {
+    } else if !a.no_fpga && cfg!(feature = "hw") {
         eprintln!(
             "\n(bitstream skipped: yosys/nextpnr-ice40/icepack not found; run scripts/setup.sh)"
         );
+    } else if !a.no_fpga {
+        eprintln!("\n(bitstream skipped: {})", super::WITHOUT_HW);
     }
 
     stage("summary");
     let md = summary(&a, &rows, &quant, float_metrics.accuracy, &times, t0);
     println!("{md}");
     crate::model::write_dir_atomic(&a.out.join("summary"), &[("summary.md", md.as_bytes())])?;
+    #[cfg(feature = "hw")]
     if rows
         .iter()
         .any(|r| !r.engines.matches_host || r.software.as_ref().is_some_and(|s| !s.matches_host))
     {
-        bail!("a SoC result differs from the host integer prediction (see the table above)");
+        anyhow::bail!(
+            "a SoC result differs from the host integer prediction (see the table above)"
+        );
     }
     eprintln!(
         "done in {:.0} s; everything is in {}",
@@ -240,15 +269,23 @@ fn read_json(path: &Path) -> anyhow::Result<serde_json::Value> {
     serde_json::from_str(&text).with_context(|| format!("parsing {}", path.display()))
 }
 
+#[cfg(feature = "hw")]
 fn fpga_tools_present() -> bool {
     ["yosys", "nextpnr-ice40", "icepack"]
         .iter()
         .all(|t| crate::fpga::tools::find(t).is_some())
 }
 
+/// No bitstream stage without the `hw` feature.
+#[cfg(not(feature = "hw"))]
+fn fpga_tools_present() -> bool {
+    false
+}
+
 /// The first image of each class, then the second of each, ... until `n` images.
+#[cfg(feature = "hw")]
 fn pick_images(data: &Path, n: usize) -> anyhow::Result<Vec<(PathBuf, String)>> {
-    let classes = class_names(data)?;
+    let classes = crate::data::class_names(data)?;
     let mut per_class = Vec::new();
     for c in &classes {
         let mut files: Vec<PathBuf> = std::fs::read_dir(data.join(c))?
@@ -286,6 +323,87 @@ fn summary(
     use std::fmt::Write;
     let mut o = String::new();
     let _ = writeln!(o, "# cnnfpga demo summary\n");
+    #[cfg(feature = "hw")]
+    soc_table(&mut o, rows);
+    #[cfg(not(feature = "hw"))]
+    let _ = writeln!(
+        o,
+        "SoC simulation and bitstream skipped: {}.",
+        super::WITHOUT_HW
+    );
+    let get = |path: &[&str]| -> Option<f64> {
+        let mut v = quant;
+        for p in path {
+            v = v.get(*p)?;
+        }
+        v.as_f64()
+    };
+    let _ = writeln!(o);
+    if let Some(r) = get(&["compression", "ratio"]) {
+        let _ = writeln!(
+            o,
+            "- compression ratio: **{r:.1}x** (float32 parameters / deployed blob)"
+        );
+    }
+    let _ = writeln!(
+        o,
+        "- float accuracy on {}: {:.3}",
+        a.data.display(),
+        float_acc
+    );
+    if let (Some(f), Some(i), Some(agree)) = (
+        get(&["metrics", "float", "accuracy"]),
+        get(&["metrics", "integer", "accuracy"]),
+        get(&["metrics", "agreement_float"]),
+    ) {
+        let _ = writeln!(
+            o,
+            "- held-out split ({} images): float {f:.3}, integer (firmware runner) {i:.3}, argmax agreement {agree:.3}",
+            get(&["metrics", "images"]).unwrap_or(0.0)
+        );
+    }
+    #[cfg(feature = "hw")]
+    soc_speed(&mut o, rows);
+    if let Ok(fpga) = read_json(&a.out.join("fpga").join("report.json")) {
+        let used = |name: &str| -> String {
+            fpga["pnr"]["resources"]
+                .as_array()
+                .and_then(|rs| rs.iter().find(|r| r["name"] == name))
+                .map(|r| format!("{}/{}", r["used"], r["available"]))
+                .unwrap_or_else(|| "?".into())
+        };
+        let _ = writeln!(
+            o,
+            "- iCEBreaker bitstream: LC {}, EBR {}, DSP {}, SPRAM {}, Fmax {:.2} MHz (board clock {:.2} MHz + 5 %)",
+            used("ICESTORM_LC"),
+            used("ICESTORM_RAM"),
+            used("ICESTORM_DSP"),
+            used("ICESTORM_SPRAM"),
+            fpga["pnr"]["fmax_mhz"].as_f64().unwrap_or(0.0),
+            firmware::regs::BOARD_CLOCK_HZ as f64 / 1e6
+        );
+    }
+    #[cfg(not(feature = "hw"))]
+    let _ = rows;
+    let _ = writeln!(o, "\n| stage | wall time (s) |\n|---|---:|");
+    for (name, secs) in times {
+        let _ = writeln!(o, "| {name} | {secs:.1} |");
+    }
+    let _ = writeln!(o, "| total | {:.1} |", t0.elapsed().as_secs_f64());
+    let _ = writeln!(
+        o,
+        "\nOutputs: quantised model `{}`, export `{}`, report `{}`.",
+        a.out.join("model-int").display(),
+        a.out.join("export").display(),
+        a.out.join("report").display()
+    );
+    o
+}
+
+/// The summary's table of SoC runs.
+#[cfg(feature = "hw")]
+fn soc_table(o: &mut String, rows: &[Row]) {
+    use std::fmt::Write;
     let _ = writeln!(
         o,
         "| image | true class | SoC class | matches host | cycles (engines) | cycles (software) | speed-up |"
@@ -318,37 +436,12 @@ fn summary(
             up
         );
     }
-    let get = |path: &[&str]| -> Option<f64> {
-        let mut v = quant;
-        for p in path {
-            v = v.get(*p)?;
-        }
-        v.as_f64()
-    };
-    let _ = writeln!(o);
-    if let Some(r) = get(&["compression", "ratio"]) {
-        let _ = writeln!(
-            o,
-            "- compression ratio: **{r:.1}x** (float32 parameters / deployed blob)"
-        );
-    }
-    let _ = writeln!(
-        o,
-        "- float accuracy on {}: {:.3}",
-        a.data.display(),
-        float_acc
-    );
-    if let (Some(f), Some(i), Some(agree)) = (
-        get(&["metrics", "float", "accuracy"]),
-        get(&["metrics", "integer", "accuracy"]),
-        get(&["metrics", "agreement_float"]),
-    ) {
-        let _ = writeln!(
-            o,
-            "- held-out split ({} images): float {f:.3}, integer (firmware runner) {i:.3}, argmax agreement {agree:.3}",
-            get(&["metrics", "images"]).unwrap_or(0.0)
-        );
-    }
+}
+
+/// The summary's line on the board SoC's speed (mean of the engine runs).
+#[cfg(feature = "hw")]
+fn soc_speed(o: &mut String, rows: &[Row]) {
+    use std::fmt::Write;
     let mean_cycles =
         rows.iter().map(|r| r.engines.cycles as f64).sum::<f64>() / rows.len().max(1) as f64;
     let clock = firmware::regs::BOARD_CLOCK_HZ as f64;
@@ -359,36 +452,4 @@ fn summary(
         clock / mean_cycles.max(1.0),
         clock / 1e6
     );
-    if let Ok(fpga) = read_json(&a.out.join("fpga").join("report.json")) {
-        let used = |name: &str| -> String {
-            fpga["pnr"]["resources"]
-                .as_array()
-                .and_then(|rs| rs.iter().find(|r| r["name"] == name))
-                .map(|r| format!("{}/{}", r["used"], r["available"]))
-                .unwrap_or_else(|| "?".into())
-        };
-        let _ = writeln!(
-            o,
-            "- iCEBreaker bitstream: LC {}, EBR {}, DSP {}, SPRAM {}, Fmax {:.2} MHz (board clock {:.2} MHz + 5 %)",
-            used("ICESTORM_LC"),
-            used("ICESTORM_RAM"),
-            used("ICESTORM_DSP"),
-            used("ICESTORM_SPRAM"),
-            fpga["pnr"]["fmax_mhz"].as_f64().unwrap_or(0.0),
-            clock / 1e6
-        );
-    }
-    let _ = writeln!(o, "\n| stage | wall time (s) |\n|---|---:|");
-    for (name, secs) in times {
-        let _ = writeln!(o, "| {name} | {secs:.1} |");
-    }
-    let _ = writeln!(o, "| total | {:.1} |", t0.elapsed().as_secs_f64());
-    let _ = writeln!(
-        o,
-        "\nOutputs: quantised model `{}`, export `{}`, report `{}`.",
-        a.out.join("model-int").display(),
-        a.out.join("export").display(),
-        a.out.join("report").display()
-    );
-    o
 }

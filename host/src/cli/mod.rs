@@ -1,5 +1,9 @@
 //! The `cnnfpga` command line. Adding a subcommand: one variant in [`Command`] holding its
 //! `clap::Args` struct, and one `run` function in its own module, dispatched in [`run`].
+//!
+//! Without the `hw` feature the simulation and FPGA subcommands (`sim`, `fpga`, `bench soc`)
+//! stay listed, so scripts and `--help` read the same, but take any arguments and stop with
+//! [`WITHOUT_HW`] ([`NotBuilt`]); `demo` skips its SoC and bitstream stages.
 
 use clap::{Parser, Subcommand};
 
@@ -7,11 +11,13 @@ pub mod bench;
 pub mod demo;
 pub mod eval;
 pub mod export;
+#[cfg(feature = "hw")]
 pub mod fpga;
 pub mod import;
 pub mod predict;
 pub mod quantize;
 pub mod report;
+#[cfg(feature = "hw")]
 pub mod sim;
 pub mod train;
 
@@ -19,6 +25,32 @@ pub mod train;
 /// line means the same on every machine; far above any useful count for this workload (the
 /// batch loops split into per-image tasks), far below what exhausts a process's thread limit.
 pub const MAX_THREADS: usize = 256;
+
+/// Why a simulation or FPGA subcommand stops in a build without the `hw` feature.
+pub const WITHOUT_HW: &str = "this cnnfpga was built without the `hw` feature, which holds \
+the Verilated SoC and the FPGA flow (its build needs Verilator); rebuild with default features: \
+`cargo build --release -p host`";
+
+/// The arguments of a subcommand left out of this build (no `hw` feature): any are accepted,
+/// so the error is [`WITHOUT_HW`] whatever the command line, never a parse error.
+#[derive(Debug, clap::Args)]
+pub struct NotBuilt {
+    /// Ignored.
+    #[arg(
+        num_args = 0..,
+        trailing_var_arg = true,
+        allow_hyphen_values = true,
+        hide = true
+    )]
+    pub args: Vec<std::ffi::OsString>,
+}
+
+impl NotBuilt {
+    /// The error for `cnnfpga <command>`.
+    pub fn error(&self, command: &str) -> anyhow::Error {
+        anyhow::anyhow!("`cnnfpga {command}`: {WITHOUT_HW}")
+    }
+}
 
 /// cnnfpga: train, evaluate and deploy a small image CNN.
 #[derive(Debug, Parser)]
@@ -71,10 +103,20 @@ pub enum Command {
     #[command(subcommand)]
     Bench(bench::BenchCommand),
     /// Run one image through the firmware on the Verilated SoC (cycles, engines vs software).
+    #[cfg(feature = "hw")]
     Sim(sim::Args),
+    /// Run one image through the firmware on the Verilated SoC [not in this build: needs the
+    /// `hw` feature].
+    #[cfg(not(feature = "hw"))]
+    Sim(NotBuilt),
     /// FPGA bitstream build and flashing (iCEBreaker).
+    #[cfg(feature = "hw")]
     #[command(subcommand)]
     Fpga(fpga::FpgaCommand),
+    /// FPGA bitstream build and flashing (iCEBreaker) [not in this build: needs the `hw`
+    /// feature].
+    #[cfg(not(feature = "hw"))]
+    Fpga(NotBuilt),
 }
 
 /// Runs the parsed command line.
@@ -93,8 +135,14 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Import(a) => import::run(a),
         Command::Predict(a) => predict::run(a),
         Command::Bench(c) => bench::run(c),
+        #[cfg(feature = "hw")]
         Command::Fpga(c) => fpga::run(c),
+        #[cfg(not(feature = "hw"))]
+        Command::Fpga(a) => Err(a.error("fpga")),
         Command::Report(a) => report::run(a),
+        #[cfg(feature = "hw")]
         Command::Sim(a) => sim::run(a),
+        #[cfg(not(feature = "hw"))]
+        Command::Sim(a) => Err(a.error("sim")),
     }
 }

@@ -6,7 +6,8 @@
 //! ([`SerialLink`]), the Verilated board SoC whose RX pin the harness drives with real serial
 //! timing ([`SimLink`], `--sim`: what CI runs), or nothing (`--dry-run`: the frames are
 //! described, not sent). Every result is compared with the host's integer path
-//! (`firmware::runner` with `SoftwareBackend`), which the board must equal bit for bit.
+//! ([`crate::simrun::host_prediction`]: `qmodel::IntModel`, the firmware runner with
+//! `SoftwareBackend`), which the board must equal bit for bit.
 
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
@@ -261,8 +262,7 @@ pub fn classify_one(
     timeout: Duration,
 ) -> Result<Classified, ClassifyError> {
     let input = crate::simrun::load_input(image, model)?;
-    let (host_class, host_logits) =
-        sim::paper::reference(model.blob(), &input).map_err(crate::simrun::SimError::Run)?;
+    let host = crate::simrun::host_prediction(model.blob(), &input)?;
     let frame = proto::frame(proto::KIND_CLASSIFY, &input);
     let t0 = Instant::now();
     link.send(&frame)?;
@@ -274,7 +274,7 @@ pub fn classify_one(
             cycles,
         } => Ok(Classified {
             image: image.to_path_buf(),
-            matches_host: class == host_class && logits == host_logits,
+            matches_host: class == host.class && logits == host.logits,
             class,
             class_name: name,
             logits,
