@@ -1,5 +1,5 @@
-// Generated from rtl/regmap/accel.toml by `cargo run -p sim --bin regmap`; do not edit.
-// Edit the TOML file and re-run the generator (`-- --check` verifies in CI).
+// Generated from rtl/regmap/accel.toml by `cargo xtask codegen`; do not edit.
+// Edit the TOML file and re-run the generator (`--check` verifies in CI).
 //! Register map, SoC memory map and hardware parameters of the cnnfpga accelerator,
 //! generated from `rtl/regmap/accel.toml` (see `docs/registers.md`).
 

@@ -1,5 +1,5 @@
-// Generated from rtl/regmap/accel.toml by `cargo run -p sim --bin regmap`; do not edit.
-// Edit the TOML file and re-run the generator (`-- --check` verifies in CI).
+// Generated from rtl/regmap/accel.toml by `cargo xtask codegen`; do not edit.
+// Edit the TOML file and re-run the generator (`--check` verifies in CI).
 // Hardware parameters, SoC memory map and register map of the cnnfpga accelerator.
 `default_nettype none
 
