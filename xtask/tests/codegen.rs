@@ -190,3 +190,51 @@ fn board_clock_pll_and_uart_divider_are_consistent() {
         "BOARD_UART_DIV is round(BOARD_CLOCK_HZ / UART_BAUD)"
     );
 }
+
+/// The hardware-shared values that accel.toml states as numbers agree with what they are
+/// derived from: the engines' pointers (ENGINE_ADDR_BITS) reach the end of RAM and no further
+/// than needed, and the conv parameter record's fields tile CONV_PARAM_BYTES (a power of two,
+/// as conv_agen's `{channel, PrmLg zeros}` addressing needs).
+#[test]
+fn pointer_width_and_parameter_record_are_consistent() {
+    use firmware::regs::*;
+    let ram_end = u64::from(RAM_BASE) + u64::from(RAM_SIZE);
+    assert!(
+        ram_end <= 1 << ENGINE_ADDR_BITS,
+        "RAM ends above the pointers"
+    );
+    assert!(
+        ram_end > 1 << (ENGINE_ADDR_BITS - 1),
+        "ENGINE_ADDR_BITS wider than needed"
+    );
+    assert!(CONV_PARAM_BYTES.is_power_of_two());
+    let mut covered = vec![0u8; CONV_PARAM_BYTES];
+    for (off, len) in [
+        (CONV_PARAM_BIAS_OFFSET, 4),
+        (CONV_PARAM_MULT_OFFSET, 2),
+        (CONV_PARAM_SHIFT_OFFSET, 1),
+    ] {
+        for c in &mut covered[off..off + len] {
+            *c += 1;
+        }
+    }
+    assert!(
+        covered.iter().all(|&c| c <= 1),
+        "fields overlap: {covered:?}"
+    );
+    // and the firmware's packer puts each field where the map says
+    let mut out = [0xAAu8; 8];
+    let n = firmware::accel::pack_conv_params(
+        &(-2i32).to_le_bytes(),
+        &0x1234u16.to_le_bytes(),
+        &[7],
+        &mut out,
+    )
+    .unwrap();
+    assert_eq!(n, CONV_PARAM_BYTES);
+    let o = CONV_PARAM_BIAS_OFFSET;
+    assert_eq!(out[o..o + 4], (-2i32).to_le_bytes());
+    let o = CONV_PARAM_MULT_OFFSET;
+    assert_eq!(out[o..o + 2], 0x1234u16.to_le_bytes());
+    assert_eq!(out[CONV_PARAM_SHIFT_OFFSET], 7);
+}
