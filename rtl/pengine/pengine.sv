@@ -577,20 +577,23 @@ module pengine #(
   always_comb begin
     reg_rdata_o = 32'd0;
     unique case (reg_addr_i[11:2])
-      accel_pkg::PENGINE_STATUS[11:2]:
-        reg_rdata_o = (32'(err_q) << accel_pkg::PENGINE_STATUS_ERR_LSB)
-                      | (32'(done_q) << accel_pkg::PENGINE_STATUS_DONE_LSB)
-                      | (32'(busy_o) << accel_pkg::PENGINE_STATUS_BUSY_LSB);
-      accel_pkg::PENGINE_CFG[11:2]:
-        reg_rdata_o = (32'(cfg_final_q) << accel_pkg::PENGINE_CFG_FINAL_LSB)
-                      | (32'(cfg_bits_q) << accel_pkg::PENGINE_CFG_BITS_LSB);
+      accel_pkg::PENGINE_STATUS[11:2]: begin
+        reg_rdata_o[accel_pkg::PENGINE_STATUS_ERR_LSB]  = err_q;
+        reg_rdata_o[accel_pkg::PENGINE_STATUS_DONE_LSB] = done_q;
+        reg_rdata_o[accel_pkg::PENGINE_STATUS_BUSY_LSB] = busy_o;
+      end
+      accel_pkg::PENGINE_CFG[11:2]: begin
+        reg_rdata_o[accel_pkg::PENGINE_CFG_FINAL_LSB] = cfg_final_q;
+        reg_rdata_o[accel_pkg::PENGINE_CFG_BITS_LSB +: $bits(cfg_bits_q)] = cfg_bits_q;
+      end
       accel_pkg::PENGINE_N_OUT[11:2]:
-        reg_rdata_o = 32'(n_out_q) << accel_pkg::PENGINE_N_OUT_VALUE_LSB;
+        reg_rdata_o[accel_pkg::PENGINE_N_OUT_VALUE_LSB +: $bits(n_out_q)] = n_out_q;
       accel_pkg::PENGINE_N_IN[11:2]:
-        reg_rdata_o = 32'(n_in_q) << accel_pkg::PENGINE_N_IN_VALUE_LSB;
-      accel_pkg::PENGINE_RQ_STRIDE[11:2]:
-        reg_rdata_o = (32'(sh_lg_q) << accel_pkg::PENGINE_RQ_STRIDE_SH_LG_LSB)
-                      | (32'(m_lg_q) << accel_pkg::PENGINE_RQ_STRIDE_M_LG_LSB);
+        reg_rdata_o[accel_pkg::PENGINE_N_IN_VALUE_LSB +: $bits(n_in_q)] = n_in_q;
+      accel_pkg::PENGINE_RQ_STRIDE[11:2]: begin
+        reg_rdata_o[accel_pkg::PENGINE_RQ_STRIDE_SH_LG_LSB +: $bits(sh_lg_q)] = sh_lg_q;
+        reg_rdata_o[accel_pkg::PENGINE_RQ_STRIDE_M_LG_LSB +: $bits(m_lg_q)]   = m_lg_q;
+      end
       accel_pkg::PENGINE_CYCLES[11:2]:     reg_rdata_o = cycles_q;
       default:                  reg_rdata_o = 32'd0;
     endcase
