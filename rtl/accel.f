@@ -1,3 +1,5 @@
+# The conv engine (sim/build.rs models "conv_engine*", `rtl/synth_check.sh conv`); included by
+# rtl/board/icebreaker/soc_rtl.f. Format: filelist/src/lib.rs.
 rtl/gen/accel_pkg.sv
 rtl/accel/conv_pkg.sv
 rtl/accel/conv_wbuf.sv

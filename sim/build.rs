@@ -7,6 +7,12 @@
 
 #[path = "build_support/vlgen.rs"]
 mod vlgen;
+// The register map's values (BOARD_*, ENGINE_ADDR_BITS) as the generated Rust constants: the
+// file `cargo xtask codegen` writes from rtl/regmap/accel.toml, included as firmware/build.rs
+// does (a build script cannot use the firmware crate it would build).
+#[allow(dead_code)]
+#[path = "../firmware/src/regs.rs"]
+mod regs;
 
 use vlgen::{Model, Trace};
 
@@ -34,8 +40,7 @@ const MODELS: &[Model] = &[
     },
     // The iCEBreaker build of the engine: accel.toml BOARD_CONV_LANES lanes and a
     // BOARD_FETCH_FIFO_DEPTH fetch FIFO (the UP5K fit). `main` replaces these placeholder args
-    // with the values read from accel.toml (sim/tests/robustness.rs checks the lanes through
-    // HWCFG).
+    // with the values of accel.toml (sim/tests/robustness.rs checks the lanes through HWCFG).
     Model {
         name: "conv_engine_board",
         top: "conv_engine",
@@ -45,12 +50,13 @@ const MODELS: &[Model] = &[
         rust_type: "ConvEngineBoardModel",
         trace: Trace::Always,
     },
-    // The P-layer engine standalone, with the SoC's 18-bit pointers.
+    // The P-layer engine standalone, with the SoC's pointer width: `main` sets
+    // `-GAddrW=` accel.toml ENGINE_ADDR_BITS (placeholder: none).
     Model {
         name: "pengine",
         top: "pengine",
         filelist: "rtl/pengine.f",
-        args: &["-GAddrW=18"],
+        args: &[],
         clock: "clk_i",
         rust_type: "PengineModel",
         trace: Trace::Always,
@@ -111,34 +117,46 @@ fn main() {
     println!("cargo:rustc-check-cfg=cfg(sim_no_verilator)");
     println!(
         "cargo:rerun-if-changed={}",
-        root.join("rtl/regmap/accel.toml").display()
+        root.join("firmware/src/regs.rs").display()
     );
-    let toml = std::fs::read_to_string(root.join("rtl/regmap/accel.toml")).unwrap();
+    let leak = |s: String| -> &'static str { Box::leak(s.into_boxed_str()) };
     let board_args: &'static [&'static str] = Box::leak(Box::new([
-        &*Box::leak(format!("-GLanes={}", toml_param(&toml, "BOARD_CONV_LANES")).into_boxed_str()),
-        &*Box::leak(
-            format!(
-                "-GFifoDepth={}",
-                toml_param(&toml, "BOARD_FETCH_FIFO_DEPTH")
-            )
-            .into_boxed_str(),
-        ),
+        leak(format!("-GLanes={}", regs::BOARD_CONV_LANES)),
+        leak(format!("-GFifoDepth={}", regs::BOARD_FETCH_FIFO_DEPTH)),
     ]));
+    let pengine_args: &'static [&'static str] = Box::leak(Box::new([leak(format!(
+        "-GAddrW={}",
+        regs::ENGINE_ADDR_BITS
+    ))]));
     let models: Vec<Model> = MODELS
         .iter()
         .map(|m| Model {
-            args: if m.name == "conv_engine_board" {
-                board_args
-            } else {
-                m.args
+            args: match m.name {
+                "conv_engine_board" => board_args,
+                "pengine" => pengine_args,
+                _ => m.args,
             },
             ..*m
         })
         .collect();
     let models = &models[..];
     for m in models {
-        println!("cargo:rerun-if-changed={}", root.join(m.filelist).display());
-        for f in vlgen::read_filelist(&root, m.filelist) {
+        let listing = vlgen::read_filelist(&root, m.filelist);
+        for l in &listing.lists {
+            println!("cargo:rerun-if-changed={}", root.join(l).display());
+        }
+        // PicoRV32's files are tracked when it is found (its absence stops the build below,
+        // once Verilator is known to be there)
+        let files = listing
+            .files(&root, || filelist::picorv32_dir(&root))
+            .unwrap_or_else(|_| {
+                let local = listing.entries.iter();
+                local
+                    .filter(|e| !e.starts_with(filelist::PICORV32_PREFIX))
+                    .map(|e| root.join(e))
+                    .collect()
+            });
+        for f in files {
             println!("cargo:rerun-if-changed={}", f.display());
         }
     }
@@ -195,18 +213,4 @@ fn main() {
     }
     vlgen::link_runtime(&env);
     std::fs::write(out_dir.join("models.rs"), rs).unwrap();
-}
-
-/// The value of `[[param]] name` in accel.toml (the register map's single source), read with a
-/// line scan: build scripts cannot use the sim crate's own TOML reader.
-fn toml_param(text: &str, name: &str) -> u64 {
-    let key = format!("name = \"{name}\"");
-    let mut lines = text.lines().skip_while(|l| l.trim() != key);
-    lines
-        .next()
-        .unwrap_or_else(|| panic!("accel.toml has no param {name}"));
-    let v = lines
-        .find_map(|l| l.trim().strip_prefix("value = "))
-        .unwrap_or_else(|| panic!("accel.toml param {name} has no value"));
-    v.replace('_', "").parse().unwrap()
 }

@@ -121,16 +121,19 @@ pub struct AccelBackend<B: Bus> {
     params: [u8; CONV_PARAMS_MAX],
 }
 
-/// Bytes per output channel in the conv engine's parameter table (`CONV.PARAM_ADDR`).
-pub const CONV_PARAM_BYTES: usize = 8;
+/// Bytes per output channel in the conv engine's parameter table (`CONV.PARAM_ADDR`): the
+/// record layout is `regs::CONV_PARAM_*` (rtl/regmap/accel.toml), which conv_engine checks too.
+pub const CONV_PARAM_BYTES: usize = regs::CONV_PARAM_BYTES;
 
 /// Size of [`AccelBackend`]'s parameter table: room for `DIM_MAX` output channels.
 pub const CONV_PARAMS_MAX: usize = CONV_PARAM_BYTES * regs::DIM_MAX;
 
 /// Writes the conv engine's per-output-channel parameter table into `out` from the blob's
-/// little-endian arrays (`bias_le`: i32 x n, `m_le`: u16 x n, `shift`: u8 x n): for channel
-/// `c`, bytes `8c..8c+8` are the bias, the multiplier, the shift and 0. Returns the table
-/// length; `None` when the array lengths disagree or `out` is shorter than `8 * n`.
+/// little-endian arrays (`bias_le`: i32 x n, `m_le`: u16 x n, `shift`: u8 x n): channel `c`'s
+/// record is bytes `CONV_PARAM_BYTES * c..` holding the bias, the multiplier and the shift at
+/// `regs::CONV_PARAM_{BIAS,MULT,SHIFT}_OFFSET` and a 0 pad byte (8 bytes: bias, multiplier,
+/// shift, 0). Returns the table length; `None` when the array lengths disagree or `out` is
+/// shorter than `CONV_PARAM_BYTES * n`.
 pub fn pack_conv_params(
     bias_le: &[u8],
     m_le: &[u8],
@@ -144,11 +147,18 @@ pub fn pack_conv_params(
     }
     let rows = out[..len].chunks_exact_mut(CONV_PARAM_BYTES);
     let items = bias_le.chunks_exact(4).zip(m_le.chunks_exact(2)).zip(shift);
+    const BIAS: usize = regs::CONV_PARAM_BIAS_OFFSET;
+    const MULT: usize = regs::CONV_PARAM_MULT_OFFSET;
+    const SHIFT: usize = regs::CONV_PARAM_SHIFT_OFFSET;
+    const PAD: usize = SHIFT + 1;
+    // the fields tile the record: every byte written, none twice
+    const _: () =
+        assert!(BIAS == 0 && BIAS + 4 == MULT && MULT + 2 == SHIFT && PAD + 1 == CONV_PARAM_BYTES);
     for (row, ((b, m), sh)) in rows.zip(items) {
-        row[..4].copy_from_slice(b);
-        row[4..6].copy_from_slice(m);
-        row[6] = *sh;
-        row[7] = 0;
+        row[BIAS..BIAS + 4].copy_from_slice(b);
+        row[MULT..MULT + 2].copy_from_slice(m);
+        row[SHIFT] = *sh;
+        row[PAD] = 0;
     }
     Some(len)
 }

@@ -1,5 +1,5 @@
-// Generated from rtl/regmap/accel.toml by `cargo run -p sim --bin regmap`; do not edit.
-// Edit the TOML file and re-run the generator (`-- --check` verifies in CI).
+// Generated from rtl/regmap/accel.toml by `cargo xtask codegen`; do not edit.
+// Edit the TOML file and re-run the generator (`--check` verifies in CI).
 //! Register map, SoC memory map and hardware parameters of the cnnfpga accelerator,
 //! generated from `rtl/regmap/accel.toml` (see `docs/registers.md`).
 
@@ -15,6 +15,16 @@ pub const DIM_MAX: usize = 255;
 pub const WBUF_DEPTH: usize = 512;
 /// Width of the conv engine's byte addresses inside the SoC: offsets within the 128 KiB RAM (the registers drop RAM_BASE's bit 17, the SPRAM arbiter ignores it).
 pub const CONV_ADDR_BITS: usize = 17;
+/// Width of the engines' bus pointers inside the SoC (soc_core passes it to the P engine; the Verilated standalone P engine and rtl/synth_check.sh use it): RAM ends at RAM_BASE + RAM_SIZE = 0x0004_0000 (a test checks that it fits).
+pub const ENGINE_ADDR_BITS: usize = 18;
+/// Bytes per output channel in the conv engine's parameter table (CONV.PARAM_ADDR): the record below, written by firmware::accel::pack_conv_params and decoded by conv_engine (which checks this layout at elaboration).
+pub const CONV_PARAM_BYTES: usize = 8;
+/// Byte offset of the i32 LE bias in a conv parameter record.
+pub const CONV_PARAM_BIAS_OFFSET: usize = 0;
+/// Byte offset of the u16 LE requantisation multiplier in a conv parameter record.
+pub const CONV_PARAM_MULT_OFFSET: usize = 4;
+/// Byte offset of the u8 requantisation shift in a conv parameter record (the byte after it is unused and written 0).
+pub const CONV_PARAM_SHIFT_OFFSET: usize = 6;
 /// Conv engine lanes of the iCEBreaker build: two fit the UP5K next to PicoRV32 with the YoWASP toolchain (docs/fpga.md: 5,086 of 5,280 LCs measured).
 pub const BOARD_CONV_LANES: usize = 2;
 /// Conv engine fetch FIFO depth of the iCEBreaker build (219 LCs less than 4; conv1 MAC utilisation 0.86 instead of 0.99).

@@ -2,7 +2,7 @@
 // consumption order, each with a tag:
 //
 //   for each group of up to Lanes output channels:
-//     the lanes' parameters (8*nl bytes), then nl weight blocks of k*k*cin;
+//     the lanes' parameters (CONV_PARAM_BYTES*nl bytes), then nl weight blocks of k*k*cin;
 //     for oy, ox (output pixels, pooled if pool), for py, px < P (P = 2 if pool else 1),
 //       for ky < k: the kernel row at input (oy*P+py+ky, ox*P+px), k*cin contiguous bytes (HWC).
 //
@@ -24,7 +24,7 @@ module conv_agen #(
   // layer configuration
   input  wire logic [AddrBits-1:0] in_addr_i,
   input  wire logic [AddrBits-1:0] w_addr_i,
-  input  wire logic [AddrBits-1:0] param_addr_i,  // 8 bytes per output channel
+  input  wire logic [AddrBits-1:0] param_addr_i,  // CONV_PARAM_BYTES per output channel
   input  wire logic [DimBits-1:0]  cin_i,
   input  wire logic [DimBits-1:0]  cout_i,
   input  wire logic [3:0]          k_i,
@@ -41,6 +41,8 @@ module conv_agen #(
   output logic [LenBits-1:0]       seg_len_o,
   output logic [conv_pkg::TAG_W-1:0] seg_tag_o
 );
+  // log2 of the parameter record's size (accel_pkg::CONV_PARAM_BYTES, a power of two)
+  localparam int unsigned PrmLg = $clog2(accel_pkg::CONV_PARAM_BYTES);
   typedef enum logic [2:0] {
     StIdle, StParam, StWeight, StAct
   } state_e;
@@ -81,7 +83,7 @@ module conv_agen #(
     op_a = seg_q;
     op_b = row_stride_i;
     unique case (state_q)
-      StParam:  begin op_a = param_addr_i; op_b = AddrBits'({c0_q, 3'b000}); end
+      StParam:  begin op_a = param_addr_i; op_b = AddrBits'({c0_q, PrmLg'(0)}); end
       StWeight: begin op_a = w_ptr_q;      op_b = AddrBits'(kkc_i); end
       default: begin
         if (!win_last) begin
@@ -146,7 +148,7 @@ module conv_agen #(
         if (emit) begin
           out_valid_d = 1'b1;
           out_addr_d  = sum;
-          out_len_d   = LenBits'({nl, 3'b000});
+          out_len_d   = LenBits'({nl, PrmLg'(0)});
           out_tag_d   = conv_pkg::TAG_W'(conv_pkg::KIND_PARAM);
           lane_d      = '0;
           state_d     = StWeight;

@@ -50,15 +50,21 @@ module conv_engine #(
   localparam int unsigned DimBits  = $clog2(DimMax + 1);
   localparam int unsigned WbufBits = $clog2(WbufDepth);
   localparam int unsigned LaneBits = Lanes > 1 ? $clog2(Lanes) : 1;
-  localparam int unsigned PBits    = $clog2(8 * Lanes + 1);  // byte index in a parameter segment
-  // segment lengths: k*cin and k*k*cin <= WbufDepth, parameter segments <= 8*Lanes bytes
-  localparam int unsigned LenBits  = $clog2((WbufDepth > 8 * Lanes ? WbufDepth : 8 * Lanes) + 1);
+  // The per-channel parameter record (accel_pkg::CONV_PARAM_*, firmware::accel::pack_conv_params):
+  // PrmBytes = 8 bytes, bias 0..3, multiplier 4..5, shift 6, pad 7 (checked below).
+  localparam int unsigned PrmBytes = accel_pkg::CONV_PARAM_BYTES;
+  localparam int unsigned PrmLg    = $clog2(PrmBytes);
+  localparam logic [31:0] PrmMult  = accel_pkg::CONV_PARAM_MULT_OFFSET;
+  localparam logic [31:0] PrmShift = accel_pkg::CONV_PARAM_SHIFT_OFFSET;
+  localparam int unsigned PBits    = $clog2(PrmBytes * Lanes + 1);  // byte index in a parameter segment
+  // segment lengths: k*cin and k*k*cin <= WbufDepth, parameter segments <= PrmBytes*Lanes bytes
+  localparam int unsigned LenBits  = $clog2((WbufDepth > PrmBytes * Lanes ? WbufDepth : PrmBytes * Lanes) + 1);
 
   typedef enum logic [1:0] {StIdle, StRun, StDrain} state_e;
 
   // ------------------------------------------------------------------ registers
   // Configuration registers are write-only (they read 0) and hold what the address generator
-  // walks with, derived by the driver (firmware::accel::conv_regs): output dims after pooling,
+  // walks with, derived by the driver (firmware::accel::conv_shape_regs): output dims after pooling,
   // the row stride iw*cin and the segment lengths k*cin, k*k*cin. No multiplier in here.
   logic [AddrBits-1:0] in_addr_q, w_addr_q, param_addr_q, out_addr_q;
   logic [AddrBits-1:0] row_stride_q;
@@ -316,14 +322,14 @@ module conv_engine #(
             nl_d      = crem_q > DimBits'(Lanes) ? DimBits'(Lanes) : crem_q;
             crem_d    = crem_q - nl_d;
           end
-          // lane j's 8 bytes: bias 0..3, multiplier 4..5, shift 6 (clamped into 1..47), pad 7
+          // lane j's PrmBytes bytes: bias 0..3, multiplier 4..5, shift 6 (clamped into 1..47), pad 7
           for (int j = 0; j < 32'(Lanes); j++) begin
-            if ((32'(pidx) >> 3) == j && !pidx[2]) begin
+            if ((32'(pidx) >> PrmLg) == j && !pidx[2]) begin
               bias_d[32*j + 8*32'(pidx[1:0]) +: 8] = b_byte;
             end
           end
-          if (pidx[2:1] == 2'b10) mstage_d[8*32'(pidx[0]) +: 8] = b_byte;
-          prm_we = pidx[2:0] == 3'd6;   // shift byte: {shift, multiplier} to lane pidx >> 3
+          if (pidx[PrmLg-1:1] == PrmMult[PrmLg-1:1]) mstage_d[8*32'(pidx[0]) +: 8] = b_byte;
+          prm_we = pidx[PrmLg-1:0] == PrmShift[PrmLg-1:0];  // shift byte: {shift, multiplier} to lane pidx >> PrmLg
           wlane_d = '0;
         end
         conv_pkg::KIND_WEIGHT: begin
@@ -474,6 +480,8 @@ module conv_engine #(
     if (WbufDepth < 2 || (WbufDepth & (WbufDepth - 1)) != 0 || WbufDepth > 32768)
       $error("conv_engine: WbufDepth must be a power of two in 2..32768");
     if (AddrBits < 8 || AddrBits > 32) $error("conv_engine: AddrBits must be in 8..32");
+    if (PrmBytes != 8 || accel_pkg::CONV_PARAM_BIAS_OFFSET != 0 || PrmMult != 4 || PrmShift != 6)
+      $error("conv_engine: the parameter decoder takes the 8-byte record {bias 0..3, multiplier 4..5, shift 6, pad 7}; accel_pkg::CONV_PARAM_* say otherwise");
   end
 endmodule : conv_engine
 

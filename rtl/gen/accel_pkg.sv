@@ -1,5 +1,5 @@
-// Generated from rtl/regmap/accel.toml by `cargo run -p sim --bin regmap`; do not edit.
-// Edit the TOML file and re-run the generator (`-- --check` verifies in CI).
+// Generated from rtl/regmap/accel.toml by `cargo xtask codegen`; do not edit.
+// Edit the TOML file and re-run the generator (`--check` verifies in CI).
 // Hardware parameters, SoC memory map and register map of the cnnfpga accelerator.
 `default_nettype none
 
@@ -16,6 +16,16 @@ package accel_pkg;
   localparam int unsigned WBUF_DEPTH = 512;
   // Width of the conv engine's byte addresses inside the SoC: offsets within the 128 KiB RAM (the registers drop RAM_BASE's bit 17, the SPRAM arbiter ignores it).
   localparam int unsigned CONV_ADDR_BITS = 17;
+  // Width of the engines' bus pointers inside the SoC (soc_core passes it to the P engine; the Verilated standalone P engine and rtl/synth_check.sh use it): RAM ends at RAM_BASE + RAM_SIZE = 0x0004_0000 (a test checks that it fits).
+  localparam int unsigned ENGINE_ADDR_BITS = 18;
+  // Bytes per output channel in the conv engine's parameter table (CONV.PARAM_ADDR): the record below, written by firmware::accel::pack_conv_params and decoded by conv_engine (which checks this layout at elaboration).
+  localparam int unsigned CONV_PARAM_BYTES = 8;
+  // Byte offset of the i32 LE bias in a conv parameter record.
+  localparam int unsigned CONV_PARAM_BIAS_OFFSET = 0;
+  // Byte offset of the u16 LE requantisation multiplier in a conv parameter record.
+  localparam int unsigned CONV_PARAM_MULT_OFFSET = 4;
+  // Byte offset of the u8 requantisation shift in a conv parameter record (the byte after it is unused and written 0).
+  localparam int unsigned CONV_PARAM_SHIFT_OFFSET = 6;
   // Conv engine lanes of the iCEBreaker build: two fit the UP5K next to PicoRV32 with the YoWASP toolchain (docs/fpga.md: 5,086 of 5,280 LCs measured).
   localparam int unsigned BOARD_CONV_LANES = 2;
   // Conv engine fetch FIFO depth of the iCEBreaker build (219 LCs less than 4; conv1 MAC utilisation 0.86 instead of 0.99).

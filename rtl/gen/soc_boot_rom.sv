@@ -1,6 +1,6 @@
-// Generated from rtl/regmap/accel.toml by `cargo run -p sim --bin regmap`; do not edit.
-// Edit the TOML file and re-run the generator (`-- --check` verifies in CI).
-// SoC boot ROM (see sim/src/bootrom.rs): copies the firmware image from FLASH_FW to FW in RAM
+// Generated from rtl/regmap/accel.toml by `cargo xtask codegen`; do not edit.
+// Edit the TOML file and re-run the generator (`--check` verifies in CI).
+// SoC boot ROM (see xtask/src/bootrom.rs): copies the firmware image from FLASH_FW to FW in RAM
 // and jumps to it; without a valid image (magic CNFW, length <= FW_LEN) it writes
 // 0xb0 to SYS.EXIT and halts. Read-only, combinational; the SoC registers the output.
 `default_nettype none

@@ -51,8 +51,17 @@ module pengine #(
   // puts RAM_BASE's bits back on the bus (RAM_BASE is a multiple of the power-of-two RAM_SIZE).
   localparam int unsigned OffW = $clog2(accel_pkg::RAM_SIZE);
   initial begin
-    if (AddrW < 18 || AddrW > 32) begin
-      $error("pengine: AddrW must be in 18..32 (the SoC RAM ends at 0x0004_0000)");
+    if (AddrW < accel_pkg::ENGINE_ADDR_BITS || AddrW > 32) begin
+      $error("pengine: AddrW must be in %0d..32 (accel_pkg::ENGINE_ADDR_BITS: the SoC RAM's end)",
+             accel_pkg::ENGINE_ADDR_BITS);
+    end
+    // the registers below are as wide as their fields in the register map
+    if ($bits(cfg_bits_q) != accel_pkg::PENGINE_CFG_BITS_WIDTH
+        || $bits(n_out_q) != accel_pkg::PENGINE_N_OUT_VALUE_WIDTH
+        || $bits(n_in_q) != accel_pkg::PENGINE_N_IN_VALUE_WIDTH
+        || $bits(m_lg_q) != accel_pkg::PENGINE_RQ_STRIDE_M_LG_WIDTH
+        || $bits(sh_lg_q) != accel_pkg::PENGINE_RQ_STRIDE_SH_LG_WIDTH) begin
+      $error("pengine: a register's width differs from its accel_pkg field width");
     end
     if ((accel_pkg::PENGINE_IN_ADDR | accel_pkg::PENGINE_ENT_ADDR | accel_pkg::PENGINE_LEN_ADDR
          | accel_pkg::PENGINE_BIAS_ADDR | accel_pkg::PENGINE_MULT_ADDR
@@ -88,8 +97,8 @@ module pengine #(
   logic reg_ready_q;
   logic reg_we;
   assign reg_we = reg_valid_i && !reg_ready_q && (reg_wstrb_i != 4'd0);
-  assign start  = reg_we && (reg_addr_i[11:2] == accel_pkg::PENGINE_CTRL[11:2]) && reg_wdata_i[0]
-                  && !busy_o;
+  assign start  = reg_we && (reg_addr_i[11:2] == accel_pkg::PENGINE_CTRL[11:2])
+                  && reg_wdata_i[accel_pkg::PENGINE_CTRL_START_LSB] && !busy_o;
 
   // ---------------------------------------------------------------------------------------------
   // Engine state
@@ -521,14 +530,16 @@ module pengine #(
       if (reg_we && !busy_o) begin
         unique case (reg_addr_i[11:2])
           accel_pkg::PENGINE_CFG[11:2]: begin
-            cfg_bits_q  <= reg_wdata_i[2:0];
-            cfg_final_q <= reg_wdata_i[8];
+            cfg_bits_q  <= reg_wdata_i[accel_pkg::PENGINE_CFG_BITS_LSB +: $bits(cfg_bits_q)];
+            cfg_final_q <= reg_wdata_i[accel_pkg::PENGINE_CFG_FINAL_LSB];
           end
-          accel_pkg::PENGINE_N_OUT[11:2]:     n_out_q <= reg_wdata_i[15:0];
-          accel_pkg::PENGINE_N_IN[11:2]:      n_in_q  <= reg_wdata_i[15:0];
+          accel_pkg::PENGINE_N_OUT[11:2]:
+            n_out_q <= reg_wdata_i[accel_pkg::PENGINE_N_OUT_VALUE_LSB +: $bits(n_out_q)];
+          accel_pkg::PENGINE_N_IN[11:2]:
+            n_in_q  <= reg_wdata_i[accel_pkg::PENGINE_N_IN_VALUE_LSB +: $bits(n_in_q)];
           accel_pkg::PENGINE_RQ_STRIDE[11:2]: begin
-            m_lg_q  <= reg_wdata_i[1:0];
-            sh_lg_q <= reg_wdata_i[9:8];
+            m_lg_q  <= reg_wdata_i[accel_pkg::PENGINE_RQ_STRIDE_M_LG_LSB +: $bits(m_lg_q)];
+            sh_lg_q <= reg_wdata_i[accel_pkg::PENGINE_RQ_STRIDE_SH_LG_LSB +: $bits(sh_lg_q)];
           end
           default: ;
         endcase
@@ -566,11 +577,23 @@ module pengine #(
   always_comb begin
     reg_rdata_o = 32'd0;
     unique case (reg_addr_i[11:2])
-      accel_pkg::PENGINE_STATUS[11:2]:     reg_rdata_o = {29'd0, err_q, done_q, busy_o};
-      accel_pkg::PENGINE_CFG[11:2]:        reg_rdata_o = {23'd0, cfg_final_q, 5'd0, cfg_bits_q};
-      accel_pkg::PENGINE_N_OUT[11:2]:      reg_rdata_o = {16'd0, n_out_q};
-      accel_pkg::PENGINE_N_IN[11:2]:       reg_rdata_o = {16'd0, n_in_q};
-      accel_pkg::PENGINE_RQ_STRIDE[11:2]:  reg_rdata_o = {22'd0, sh_lg_q, 6'd0, m_lg_q};
+      accel_pkg::PENGINE_STATUS[11:2]: begin
+        reg_rdata_o[accel_pkg::PENGINE_STATUS_ERR_LSB]  = err_q;
+        reg_rdata_o[accel_pkg::PENGINE_STATUS_DONE_LSB] = done_q;
+        reg_rdata_o[accel_pkg::PENGINE_STATUS_BUSY_LSB] = busy_o;
+      end
+      accel_pkg::PENGINE_CFG[11:2]: begin
+        reg_rdata_o[accel_pkg::PENGINE_CFG_FINAL_LSB] = cfg_final_q;
+        reg_rdata_o[accel_pkg::PENGINE_CFG_BITS_LSB +: $bits(cfg_bits_q)] = cfg_bits_q;
+      end
+      accel_pkg::PENGINE_N_OUT[11:2]:
+        reg_rdata_o[accel_pkg::PENGINE_N_OUT_VALUE_LSB +: $bits(n_out_q)] = n_out_q;
+      accel_pkg::PENGINE_N_IN[11:2]:
+        reg_rdata_o[accel_pkg::PENGINE_N_IN_VALUE_LSB +: $bits(n_in_q)] = n_in_q;
+      accel_pkg::PENGINE_RQ_STRIDE[11:2]: begin
+        reg_rdata_o[accel_pkg::PENGINE_RQ_STRIDE_SH_LG_LSB +: $bits(sh_lg_q)] = sh_lg_q;
+        reg_rdata_o[accel_pkg::PENGINE_RQ_STRIDE_M_LG_LSB +: $bits(m_lg_q)]   = m_lg_q;
+      end
       accel_pkg::PENGINE_CYCLES[11:2]:     reg_rdata_o = cycles_q;
       default:                  reg_rdata_o = 32'd0;
     endcase

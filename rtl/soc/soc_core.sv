@@ -46,8 +46,9 @@ module soc_core #(
   input  wire logic [3:0]  flash_io_di_i
 );
   localparam int unsigned RomAw = $clog2(accel_pkg::ROM_SIZE / 4);
-  // Engine pointer width: the RAM ends at 0x0004_0000 (the arbiter uses bits [16:2] only).
-  localparam int unsigned EngineAddrBits = 18;
+  // Engine pointer width (accel.toml ENGINE_ADDR_BITS): the RAM ends at RAM_BASE + RAM_SIZE,
+  // checked below (the arbiter uses bits [16:2] only).
+  localparam int unsigned EngineAddrBits = accel_pkg::ENGINE_ADDR_BITS;
   // The conv engine keeps byte offsets within the 128 KiB RAM only (17 bits: the registers
   // drop RAM_BASE's bit 17, the arbiter ignores it).
   localparam int unsigned ConvAddrBits = accel_pkg::CONV_ADDR_BITS;

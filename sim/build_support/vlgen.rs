@@ -115,41 +115,15 @@ pub fn verilator_root(verilator: &str) -> PathBuf {
     PathBuf::from(String::from_utf8_lossy(&out.stdout).trim())
 }
 
-/// The PicoRV32 RTL directory: `$PICORV32_DIR`, else the `pythondata-cpu-picorv32` package in
-/// the project venv (`.venv/bin/python -c "import pythondata_cpu_picorv32 as p; ..."`).
-pub fn picorv32_dir(root: &Path) -> Option<PathBuf> {
-    if let Ok(d) = std::env::var("PICORV32_DIR") {
-        return Some(PathBuf::from(d));
-    }
-    let out = Command::new(root.join(".venv/bin/python"))
-        .args([
-            "-c",
-            "import pythondata_cpu_picorv32 as p; print(p.data_location)",
-        ])
-        .output()
-        .ok()?;
-    out.status
-        .success()
-        .then(|| PathBuf::from(String::from_utf8_lossy(&out.stdout).trim()))
+/// The files of a list (`filelist` crate: `-f` includes, `$PICORV32/` resolved); a build
+/// script can only stop, so a bad list panics with the reader's message.
+pub fn read_filelist(root: &Path, list: &str) -> filelist::Listing {
+    filelist::entries(root, list).unwrap_or_else(|e| panic!("{e}"))
 }
 
-/// Reads a file list: one path per line relative to the workspace root; a leading `$PICORV32/`
-/// stands for [`picorv32_dir`].
-pub fn read_filelist(root: &Path, filelist: &str) -> Vec<PathBuf> {
-    let path = root.join(filelist);
-    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
-    text.lines()
-        .map(|l| l.split('#').next().unwrap().trim())
-        .filter(|l| !l.is_empty())
-        .map(|l| match l.strip_prefix("$PICORV32/") {
-            Some(rest) => picorv32_dir(root)
-                .unwrap_or_else(|| {
-                    panic!("{filelist}: PicoRV32 RTL not found (set PICORV32_DIR or run scripts/setup.sh)")
-                })
-                .join(rest),
-            None => root.join(l),
-        })
-        .collect()
+/// The source files of `list` under `root` in read order.
+pub fn source_files(root: &Path, list: &str) -> Vec<PathBuf> {
+    filelist::files(root, list).unwrap_or_else(|e| panic!("{e}"))
 }
 
 /// The Verilator prefix (and OUT_DIR/vl_<..> directory name) of a model's build: `V<name>`,
@@ -192,7 +166,7 @@ pub fn build_model(env: &Env, m: &Model, twin: bool, extra_files: &[PathBuf]) ->
     cmd.args(["-MAKEFLAGS", MAKEFLAGS])
         .args(m.args)
         .args(extra_files)
-        .args(read_filelist(&env.root, m.filelist));
+        .args(source_files(&env.root, m.filelist));
     // Lint is owned by the lint tests; keep the build log quiet.
     cmd.arg("-Wno-lint").arg("-Wno-style");
     run(&mut cmd, &format!("verilator ({prefix})"));

@@ -74,28 +74,7 @@ lint_tests! {
 #[test]
 fn soc_core_all_engine_configurations() {
     let root = root();
-    let pico = std::env::var("PICORV32_DIR")
-        .map(std::path::PathBuf::from)
-        .unwrap_or_else(|_| {
-            let out = Command::new(root.join(".venv/bin/python"))
-                .args([
-                    "-c",
-                    "import pythondata_cpu_picorv32 as p; print(p.data_location)",
-                ])
-                .output()
-                .expect("the project venv with pythondata-cpu-picorv32 (scripts/setup.sh)");
-            std::path::PathBuf::from(String::from_utf8_lossy(&out.stdout).trim())
-        });
-    let fl = std::fs::read_to_string(root.join("rtl/soc.f")).unwrap();
-    let files: Vec<std::path::PathBuf> = fl
-        .lines()
-        .map(str::trim)
-        .filter(|l| !l.is_empty() && !l.starts_with('#'))
-        .map(|l| match l.strip_prefix("$PICORV32/") {
-            Some(r) => pico.join(r),
-            None => root.join(l),
-        })
-        .collect();
+    let files = filelist::files(&root, "rtl/soc.f").unwrap_or_else(|e| panic!("{e}"));
     for (top, params) in [
         ("soc_sim_top", &[][..]),
         ("soc_sim_top", &["-GWide=1'b1"]),
@@ -152,20 +131,52 @@ fn every_rtl_file_has_a_lint_test() {
         );
     }
     // and the file list used by the build names exactly these files
-    let fl = std::fs::read_to_string(root.join("rtl/accel.f")).unwrap();
-    let mut listed: Vec<&str> = fl
-        .lines()
-        .map(str::trim)
-        .filter(|l| !l.is_empty() && !l.starts_with('#'))
-        .collect();
+    let mut listed = entries("rtl/accel.f");
     listed.sort();
     files.retain(|f| f.starts_with("rtl/accel/") || f == "rtl/gen/accel_pkg.sv");
     files.sort();
-    assert_eq!(
-        listed,
-        files.iter().map(String::as_str).collect::<Vec<_>>(),
-        "rtl/accel.f is out of date"
-    );
+    assert_eq!(listed, files, "rtl/accel.f is out of date");
+}
+
+/// The entries of an RTL file list (`-f` includes expanded), as written.
+fn entries(list: &str) -> Vec<String> {
+    filelist::entries(&root(), list)
+        .unwrap_or_else(|e| panic!("{e}"))
+        .entries
+}
+
+/// One list per block: the engines' files are listed once (rtl/accel.f, rtl/pengine.f) and
+/// reach the SoC's lists through `-f`, in the board SoC's read order.
+#[test]
+fn the_soc_lists_include_the_engine_lists() {
+    let soc = filelist::entries(&root(), "rtl/soc.f").unwrap();
+    let board = filelist::entries(&root(), "rtl/board/icebreaker/sources.f").unwrap();
+    for l in [&soc, &board] {
+        assert!(l.lists.iter().any(|f| f == "rtl/accel.f"), "{:?}", l.lists);
+        assert!(
+            l.lists.iter().any(|f| f == "rtl/pengine.f"),
+            "{:?}",
+            l.lists
+        );
+    }
+    for f in entries("rtl/accel.f")
+        .into_iter()
+        .chain(entries("rtl/pengine.f"))
+    {
+        let here = |l: &filelist::Listing| l.entries.iter().filter(|e| **e == f).count();
+        assert_eq!((here(&soc), here(&board)), (1, 1), "{f}");
+    }
+    for list in [
+        "rtl/soc.f",
+        "rtl/board/icebreaker/sources.f",
+        "rtl/board/icebreaker/soc_rtl.f",
+    ] {
+        let text = std::fs::read_to_string(root().join(list)).unwrap();
+        assert!(
+            !text.lines().any(|l| l.trim().starts_with("rtl/accel/") || l.trim().starts_with("rtl/pengine/")),
+            "{list} names an engine file itself instead of including its list"
+        );
+    }
 }
 
 /// The lint has teeth: a width bug is reported.
@@ -194,20 +205,11 @@ fn lint_reports_a_width_bug() {
 #[test]
 fn board_and_simulation_build_the_same_rtl() {
     let root = root();
-    let list = |p: &str| -> Vec<String> {
-        std::fs::read_to_string(root.join(p))
-            .unwrap()
-            .lines()
-            .map(str::trim)
-            .filter(|l| !l.is_empty() && !l.starts_with('#'))
-            .map(String::from)
-            .collect()
-    };
-    let board: Vec<String> = list("rtl/board/icebreaker/sources.f")
+    let board: Vec<String> = entries("rtl/board/icebreaker/sources.f")
         .into_iter()
         .filter(|f| f != "rtl/board/icebreaker/icebreaker_top.sv")
         .collect();
-    let sim: Vec<String> = list("rtl/soc.f")
+    let sim: Vec<String> = entries("rtl/soc.f")
         .into_iter()
         .filter(|f| !f.starts_with("rtl/soc/sim/"))
         .collect();

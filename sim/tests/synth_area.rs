@@ -1,7 +1,8 @@
-//! Area budget of the conv engine alone (iCE40 UP5K): runs `rtl/accel/synth_check.sh` (yosys
+//! Area budget of the conv engine alone (iCE40 UP5K): runs `rtl/synth_check.sh conv` (yosys
 //! `synth_ice40 -dsp`, nextpnr-ice40 `--pack-only`) for each configuration recorded in
 //! `docs/baselines/conv-engine-area.toml` and fails when the engine grows past its budget;
-//! the same for the P-layer engine (`rtl/pengine/synth_check.sh`, the file's `[pengine]`).
+//! the same for the P-layer engine (`rtl/synth_check.sh pengine`, the file's `[pengine]`).
+//! Also: the script reads the file lists as the `filelist` crate does.
 //! Without yosys or nextpnr-ice40 on PATH the test passes with a note, except under
 //! `CI=true`, where a missing tool is a failure.
 
@@ -71,20 +72,60 @@ fn baseline() -> Option<Baseline> {
     Some(toml::from_str(&text).expect("conv-engine-area.toml"))
 }
 
+/// The script's bash reader of the file lists and the `filelist` crate (the one Rust reader)
+/// give the same entries, for the engine lists it synthesises and for the SoC lists with their
+/// `-f` includes. Needs only bash.
+#[test]
+fn the_script_reads_the_file_lists_as_the_filelist_crate() {
+    for (arg, list) in [
+        ("conv", "rtl/accel.f"),
+        ("pengine", "rtl/pengine.f"),
+        ("rtl/soc.f", "rtl/soc.f"),
+        (
+            "rtl/board/icebreaker/sources.f",
+            "rtl/board/icebreaker/sources.f",
+        ),
+    ] {
+        let out = Command::new("bash")
+            .arg(root().join("rtl/synth_check.sh"))
+            .args(["--files", arg])
+            .current_dir(root())
+            .output()
+            .expect("run rtl/synth_check.sh --files");
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let script: Vec<String> = String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .map(String::from)
+            .collect();
+        let crate_entries = filelist::entries(&root(), list).unwrap().entries;
+        assert_eq!(script, crate_entries, "{list}");
+    }
+}
+
 #[test]
 fn pengine_stays_within_its_area_budget() {
     let Some(base) = baseline() else { return };
     let b = &base.pengine;
+    assert_eq!(
+        b.addr_w as usize,
+        firmware::regs::ENGINE_ADDR_BITS,
+        "the [pengine] budget is recorded at the SoC's pointer width (accel.toml ENGINE_ADDR_BITS)"
+    );
     let out = Command::new("bash")
-        .arg(root().join("rtl/pengine/synth_check.sh"))
+        .arg(root().join("rtl/synth_check.sh"))
+        .arg("pengine")
         .arg(b.addr_w.to_string())
         .current_dir(root())
         .output()
-        .expect("run rtl/pengine/synth_check.sh");
+        .expect("run rtl/synth_check.sh pengine");
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(
         out.status.success(),
-        "rtl/pengine/synth_check.sh: {}{}",
+        "rtl/synth_check.sh pengine: {}{}",
         stdout,
         String::from_utf8_lossy(&out.stderr)
     );
@@ -107,17 +148,18 @@ fn conv_engine_stays_within_its_area_budget() {
     let mut failures = Vec::new();
     for c in &base.config {
         let out = Command::new("bash")
-            .arg(root().join("rtl/accel/synth_check.sh"))
+            .arg(root().join("rtl/synth_check.sh"))
+            .arg("conv")
             .arg(c.lanes.to_string())
             .arg(firmware::regs::CONV_ADDR_BITS.to_string()) // soc_core ConvAddrBits
             .args(c.fifo_depth.map(|d| format!("-set FifoDepth {d}")))
             .current_dir(root())
             .output()
-            .expect("run rtl/accel/synth_check.sh");
+            .expect("run rtl/synth_check.sh conv");
         let stdout = String::from_utf8_lossy(&out.stdout);
         assert!(
             out.status.success(),
-            "synth_check.sh {}: {}{}",
+            "rtl/synth_check.sh conv {}: {}{}",
             c.lanes,
             stdout,
             String::from_utf8_lossy(&out.stderr)

@@ -35,8 +35,8 @@ pub struct Board {
 /// this (5 %), so that the PLL clock is met with margin for temperature, voltage and seeds.
 pub const FMAX_MARGIN: f64 = 1.05;
 
-/// The iCEBreaker v1.0: iCE40UP5K-SG48, 12 MHz oscillator (PLL to `BOARD_CLOCK_HZ`), FT2232H (channel A: flash, channel
-/// B: UART), 16 MB QSPI flash.
+/// The iCEBreaker v1.0: iCE40UP5K-SG48, `OSC_HZ` oscillator (PLL to `BOARD_CLOCK_HZ`), FT2232H
+/// (channel A: flash, channel B: UART), 16 MB QSPI flash.
 pub const ICEBREAKER: Board = Board {
     name: "icebreaker",
     device: "up5k",
@@ -68,33 +68,17 @@ impl Board {
         root.join(self.dir).join(self.pcf)
     }
 
-    /// The RTL source files in read order, `$PICORV32/` expanded to `picorv32_dir`.
+    /// The RTL source files in read order (the `filelist` crate reads the list and its `-f`
+    /// includes), `$PICORV32/` expanded to `picorv32_dir`.
     pub fn source_files(
         &self,
         root: &Path,
         picorv32_dir: &Path,
     ) -> Result<Vec<PathBuf>, FpgaError> {
-        let list = root.join(self.dir).join(self.sources);
-        let text = std::fs::read_to_string(&list).map_err(super::io_err("reading", &list))?;
-        let mut files = Vec::new();
-        for line in text.lines().map(str::trim) {
-            if line.is_empty() || line.starts_with('#') {
-                continue;
-            }
-            let p = match line.strip_prefix("$PICORV32/") {
-                Some(rest) => picorv32_dir.join(rest),
-                None => root.join(line),
-            };
-            if !p.is_file() {
-                return Err(FpgaError::Sources(format!(
-                    "{} (listed in {}) does not exist",
-                    p.display(),
-                    list.display()
-                )));
-            }
-            files.push(p);
-        }
-        Ok(files)
+        let list = format!("{}/{}", self.dir, self.sources);
+        filelist::entries(root, &list)
+            .and_then(|l| l.files(root, || Ok(picorv32_dir.to_path_buf())))
+            .map_err(|e| FpgaError::Sources(e.to_string()))
     }
 }
 
@@ -115,30 +99,7 @@ pub fn repo_root() -> PathBuf {
 }
 
 /// The PicoRV32/picosoc Verilog directory: `$PICORV32_DIR`, else what the project venv's
-/// `pythondata_cpu_picorv32` reports.
+/// `pythondata_cpu_picorv32` reports ([`filelist::picorv32_dir`]).
 pub fn picorv32_dir(root: &Path) -> Result<PathBuf, FpgaError> {
-    if let Some(d) = std::env::var_os("PICORV32_DIR") {
-        return Ok(PathBuf::from(d));
-    }
-    let py = root.join(".venv/bin/python");
-    let out = std::process::Command::new(&py)
-        .args([
-            "-c",
-            "import pythondata_cpu_picorv32 as p; print(p.data_location)",
-        ])
-        .output();
-    match out {
-        Ok(o) if o.status.success() => {
-            let d = PathBuf::from(String::from_utf8_lossy(&o.stdout).trim());
-            if d.join("picorv32.v").is_file() {
-                Ok(d)
-            } else {
-                Err(FpgaError::Sources(format!("no picorv32.v in {}", d.display())))
-            }
-        }
-        _ => Err(FpgaError::Sources(format!(
-            "PicoRV32 RTL not found ({} -c 'import pythondata_cpu_picorv32' failed): run scripts/setup.sh",
-            py.display()
-        ))),
-    }
+    filelist::picorv32_dir(root).map_err(|e| FpgaError::Sources(e.to_string()))
 }

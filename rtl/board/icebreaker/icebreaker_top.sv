@@ -1,5 +1,5 @@
 // iCEBreaker (iCE40UP5K-SG48) top: the board's pads and clock around icebreaker_soc (the SoC as
-// configured for this board in rtl/regmap/accel.toml). The 12 MHz oscillator (pin 35) feeds an
+// configured for this board in rtl/regmap/accel.toml). The oscillator (OSC_HZ, pin 35) feeds an
 // SB_PLL40_PAD that makes BOARD_CLOCK_HZ; the SoC is held in reset until the PLL locks. The SPI
 // flash pins go through SB_IO tristates. The bitstream holds no firmware: the SoC's boot ROM
 // copies it from flash (rtl/soc/README.md). Pins: icebreaker.pcf. Build: `cnnfpga fpga build
@@ -14,7 +14,7 @@ module icebreaker_top #(
   parameter int unsigned ConvLanes     = accel_pkg::BOARD_CONV_LANES,
   parameter int unsigned ConvFifoDepth = accel_pkg::BOARD_FETCH_FIFO_DEPTH
 ) (
-  input  wire logic clk_i,        // 12 MHz oscillator, pin 35 (the PLL's input pad)
+  input  wire logic clk_i,        // oscillator (accel_pkg::OSC_HZ), pin 35 (the PLL's input pad)
   output logic      uart_tx_o,    // to the FT2232H (channel B), pin 9
   input  wire logic uart_rx_i,    // from the FT2232H (channel B), pin 6
   output logic      led_r_no,     // red LED, pin 11

@@ -1,5 +1,5 @@
 //! The SoC boot ROM, generated from the register map into `rtl/gen/soc_boot_rom.sv` (by
-//! `cargo run -p sim --bin regmap`, with the other generated files).
+//! `cargo xtask codegen`, with the other generated files).
 //!
 //! The program (RV32I, no compressed instructions) checks the firmware image header at
 //! `FLASH_FW_ADDR` (magic `CNFW`, length <= `FW_LEN`), copies the binary after the 16-byte
@@ -8,10 +8,11 @@
 //! The image format is in `firmware::memmap` (`FW_MAGIC`, `FW_HEADER_LEN`, `FW_FLAG_*`).
 //!
 //! The encoder below is a tiny two-pass assembler for the handful of instructions the ROM
-//! needs; `sim/tests/bootrom.rs` checks its output against `riscv64-unknown-elf-objdump`.
+//! needs; `xtask/tests/codegen.rs` checks its encodings against hand-assembled words.
 
 use std::fmt::Write as _;
 
+use crate::header::header;
 use crate::regmap::RegMap;
 
 /// Generated SystemVerilog module, relative to the workspace root.
@@ -258,9 +259,9 @@ pub fn render_sv(map: &RegMap) -> String {
         words.len()
     );
     let aw = n.trailing_zeros().max(1);
-    let mut s = crate::regmap::header("//");
+    let mut s = header("//");
     s.push_str(
-        "// SoC boot ROM (see sim/src/bootrom.rs): copies the firmware image from FLASH_FW to FW in RAM\n\
+        "// SoC boot ROM (see xtask/src/bootrom.rs): copies the firmware image from FLASH_FW to FW in RAM\n\
          // and jumps to it; without a valid image (magic CNFW, length <= FW_LEN) it writes\n",
     );
     let _ = writeln!(s, "// {BOOT_FAIL_EXIT:#x} to SYS.EXIT and halts. Read-only, combinational; the SoC registers the output.");

@@ -1,26 +1,22 @@
-//! Register-map generator: `rtl/regmap/accel.toml` is the single source of the SoC memory map,
-//! the conv engine's registers and the accelerator's hardware parameters. This module renders
-//! it as a SystemVerilog package (`rtl/gen/accel_pkg.sv`), a no_std Rust module
-//! (`firmware/src/regs.rs`) and a Markdown table (`docs/registers.md`).
-//!
-//! Run `cargo run -p sim --bin regmap` to rewrite the outputs and
-//! `cargo run -p sim --bin regmap -- --check` to fail when they are stale.
+//! The register map: `rtl/regmap/accel.toml` is the single source of the SoC memory map, the
+//! engines' registers and the accelerator's hardware parameters. This module owns its model
+//! (parsing and validation) and renders it as a SystemVerilog package (`rtl/gen/accel_pkg.sv`),
+//! a no_std Rust module (`firmware/src/regs.rs`) and a Markdown table (`docs/registers.md`).
+//! [`crate::codegen`] writes them (`cargo xtask codegen`).
 
 use std::fmt::Write as _;
-use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
-/// Source file, relative to the workspace root.
-pub const SOURCE: &str = "rtl/regmap/accel.toml";
+use crate::header::{header, one_line, rs_hex};
+
+pub use crate::header::SOURCE;
 /// Generated SystemVerilog package, relative to the workspace root.
 pub const OUT_SV: &str = "rtl/gen/accel_pkg.sv";
 /// Generated Rust module, relative to the workspace root.
 pub const OUT_RS: &str = "firmware/src/regs.rs";
 /// Generated documentation, relative to the workspace root.
 pub const OUT_MD: &str = "docs/registers.md";
-
-const TOOL: &str = "`cargo run -p sim --bin regmap`";
 
 /// The whole map as read from the TOML file.
 #[derive(Debug, Deserialize)]
@@ -298,17 +294,6 @@ fn check_access(a: &str, what: &str) -> Result<(), String> {
     }
 }
 
-pub(crate) fn header(comment: &str) -> String {
-    format!(
-        "{comment} Generated from {SOURCE} by {TOOL}; do not edit.\n\
-         {comment} Edit the TOML file and re-run the generator (`-- --check` verifies in CI).\n"
-    )
-}
-
-fn one_line(s: &str) -> String {
-    s.split_whitespace().collect::<Vec<_>>().join(" ")
-}
-
 /// Block offset width in bits (log2 of the block size).
 fn block_aw(b: &Block) -> u32 {
     b.size.trailing_zeros()
@@ -404,11 +389,6 @@ pub fn render_sv(map: &RegMap) -> String {
     }
     s.push_str("\nendpackage : accel_pkg\n\n`default_nettype wire\n");
     s
-}
-
-fn rs_hex(v: u64) -> String {
-    let h = format!("{v:08X}");
-    format!("0x{}_{}", &h[..h.len() - 4], &h[h.len() - 4..])
 }
 
 fn doc_lines(s: &mut String, indent: &str, text: &str) {
@@ -592,58 +572,4 @@ pub fn render_md(map: &RegMap) -> String {
         }
     }
     s
-}
-
-/// All outputs: (path relative to the workspace root, contents).
-pub fn render_all(map: &RegMap) -> Vec<(&'static str, String)> {
-    vec![
-        (OUT_SV, render_sv(map)),
-        (OUT_RS, render_rs(map)),
-        (OUT_MD, render_md(map)),
-        (crate::bootrom::OUT_SV, crate::bootrom::render_sv(map)),
-    ]
-}
-
-/// The workspace root (the parent of this crate's directory).
-pub fn workspace_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .expect("sim/ has a parent")
-        .to_path_buf()
-}
-
-/// Reads and validates the map under `root`.
-pub fn load(root: &Path) -> Result<RegMap, String> {
-    let path = root.join(SOURCE);
-    let text = std::fs::read_to_string(&path).map_err(|e| format!("{}: {e}", path.display()))?;
-    RegMap::parse(&text)
-}
-
-/// Returns the outputs under `root` whose contents differ from what the generator writes.
-pub fn stale(root: &Path) -> Result<Vec<&'static str>, String> {
-    let map = load(root)?;
-    Ok(render_all(&map)
-        .into_iter()
-        .filter(|(p, want)| {
-            std::fs::read_to_string(root.join(p)).ok().as_deref() != Some(want.as_str())
-        })
-        .map(|(p, _)| p)
-        .collect())
-}
-
-/// Writes all outputs under `root`; returns the paths that changed.
-pub fn write(root: &Path) -> Result<Vec<&'static str>, String> {
-    let map = load(root)?;
-    let mut changed = Vec::new();
-    for (p, text) in render_all(&map) {
-        let path = root.join(p);
-        if std::fs::read_to_string(&path).ok().as_deref() != Some(text.as_str()) {
-            if let Some(dir) = path.parent() {
-                std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
-            }
-            std::fs::write(&path, text).map_err(|e| format!("{}: {e}", path.display()))?;
-            changed.push(p);
-        }
-    }
-    Ok(changed)
 }
