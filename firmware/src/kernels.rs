@@ -24,7 +24,7 @@
 //! - a convolution block at an odd edge (no pooling) or an odd last channel recomputes a
 //!   window and writes the same value twice.
 
-use crate::backend::{ArgsError, ConvArgs, DenseArgs, DenseOut, DensePArgs};
+use crate::args::{ArgsError, ConvArgs, DenseArgs, DenseOut, DensePArgs};
 use crate::model::{I32s, Shape};
 #[cfg(doc)]
 use crate::numerics::requantize;

@@ -4,7 +4,7 @@
 mod common;
 
 use common::Rng;
-use firmware::backend::{ArgsError, ConvArgs, DenseArgs, DenseOut, DensePArgs};
+use firmware::args::{ArgsError, ConvArgs, DenseArgs, DenseOut, DensePArgs};
 use firmware::kernels::{self, dot};
 use firmware::model::{encode_p_row, I32s, RequantParams, Shape, U16s};
 use firmware::numerics::{self, requantize, scale, PCode, Requant, MULT_MAX, SHIFT_MAX, SHIFT_MIN};
