@@ -9,6 +9,7 @@
 //! takes them) and the backend (which calls the kernels) do not import each other.
 
 use crate::model::{I32s, RequantParams, Shape, U16s};
+use crate::numerics::conv_layer_out;
 use core::fmt;
 
 /// Arguments of a convolution layer (valid, stride 1, requantise + ReLU, optional 2x2 pool).
@@ -39,15 +40,10 @@ impl ConvArgs<'_> {
         if self.k == 0 || self.k > s.h || self.k > s.w {
             return None;
         }
-        let (h, w) = (s.h + 1 - self.k, s.w + 1 - self.k);
-        Some(if self.pool {
-            Shape {
-                h: h / 2,
-                w: w / 2,
-                c: self.cout,
-            }
-        } else {
-            Shape { h, w, c: self.cout }
+        Some(Shape {
+            h: conv_layer_out(s.h, self.k, self.pool),
+            w: conv_layer_out(s.w, self.k, self.pool),
+            c: self.cout,
         })
     }
 }

@@ -365,4 +365,18 @@ mod tests {
         assert_eq!(argmax(&[i32::MIN]), Some(0));
         assert_eq!(argmax(&[]), None);
     }
+
+    #[test]
+    fn conv_shapes_of_the_shipped_cnn_and_odd_edges() {
+        // the shipped CNN (sim/tests/expected/soc_paper_board.txt: out 31x31x10, 13x13x20):
+        // 64 -k3-> 62 -pool-> 31 -k5-> 27 -pool-> 13
+        assert_eq!((conv_out(64, 3), conv_layer_out(64, 3, true)), (62, 31));
+        assert_eq!((conv_out(31, 5), conv_layer_out(31, 5, true)), (27, 13));
+        // the pool floors an odd side; k = side leaves one pixel, which a pool drops
+        assert_eq!((pool_out(27), pool_out(1)), (13, 0));
+        assert_eq!(
+            (conv_layer_out(5, 5, false), conv_layer_out(5, 5, true)),
+            (1, 0)
+        );
+    }
 }

@@ -290,9 +290,10 @@ fn limits(
     // dense `n_in n_out`, P the entry count (an upper bound of its shift-adds)
     let layer_macs = match f.kind {
         KIND_CONV => {
-            let k = u64::from(f.param);
-            let px = (input.h as u64 + 1 - k).saturating_mul(input.w as u64 + 1 - k);
-            px.saturating_mul(k * k)
+            let k = usize::from(f.param);
+            let (ch, cw) = (conv_out(input.h, k), conv_out(input.w, k));
+            let px = (ch as u64).saturating_mul(cw as u64);
+            px.saturating_mul((k * k) as u64)
                 .saturating_mul(f.n_in as u64)
                 .saturating_mul(f.n_out as u64)
         }
