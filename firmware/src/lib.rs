@@ -16,6 +16,7 @@ pub mod accel;
 pub mod args;
 pub mod backend;
 pub mod crc;
+pub mod exit;
 pub mod kernels;
 pub mod memmap;
 pub mod model;
