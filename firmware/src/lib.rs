@@ -23,4 +23,5 @@ pub mod model;
 pub mod numerics;
 pub mod proto;
 pub mod regs;
+pub mod rng;
 pub mod runner;
