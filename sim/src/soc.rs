@@ -397,8 +397,8 @@ impl SocRun {
     pub fn check(&self) -> Result<(), String> {
         let what = match self.outcome {
             Outcome::Exit(exit::OK) => return Ok(()),
-            Outcome::Exit(exit::BOOT_FAIL) => {
-                format!("boot ROM found no firmware image (exit {:#x})", exit::BOOT_FAIL)
+            Outcome::Exit(c @ exit::BOOT_FAIL) => {
+                format!("boot ROM found no firmware image (exit {c:#x})")
             }
             Outcome::Exit(c) => match exit::describe(c) {
                 Some(what) => format!("firmware exited with {c} ({what})"),
