@@ -8,6 +8,8 @@
 
 #![allow(dead_code, unused_imports)]
 
+#[path = "src/exit.rs"]
+mod exit;
 #[path = "src/memmap.rs"]
 mod memmap;
 #[path = "src/regs.rs"]
@@ -18,6 +20,7 @@ use std::{env, fs, path::PathBuf};
 
 fn main() {
     println!("cargo:rerun-if-changed=src/memmap.rs");
+    println!("cargo:rerun-if-changed=src/exit.rs");
     println!("cargo:rerun-if-changed=src/regs.rs");
     println!("cargo:rerun-if-changed=build.rs");
     if env::var("CARGO_CFG_TARGET_ARCH").as_deref() != Ok("riscv32") {

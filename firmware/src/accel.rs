@@ -180,8 +180,8 @@ pub fn conv_shape_regs(
     if k == 0 || ih < k || iw < k {
         return None;
     }
-    let (ch, cw) = (ih - k + 1, iw - k + 1);
-    let (oh, ow) = if pool { (ch >> 1, cw >> 1) } else { (ch, cw) };
+    use crate::numerics::conv_layer_out;
+    let (oh, ow) = (conv_layer_out(ih, k, pool), conv_layer_out(iw, k, pool));
     let dim = |d: usize| (1..=regs::DIM_MAX).contains(&d).then_some(d as u32);
     let kc = k.checked_mul(cin)?;
     let kkc = kc.checked_mul(k)?;

@@ -24,11 +24,11 @@
 //! - a convolution block at an odd edge (no pooling) or an odd last channel recomputes a
 //!   window and writes the same value twice.
 
-use crate::backend::{ArgsError, ConvArgs, DenseArgs, DenseOut, DensePArgs};
+use crate::args::{ArgsError, ConvArgs, DenseArgs, DenseOut, DensePArgs};
 use crate::model::{I32s, Shape};
 #[cfg(doc)]
 use crate::numerics::requantize;
-use crate::numerics::Requant;
+use crate::numerics::{conv_out, Requant};
 
 /// `sum(a[i] * w[i])` over the common length, unrolled by four, wrapping (a plain dot product;
 /// the kernels below no longer use it).
@@ -324,7 +324,7 @@ fn conv_blocks(a: &ConvArgs<'_>, os: Shape, out: &mut [u8]) {
     let (row, win, stride) = (k * cin, k * k * cin, s.w * cin);
     let skip = stride - row;
     // convolution output before pooling (k <= h, w: checked by out_shape)
-    let (ch, cw) = (s.h + 1 - k, s.w + 1 - k);
+    let (ch, cw) = (conv_out(s.h, k), conv_out(s.w, k));
     // block origins (y, x) run over [0, ny) x [0, nx) in steps of 2; with pooling these are
     // the pooled outputs' windows (floor: 2 * os.h <= ch)
     let (ny, nx) = if a.pool {

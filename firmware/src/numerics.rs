@@ -62,9 +62,26 @@ pub fn requantize(acc: i32, rq: Requant) -> u8 {
     scale(acc, rq).clamp(0, 255) as u8
 }
 
-/// Output side length of a valid (unpadded), stride-1 convolution.
+/// Output side length of a valid (unpadded), stride-1 convolution: `in_len - k + 1`
+/// (`1 <= k <= in_len`; callers check). The one definition of the conv shape arithmetic: the
+/// model reader, the kernels, the accelerator driver, the harnesses and the host use it.
 pub const fn conv_out(in_len: usize, k: usize) -> usize {
     in_len + 1 - k
+}
+
+/// Output side length of the 2x2/2 max-pool (floor): an odd last row or column is dropped.
+pub const fn pool_out(in_len: usize) -> usize {
+    in_len / 2
+}
+
+/// Output side length of a conv layer: [`conv_out`], then [`pool_out`] when it pools.
+pub const fn conv_layer_out(in_len: usize, k: usize, pool: bool) -> usize {
+    let c = conv_out(in_len, k);
+    if pool {
+        pool_out(c)
+    } else {
+        c
+    }
 }
 
 /// Valid 2-D convolution, stride 1, `+ bias`, requantise (+ReLU), optional fused 2x2/2 max-pool.
@@ -90,7 +107,11 @@ pub fn conv2d(
     output: &mut [u8],
 ) {
     let (ch, cw) = (conv_out(ih, k), conv_out(iw, k));
-    let (oh, ow) = if pool { (ch / 2, cw / 2) } else { (ch, cw) };
+    let (oh, ow) = if pool {
+        (pool_out(ch), pool_out(cw))
+    } else {
+        (ch, cw)
+    };
     debug_assert_eq!(input.len(), ih * iw * cin);
     debug_assert_eq!(weights.len(), cout * k * k * cin);
     debug_assert!(bias.len() == cout && rq.len() == cout);
@@ -143,7 +164,7 @@ pub fn conv_acc(
 
 /// Standalone 2x2/2 max-pool (floor) over `[h][w][c]` u8.
 pub fn maxpool2(input: &[u8], h: usize, w: usize, c: usize, output: &mut [u8]) {
-    let (oh, ow) = (h / 2, w / 2);
+    let (oh, ow) = (pool_out(h), pool_out(w));
     debug_assert_eq!(input.len(), h * w * c);
     debug_assert_eq!(output.len(), oh * ow * c);
     for oy in 0..oh {
@@ -343,5 +364,19 @@ mod tests {
         assert_eq!(argmax(&[1, 5, 5, -2]), Some(1));
         assert_eq!(argmax(&[i32::MIN]), Some(0));
         assert_eq!(argmax(&[]), None);
+    }
+
+    #[test]
+    fn conv_shapes_of_the_shipped_cnn_and_odd_edges() {
+        // the shipped CNN (sim/tests/expected/soc_paper_board.txt: out 31x31x10, 13x13x20):
+        // 64 -k3-> 62 -pool-> 31 -k5-> 27 -pool-> 13
+        assert_eq!((conv_out(64, 3), conv_layer_out(64, 3, true)), (62, 31));
+        assert_eq!((conv_out(31, 5), conv_layer_out(31, 5, true)), (27, 13));
+        // the pool floors an odd side; k = side leaves one pixel, which a pool drops
+        assert_eq!((pool_out(27), pool_out(1)), (13, 0));
+        assert_eq!(
+            (conv_layer_out(5, 5, false), conv_layer_out(5, 5, true)),
+            (1, 0)
+        );
     }
 }

@@ -39,6 +39,11 @@ pub const KIND_INFO: u8 = 2;
 /// A pause on the line this long (milliseconds) ends a cut-short frame with
 /// [`ProtoError::Timeout`] and ends the dropping of bytes after [`ProtoError::BadLength`].
 pub const IDLE_TIMEOUT_MS: u32 = 50;
+/// Reply code of a frame whose inference failed (after the [`ProtoError`] codes 1..=6).
+pub const RUN_ERROR_CODE: u32 = 7;
+/// The whole reply line of a failed inference (`error <RUN_ERROR_CODE> run`), as the firmware
+/// prints it (one string: the soft-core's UART writer has no formatter to spare).
+pub const RUN_ERROR_LINE: &str = "error 7 run";
 
 /// Why a frame was refused. The firmware replies `error <code> <name> ...`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -414,7 +419,7 @@ pub enum Reply {
     },
     /// `error <code> <name> [<a> <b>]`.
     Error {
-        /// [`ProtoError::code`] (7: the inference failed).
+        /// [`ProtoError::code`], or [`RUN_ERROR_CODE`]: the inference failed.
         code: u32,
         /// [`ProtoError::name`].
         name: alloc::string::String,
@@ -691,6 +696,15 @@ mod tests {
                 names: alloc::vec!["cat".to_string(), "cow".to_string()],
             })
         );
+        assert_eq!(
+            parse_reply(RUN_ERROR_LINE),
+            Some(Reply::Error {
+                code: RUN_ERROR_CODE,
+                name: "run".to_string(),
+                numbers: None,
+            })
+        );
+        assert!((1..=6).all(|c| c != RUN_ERROR_CODE));
         assert_eq!(parse_reply("serve 64x64x3 bytes 12288"), None);
         assert_eq!(parse_reply("result class 2 x logits 1 2"), None);
         assert_eq!(parse_reply("info input 64x64 classes 1 names a"), None);

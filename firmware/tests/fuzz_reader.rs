@@ -37,7 +37,7 @@ fn exercise(bytes: &[u8], img_seed: u64) {
     let macs: u64 = m.layers().map(|l| l.macs()).sum();
     assert!(arena_bytes(&m) <= 2 * MAX_ACTIVATION_BYTES + 3);
     assert!(macs <= MAX_MACS);
-    let input = Rng(img_seed).bytes(m.input_shape().len());
+    let input = Rng::new(img_seed).bytes(m.input_shape().len());
     let mut arena = vec![0u8; arena_bytes(&m)];
     let mut logits = vec![0i32; m.n_classes()];
     run(
@@ -83,7 +83,7 @@ fn mutate(b: &mut Vec<u8>, r: &mut Rng) {
 }
 
 fn one_case(seed: u64, kind: u8) {
-    let mut r = Rng(seed);
+    let mut r = Rng::new(seed);
     let mut b = match kind {
         // random bytes behind a valid magic/version, so parsing gets past the first check
         0 => {
@@ -133,7 +133,7 @@ fn fuzz_reader() {
 
 #[test]
 fn pure_random_bytes_are_rejected() {
-    let mut r = Rng(0x5EED);
+    let mut r = Rng::new(0x5EED);
     for _ in 0..20_000 {
         let n = r.usize(0, 64);
         let b = r.bytes(n);

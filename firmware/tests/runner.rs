@@ -231,7 +231,7 @@ proptest! {
         let d = random_model(seed);
         let b = blob(&d);
         let m = Model::parse(&b).unwrap();
-        let input = common::Rng(img_seed).bytes(m.input_shape().len());
+        let input = common::Rng::new(img_seed).bytes(m.input_shape().len());
         let want = reference_run(&m, &input);
         let mut arena = vec![0u8; arena_bytes(&m)];
         let mut logits = vec![0i32; m.n_classes()];

@@ -173,7 +173,7 @@ pub fn run(req: &SimRequest) -> Result<SimResult, SimError> {
             config: req.config,
         },
     )?;
-    if run.outcome != Outcome::Exit(0) {
+    if run.outcome != Outcome::Exit(firmware::exit::OK) {
         return Err(SimError::Run(run.check().err().unwrap_or_default()));
     }
     let t = run.transcript()?;

@@ -82,7 +82,7 @@ fn exercise(bytes: &[u8], img_seed: u64, stats: &mut Stats) -> bool {
     stats.max_arena = stats.max_arena.max(arena);
     stats.max_macs = stats.max_macs.max(macs);
 
-    let input = Rng(img_seed).bytes(m.input_shape().len());
+    let input = Rng::new(img_seed).bytes(m.input_shape().len());
     let reference = reference_run(&m, &input);
     let Some(Out::Logits(want)) = reference.last() else {
         panic!("last reference output {:?}", reference.last())
@@ -327,7 +327,7 @@ fn mutate(b: &mut Vec<u8>, r: &mut Rng) {
 }
 
 fn one_exec(exec_seed: u64, shipped: &[u8], stats: &mut Stats) {
-    let mut r = Rng(exec_seed);
+    let mut r = Rng::new(exec_seed);
     let mut b = if r.next().is_multiple_of(500) {
         shipped.to_vec()
     } else {
@@ -358,7 +358,7 @@ fn fuzz_whole_path() {
         return;
     }
     let t0 = Instant::now();
-    let mut seeds = Rng(seed);
+    let mut seeds = Rng::new(seed);
     for i in 0..execs {
         let s = seeds.next();
         let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {

@@ -1,7 +1,7 @@
 //! One conv layer's shapes and data, random generation of test layers, and the golden result
 //! from `firmware::numerics::conv2d`.
 
-use firmware::numerics::{conv2d, conv_out, Requant, MULT_MAX, SHIFT_MAX, SHIFT_MIN};
+use firmware::numerics::{conv2d, conv_layer_out, Requant, MULT_MAX, SHIFT_MAX, SHIFT_MIN};
 
 use crate::rng::Rng;
 
@@ -33,12 +33,10 @@ pub struct ConvLayer {
 impl ConvLayer {
     /// Output `(height, width)` after the optional pooling.
     pub fn out_dims(&self) -> (usize, usize) {
-        let (ch, cw) = (conv_out(self.ih, self.k), conv_out(self.iw, self.k));
-        if self.pool {
-            (ch / 2, cw / 2)
-        } else {
-            (ch, cw)
-        }
+        (
+            conv_layer_out(self.ih, self.k, self.pool),
+            conv_layer_out(self.iw, self.k, self.pool),
+        )
     }
 
     /// Output length in bytes.

@@ -17,6 +17,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 pub use crate::soc_config::SocConfig;
+use firmware::exit;
 use firmware::memmap::{
     FLASH_FW_LEN, FLASH_FW_OFFSET, FLASH_INPUT_LEN, FLASH_INPUT_OFFSET, FLASH_MODEL_LEN,
     FLASH_MODEL_OFFSET, FW_ADDR, FW_FLAG_SOFTWARE, FW_HEADER_LEN, FW_LEN, FW_MAGIC,
@@ -390,15 +391,19 @@ impl SocRun {
         String::from_utf8_lossy(&self.uart).into_owned()
     }
 
-    /// Ok if the firmware exited with 0; else an error naming the outcome, PC, cycle and the
+    /// Ok if the firmware exited with [`firmware::exit::OK`]; else an error naming the outcome
+    /// (with the [`firmware::exit`] description of the code), PC, cycle and the
     /// transcript's tail.
     pub fn check(&self) -> Result<(), String> {
         let what = match self.outcome {
-            Outcome::Exit(0) => return Ok(()),
-            Outcome::Exit(c) if c == firmware::memmap::BOOT_FAIL_EXIT => {
+            Outcome::Exit(exit::OK) => return Ok(()),
+            Outcome::Exit(c @ exit::BOOT_FAIL) => {
                 format!("boot ROM found no firmware image (exit {c:#x})")
             }
-            Outcome::Exit(c) => format!("firmware exited with {c}"),
+            Outcome::Exit(c) => match exit::describe(c) {
+                Some(what) => format!("firmware exited with {c} ({what})"),
+                None => format!("firmware exited with {c}"),
+            },
             Outcome::Trap => "CPU trapped".to_string(),
             Outcome::Timeout => "timeout".to_string(),
         };

@@ -94,7 +94,7 @@ fn run_stops_where_tick_by_tick_sees_the_events() {
 
     // and the harness: same bytes and cycle count
     let r = soc::run(&flash, &RunOptions::default()).unwrap();
-    assert_eq!(r.outcome, Outcome::Exit(0));
+    assert_eq!(r.outcome, Outcome::Exit(firmware::exit::OK));
     assert_eq!(r.cycles, cycles);
     assert_eq!(r.uart, uart.iter().map(|&(_, b)| b).collect::<Vec<_>>());
     assert!(r.cpu_seconds.is_some_and(|c| c > 0.0));

@@ -18,17 +18,9 @@
 //! error <code> <name> [<a> <b>]
 //! ```
 //!
-//! Exit codes of the one-shot mode:
-//!
-//! | code | meaning                                              |
-//! |------|------------------------------------------------------|
-//! | 0    | inference done                                       |
-//! | 1    | model blob rejected (the error code is printed)      |
-//! | 2    | input image, blob or class count larger than this build supports |
-//! | 3    | inference failed (layer and error are printed)       |
-//! | 4    | requantisation self-test failed (codegen bug)        |
-//! | 255  | panic (a bug: nothing here should panic)             |
-//! | 0xB0 | (boot ROM) no valid firmware image in flash          |
+//! Exit codes of the one-shot mode: the named constants of [`firmware::exit`] (its table:
+//! 0 done, 1 model rejected, 2 too large for this build, 3 inference failed, 4 self-test
+//! failed, 255 panic; 0xB0 comes from the boot ROM).
 //!
 //! Transcript (stable; `sim::soc` parses it, `sim/tests/expected/*.txt` pin it), one item per
 //! line, numbers in decimal (a u64 that does not fit 32 bits in `0x` hex):
@@ -71,6 +63,7 @@ mod soc {
     use core::sync::atomic::{AtomicU32, Ordering};
     use firmware::accel::{AccelBackend, AccelError, Engine, Mmio};
     use firmware::backend::{Backend, ConvArgs, DenseArgs, DenseOut, DensePArgs};
+    use firmware::exit as code;
     use firmware::memmap::*;
     use firmware::model::{LayerKind, Model};
     use firmware::numerics::{requantize, scale, Requant};
@@ -173,6 +166,7 @@ mod soc {
         }
     }
 
+    /// Ends a one-shot run with one of the [`firmware::exit`] codes.
     fn exit(code: u32) -> ! {
         // SAFETY: UART_TX and EXIT are the SoC's UART and exit/LED registers (memmap.rs).
         unsafe {
@@ -469,7 +463,7 @@ mod soc {
                             uart.s(" cycles ").u64(t1.wrapping_sub(t0)).nl();
                         }
                         Err(_) => {
-                            uart.s("error 7 run").nl();
+                            uart.s(proto::RUN_ERROR_LINE).nl();
                         }
                     }
                     last = sys_cycles();
@@ -486,7 +480,7 @@ mod soc {
             .nl();
         if !selftest() {
             uart.s("error: requant selftest").nl();
-            exit(4);
+            exit(code::SELFTEST_FAILED);
         }
         let from_flash = match load_model() {
             Ok(f) => f,
@@ -495,7 +489,7 @@ mod soc {
                     .u32(len)
                     .s(" bytes too large")
                     .nl();
-                exit(2);
+                exit(code::TOO_LARGE);
             }
         };
         if from_flash {
@@ -510,7 +504,7 @@ mod soc {
             Err(e) => {
                 // the code is FormatError::code (docs/model-format.md lists them)
                 uart.s("error: model ").u32(e.code().into()).nl();
-                exit(1);
+                exit(code::MODEL_REJECTED);
             }
         };
         let s = model.input_shape();
@@ -531,7 +525,7 @@ mod soc {
         if s.len() > INPUT_MAX_LEN as usize || model.n_classes() > MAX_CLASSES {
             uart.s("error: input or class count too large for this build")
                 .nl();
-            exit(2);
+            exit(code::TOO_LARGE);
         }
         let flags = word(FW_FLAGS_ADDR);
         let serving = flags & FW_FLAG_SERVE != 0;
@@ -598,7 +592,7 @@ mod soc {
                     }
                 }
                 uart.nl();
-                exit(3);
+                exit(code::RUN_FAILED);
             }
         };
         let t1 = (cycles(), instret());
@@ -619,12 +613,12 @@ mod soc {
             .s(" instret ")
             .u64(t1.1.wrapping_sub(t0.1))
             .nl();
-        exit(0);
+        exit(code::OK);
     }
 
     #[panic_handler]
     fn panic(_: &core::panic::PanicInfo<'_>) -> ! {
         Uart.s("PANIC\n");
-        exit(255);
+        exit(code::PANIC);
     }
 }

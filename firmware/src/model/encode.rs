@@ -7,7 +7,7 @@
 extern crate alloc;
 
 use super::*;
-use crate::numerics::Requant;
+use crate::numerics::{PCode, Requant, PBITS_MAX, PBITS_MIN};
 use alloc::string::String;
 use alloc::vec::Vec;
 

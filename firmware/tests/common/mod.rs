@@ -5,27 +5,28 @@
 use firmware::crc::crc32;
 use firmware::model::{encode, encode_p_row, LayerDesc, LayerKind, Model, ModelDesc, Shape};
 use firmware::numerics::{self, PCode, Requant};
+use firmware::rng::SplitMix64;
 
-/// SplitMix64: a tiny deterministic generator (seeds come from proptest).
-pub struct Rng(pub u64);
+/// The project's SplitMix64 ([`SplitMix64`], seeds come from proptest) with model-shaped
+/// helpers on top.
+pub struct Rng(pub SplitMix64);
 
 impl Rng {
+    pub fn new(seed: u64) -> Rng {
+        Rng(SplitMix64::new(seed))
+    }
     pub fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
+        self.0.next_u64()
     }
     /// Uniform in `lo..=hi`.
     pub fn range(&mut self, lo: i64, hi: i64) -> i64 {
-        lo + (self.next() % ((hi - lo + 1) as u64)) as i64
+        self.0.range_i64(lo, hi)
     }
     pub fn usize(&mut self, lo: usize, hi: usize) -> usize {
-        self.range(lo as i64, hi as i64) as usize
+        self.0.usize(lo, hi)
     }
-    pub fn chance(&mut self, percent: u64) -> bool {
-        self.next() % 100 < percent
+    pub fn chance(&mut self, percent: u32) -> bool {
+        self.0.chance(percent)
     }
     pub fn bytes(&mut self, n: usize) -> Vec<u8> {
         (0..n).map(|_| self.next() as u8).collect()
@@ -58,7 +59,7 @@ impl Rng {
     /// A P-layer weight row in units of 2^n2: mostly zero, else ±2^s.
     pub fn p_row(&mut self, n_in: usize, bits: u8) -> Vec<i32> {
         let max_s = i64::from(PCode::max_shift(bits).min(8));
-        let density = self.range(0, 100) as u64;
+        let density = self.range(0, 100) as u32;
         (0..n_in)
             .map(|_| {
                 if self.chance(density) {
@@ -109,7 +110,7 @@ fn dense_layer(r: &mut Rng, li: u16, n_in: usize, n_out: usize, last: bool) -> L
 
 /// A small random valid model: 0-2 convolutions, 0-1 hidden dense, a final dense.
 pub fn random_model(seed: u64) -> ModelDesc {
-    let mut r = Rng(seed);
+    let mut r = Rng::new(seed);
     let input = Shape {
         h: r.usize(1, 9),
         w: r.usize(1, 9),
