@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The test command (README, .ci/run): installs what is missing, then runs every test tier of the
 # workspace: firmware kernels/reader/runner, host layers/training/quantiser, Verilated RTL and SoC
-# conformance, lint, register-map staleness, firmware target build.
+# conformance, lint, register-map staleness, firmware target build; before them the fmt and
+# clippy gates and the host built without Verilator.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 # CI=true: tests that need a tool (Verilator, yosys, nextpnr, the riscv32im target, riscv
@@ -12,6 +13,11 @@ if [ "${CI:-}" != "false" ]; then
 fi
 scripts/setup.sh
 export CARGO_TERM_COLOR="${CARGO_TERM_COLOR:-never}"
+
+# Gates first, fast: formatting, then clippy with every warning an error (all targets, so tests,
+# benches and build scripts too).
+cargo fmt --all --check
+cargo clippy --workspace --all-targets -- -D warnings
 
 # The host without its `hw` feature builds, and works, with no Verilator: PATH is a scratch
 # directory of symlinks to every command on PATH except verilator*, and VERILATOR names a file

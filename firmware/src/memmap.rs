@@ -3,18 +3,12 @@
 //! Every address comes from the generated [`crate::regs`] (source: `rtl/regmap/accel.toml`,
 //! the single source for the RTL, this crate and `docs/registers.md`); this module only
 //! re-exports them under the names the firmware uses and adds the firmware image header,
-//! which only software reads (the boot ROM generator in `sim` takes it from here).
+//! which only software reads (the boot ROM generator, `cargo xtask codegen`, takes it from here).
 //! `build.rs` compiles this file too, to write the linker script from the same constants.
 //!
-//! RAM layout (SPRAM, 128 KB at `RAM_BASE`; see `rtl/soc/README.md`):
-//!
-//! | area   | offset   | size  | use                                                      |
-//! |--------|----------|-------|----------------------------------------------------------|
-//! | FW     | 0x0_0000 | 24 KB | code, rodata, data, bss (copied from flash by the boot ROM) |
-//! | ARENA  | 0x0_6000 | 24 KB | inference arena (`runner::arena_bytes`)                  |
-//! | MODEL  | 0x0_C000 | 56 KB | model blob (copied from `FLASH_MODEL_ADDR`)              |
-//! | INPUT  | 0x1_A000 | 12 KB | input image, HWC u8 (copied from `FLASH_INPUT_ADDR`)     |
-//! | STACK  | 0x1_D000 | 12 KB | stack, grows down from `STACK_TOP`                       |
+//! The RAM layout (areas `FW`, `ARENA`, `MODEL`, `INPUT`, `STACK` in the 128 KB SPRAM) and the
+//! flash layout, with addresses, sizes and uses, are in the generated `docs/registers.md`
+//! ("Layout areas"); they are not copied here, so they cannot go stale.
 
 pub use crate::regs::{
     ARENA_ADDR, ARENA_LEN, FLASH_BASE, FLASH_FW_ADDR, FLASH_FW_LEN, FLASH_FW_OFFSET,

@@ -200,7 +200,7 @@ pub mod conv {
     pub const STATUS_DONE_SHIFT: u32 = 1;
     /// `STATUS.DONE` mask (already shifted).
     pub const STATUS_DONE_MASK: u32 = 0x00000002;
-    /// `STATUS.ERR` bit position (r): Set with DONE when the last START was rejected: K = 0 or K > KMAX, CIN, COUT, OH, OW, KC or KKC = 0, or KKC > WBUF_DEPTH. Nothing is read or written then. The engine does not check that the registers are consistent with each other (the driver derives them: firmware::accel::conv_regs).
+    /// `STATUS.ERR` bit position (r): Set with DONE when the last START was rejected: K = 0 or K > KMAX, CIN, COUT, OH, OW, KC or KKC = 0, or KKC > WBUF_DEPTH. Nothing is read or written then. The engine does not check that the registers are consistent with each other (the driver derives them: firmware::accel::conv_shape_regs).
     pub const STATUS_ERR_SHIFT: u32 = 2;
     /// `STATUS.ERR` mask (already shifted).
     pub const STATUS_ERR_MASK: u32 = 0x00000004;

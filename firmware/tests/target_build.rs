@@ -1,7 +1,7 @@
 //! Builds the soft-core binary for `riscv32im-unknown-none-elf` at the shipped profile
 //! (`firmware`: opt-level s + LTO) and checks it: it links inside the 16 KB ROM, starts with
 //! `_start`, and its code still contains the 64-bit multiply sequence of `scale` (`mul` +
-//! `mulh`/`mulhu`) that the RV32IM miscompile in shared/notes/spike-softcore.md section 7 can
+//! `mulh`/`mulhu`) that the RV32IM miscompile described in docs/numerics.md can
 //! delete. The bit-exact answer to that hazard is the boot self-test in `src/bin/soc.rs` plus
 //! the SoC differential test (Verilated PicoRV32 vs host), which this test does not replace.
 //! It also checks that the code has no `div`/`divu`/`rem`/`remu`: the SoC's PicoRV32 is built

@@ -64,6 +64,9 @@ fn ci_run(ci: Option<&str>) -> String {
 /// is the `CI` value the workspace tests see.
 fn expected(ci: &str) -> String {
     [
+        // the gates, before anything slow
+        format!("CI={ci} verilator=found fmt --all --check"),
+        format!("CI={ci} verilator=found clippy --workspace --all-targets -- -D warnings"),
         // the host without `hw`, no Verilator reachable (always CI=true: sim/build.rs fails)
         "CI=true verilator=absent build -p host --no-default-features".to_string(),
         "CI=true verilator=absent test -p host --no-default-features --test features".to_string(),

@@ -159,7 +159,7 @@ package accel_pkg;
   //   DONE [1:1] (r): Set when a layer finishes (or is rejected); cleared by START.
   localparam int unsigned CONV_STATUS_DONE_LSB = 1;
   localparam int unsigned CONV_STATUS_DONE_WIDTH = 1;
-  //   ERR [2:2] (r): Set with DONE when the last START was rejected: K = 0 or K > KMAX, CIN, COUT, OH, OW, KC or KKC = 0, or KKC > WBUF_DEPTH. Nothing is read or written then. The engine does not check that the registers are consistent with each other (the driver derives them: firmware::accel::conv_regs).
+  //   ERR [2:2] (r): Set with DONE when the last START was rejected: K = 0 or K > KMAX, CIN, COUT, OH, OW, KC or KKC = 0, or KKC > WBUF_DEPTH. Nothing is read or written then. The engine does not check that the registers are consistent with each other (the driver derives them: firmware::accel::conv_shape_regs).
   localparam int unsigned CONV_STATUS_ERR_LSB = 2;
   localparam int unsigned CONV_STATUS_ERR_WIDTH = 1;
   // IN_ADDR (w): Byte address of the input activations, u8 [ih][iw][cin].

@@ -7,7 +7,7 @@
 
 use firmware::backend::SoftwareBackend;
 use firmware::model::{encode, encode_p_row, LayerDesc, Model, ModelDesc, Shape};
-use firmware::numerics::Requant;
+use firmware::numerics::{conv_layer_out, Requant};
 use firmware::runner::{arena_bytes, run};
 
 use crate::rng::Rng;
@@ -36,8 +36,8 @@ pub fn paper_cnn(seed: u64, h: usize, w: usize, density: u32) -> Vec<u8> {
             })
             .collect::<Vec<_>>()
     };
-    let (h1, w1) = ((h - 2) / 2, (w - 2) / 2);
-    let (h2, w2) = ((h1 - 4) / 2, (w1 - 4) / 2);
+    let (h1, w1) = (conv_layer_out(h, 3, true), conv_layer_out(w, 3, true));
+    let (h2, w2) = (conv_layer_out(h1, 5, true), conv_layer_out(w1, 5, true));
     let n_p = h2 * w2 * 20;
     let mut entries = Vec::new();
     let row_len = (0..64)

@@ -1,5 +1,5 @@
 //! The firmware on the Verilated SoC, bit-exact with the host: THE differential test against
-//! the RV32 miscompile of shared/notes/spike-softcore.md section 7.
+//! the RV32IM miscompile described in docs/numerics.md ("The RV32IM code-generation hazard").
 //!
 //! The firmware ELF is built here at the shipped profile (`firmware`, opt-level s) by a cargo
 //! subprocess with its own target dir (`target/soc-fw`, cached by source hash), loaded into

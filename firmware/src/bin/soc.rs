@@ -283,7 +283,7 @@ mod soc {
     }
 
     /// `scale` evaluated by rustc's const evaluator, not by LLVM: an independent oracle for
-    /// the RV32IM codegen hazard in shared/notes/spike-softcore.md section 7.
+    /// the RV32IM codegen hazard described in docs/numerics.md.
     const fn scale_const(acc: i32, m: u16, shift: u8) -> i64 {
         ((acc as i64) * (m as i64) + (1i64 << (shift - 1))) >> shift
     }

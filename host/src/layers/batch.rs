@@ -2,6 +2,7 @@
 //! conv + ReLU + 2x2 max-pool, and their backward passes, parallel over images with a
 //! thread-count-independent weight-gradient reduction.
 
+use firmware::numerics::{conv_out, pool_out};
 use ndarray::{Array4, ArrayD, IxDyn};
 use rayon::prelude::*;
 
@@ -46,7 +47,7 @@ pub fn conv_forward_act(
         "conv_forward: weight shape vs input channels"
     );
     assert_eq!(bias.len(), o, "conv_forward: bias length");
-    let (oh, ow) = (h - k + 1, w - k + 1);
+    let (oh, ow) = (conv_out(h, k), conv_out(w, k));
     let mut y = Array4::<f32>::zeros((n, oh, ow, o));
     let (xs, bs) = (x.as_slice().unwrap(), bias.as_slice().unwrap());
     let packed = pack_weights(wgt.as_slice().unwrap(), o, k * k * c);
@@ -69,7 +70,7 @@ pub fn conv_backward(
 ) -> (Option<Array4<f32>>, ArrayD<f32>, ArrayD<f32>) {
     let [n, h, w, _] = dims(x);
     let k = wgt.shape()[1];
-    let out_len = (h - k + 1) * (w - k + 1) * wgt.shape()[0];
+    let out_len = conv_out(h, k) * conv_out(w, k) * wgt.shape()[0];
     assert_eq!(
         dy.len(),
         n * out_len,
@@ -103,8 +104,8 @@ pub fn conv_relu_pool_forward(
         "conv_relu_pool_forward: weight shape vs input channels"
     );
     assert_eq!(bias.len(), o, "conv_relu_pool_forward: bias length");
-    let (oh, ow) = (h - k + 1, w - k + 1);
-    let (ph, pw) = (oh / 2, ow / 2);
+    let (oh, ow) = (conv_out(h, k), conv_out(w, k));
+    let (ph, pw) = (pool_out(oh), pool_out(ow));
     let mut y = Array4::<f32>::zeros((n, ph, pw, o));
     let mut arg = vec![0u8; n * ph * pw * o];
     let (xs, bs) = (x.as_slice().unwrap(), bias.as_slice().unwrap());
@@ -139,8 +140,8 @@ pub fn conv_relu_pool_backward(
 ) -> (Option<Array4<f32>>, ArrayD<f32>, ArrayD<f32>) {
     let [n, h, w, _] = dims(x);
     let (o, k) = (wgt.shape()[0], wgt.shape()[1]);
-    let (oh, ow) = (h - k + 1, w - k + 1);
-    let (ph, pw) = (oh / 2, ow / 2);
+    let (oh, ow) = (conv_out(h, k), conv_out(w, k));
+    let (ph, pw) = (pool_out(oh), pool_out(ow));
     let plen = ph * pw * o;
     assert!(
         dpool.len() == n * plen && arg.len() == n * plen,
@@ -174,7 +175,7 @@ pub(super) fn pool_image(
     arg: &mut [u8],
     no_grad_at_zero: bool,
 ) {
-    let (oh, ow) = (h / 2, w / 2);
+    let (oh, ow) = (pool_out(h), pool_out(w));
     for oy in 0..oh {
         for ox in 0..ow {
             let base = [
@@ -220,7 +221,7 @@ where
     let ws = wgt.shape().to_vec();
     let (o, k) = (ws[0], ws[1]);
     assert_eq!(ws, [o, k, k, c], "conv_backward: weight shape vs input");
-    let (oh, ow) = (h - k + 1, w - k + 1);
+    let (oh, ow) = (conv_out(h, k), conv_out(w, k));
     let (p, kkc) = (oh * ow, k * k * c);
     let (in_len, out_len) = (h * w * c, p * o);
     let xs = x.as_slice().unwrap();

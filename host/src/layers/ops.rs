@@ -1,6 +1,7 @@
 //! The other batch ops: dense forward/backward, ReLU, 2x2 max-pool, dropout, softmax and the
 //! softmax cross-entropy loss.
 
+use firmware::numerics::pool_out;
 use ndarray::{Array4, ArrayD, IxDyn};
 use rayon::prelude::*;
 
@@ -132,7 +133,7 @@ pub fn relu_backward(pos: &[bool], dy: &mut Array4<f32>) {
 /// window; the first maximum wins) per output element.
 pub fn maxpool_forward(x: &Array4<f32>) -> (Array4<f32>, Vec<u8>) {
     let [n, h, w, c] = dims(x);
-    let (oh, ow) = (h / 2, w / 2);
+    let (oh, ow) = (pool_out(h), pool_out(w));
     let mut y = Array4::<f32>::zeros((n, oh, ow, c));
     let mut arg = vec![0u8; n * oh * ow * c];
     let xs = x.as_slice().unwrap();
@@ -150,7 +151,7 @@ pub fn maxpool_forward(x: &Array4<f32>) -> (Array4<f32>, Vec<u8>) {
 /// Max-pool backward: routes each output gradient to its arg-max input.
 pub fn maxpool_backward(in_shape: [usize; 4], arg: &[u8], dy: &Array4<f32>) -> Array4<f32> {
     let [n, h, w, c] = in_shape;
-    let (oh, ow) = (h / 2, w / 2);
+    let (oh, ow) = (pool_out(h), pool_out(w));
     let mut dx = Array4::<f32>::zeros((n, h, w, c));
     dx.as_slice_mut()
         .unwrap()

@@ -1,6 +1,7 @@
 //! Layer specifications (data, serialised in `model.json`), their shape rules, and the
 //! per-layer [`Cache`] the forward pass keeps for the backward pass.
 
+use firmware::numerics::{conv_out, pool_out};
 use ndarray::Array4;
 use serde::{Deserialize, Serialize};
 
@@ -102,14 +103,14 @@ impl LayerSpec {
                 if s[2] != in_ch || s[0] < kernel || s[1] < kernel {
                     return Err(bad(format!("[>={kernel}, >={kernel}, {in_ch}]")));
                 }
-                Ok([s[0] - kernel + 1, s[1] - kernel + 1, out_ch])
+                Ok([conv_out(s[0], kernel), conv_out(s[1], kernel), out_ch])
             }
             LayerSpec::Relu => Ok(s),
             LayerSpec::MaxPool2 => {
                 if s[0] < 2 || s[1] < 2 {
                     return Err(bad("[>=2, >=2, c]".into()));
                 }
-                Ok([s[0] / 2, s[1] / 2, s[2]])
+                Ok([pool_out(s[0]), pool_out(s[1]), s[2]])
             }
             LayerSpec::Flatten => s[0]
                 .checked_mul(s[1])

@@ -1,6 +1,7 @@
 //! Architectures as data: an [`Arch`] is the input shape and the layer list, with the
 //! built-in architectures (`paper-cnn`, `mlp`) and the rules of the integer pipeline.
 
+use firmware::numerics::conv_layer_out;
 use serde::{Deserialize, Serialize};
 
 use super::ModelError;
@@ -23,7 +24,7 @@ impl Arch {
     /// dense `hidden` + ReLU + dropout, dense `classes`.
     pub fn paper_cnn(classes: usize, hidden: usize, dropout: f32) -> Arch {
         let s = IMAGE_SIZE;
-        let after = ((s - 2) / 2 - 4) / 2; // 64 -> 62 -> 31 -> 27 -> 13
+        let after = conv_layer_out(conv_layer_out(s, 3, true), 5, true); // 64 -> 62 -> 31 -> 27 -> 13
         let mut layers = vec![
             LayerSpec::Conv2d {
                 in_ch: 3,
