@@ -26,14 +26,18 @@ package accel_pkg;
   localparam int unsigned CONV_PARAM_MULT_OFFSET = 4;
   // Byte offset of the u8 requantisation shift in a conv parameter record (the byte after it is unused and written 0).
   localparam int unsigned CONV_PARAM_SHIFT_OFFSET = 6;
-  // Conv engine lanes of the iCEBreaker build: two fit the UP5K next to PicoRV32 with the YoWASP toolchain (docs/fpga.md: 5,086 of 5,280 LCs measured).
-  localparam int unsigned BOARD_CONV_LANES = 2;
+  // Conv engine lanes of the iCEBreaker build: three fit the UP5K next to PicoRV32 without its counter CSRs and traps (BOARD_CPU_COUNTERS, BOARD_CPU_CATCH) with the YoWASP toolchain (docs/fpga.md: 5,157 of 5,280 LCs measured).
+  localparam int unsigned BOARD_CONV_LANES = 3;
   // Conv engine fetch FIFO depth of the iCEBreaker build (219 LCs less than 4; conv1 MAC utilisation 0.86 instead of 0.99).
   localparam int unsigned BOARD_FETCH_FIFO_DEPTH = 2;
   // 1: the iCEBreaker build carries the P-layer engine (it does not fit next to PicoRV32 and the conv engine yet: docs/fpga.md).
   localparam int unsigned BOARD_ENABLE_PENGINE = 0;
   // 1: the iCEBreaker build's PicoRV32 uses the single-cycle multiplier (DSPs) instead of the iterative one.
   localparam int unsigned BOARD_FAST_MUL = 0;
+  // 1: the board's PicoRV32 has the rdcycle/rdinstret counter CSRs (ENABLE_COUNTERS, 32-bit). 0 saves their LCs for a conv lane; the firmware times layers with SYS.CYCLES either way, and the simulation harness counts retired instructions itself.
+  localparam int unsigned BOARD_CPU_COUNTERS = 0;
+  // 1: the board's PicoRV32 traps on misaligned accesses and illegal instructions (CATCH_MISALIGN, CATCH_ILLINSN). 0 saves their LCs for a conv lane: then only ebreak/ecall trap (the red LED, the harness's Outcome::Trap), and an illegal or misaligned instruction runs on with undefined results.
+  localparam int unsigned BOARD_CPU_CATCH = 0;
   // The iCEBreaker's oscillator (pin 35), the PLL's reference.
   localparam int unsigned OSC_HZ = 12000000;
   // The SoC clock of the iCEBreaker build: SB_PLL40_PAD output OSC_HZ * (DIVF + 1) / ((DIVR + 1) * 2^DIVQ) (icepll -i 12 -o 20.25). cnnfpga fpga build requires nextpnr's Fmax to exceed it by 5 %; every images/s figure of the board uses it.
