@@ -101,8 +101,8 @@ pub struct BuildArgs {
     /// Output directory.
     #[arg(long)]
     pub out: PathBuf,
-    /// nextpnr placement seed.
-    #[arg(long, default_value_t = 1)]
+    /// nextpnr placement seed (default: the board's, BOARD_PNR_SEED in rtl/regmap/accel.toml).
+    #[arg(long, default_value_t = firmware::regs::BOARD_PNR_SEED as u32)]
     pub seed: u32,
     /// Include the P-layer engine (default: the board's fitting set, see docs/fpga.md; a
     /// design that does not fit stops with the utilisation numbers).
