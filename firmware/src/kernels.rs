@@ -523,7 +523,115 @@ pub fn dense(a: &DenseArgs<'_>, out: DenseOut<'_>) -> Result<(), ArgsError> {
     })
 }
 
+/// Decode table of one P layer's entry bytes for its code width (built once per call):
+/// `t[e]` is the cursor advance `skip + 1` of entry byte `e`, `t[256 + e]` its weight code: 0
+/// for a zero code (magnitude 0), else the shift `magnitude - 1` in the low five bits plus
+/// [`P_POS`] for a positive or [`P_NEG`] for a negative weight. `wrapping_shl` (RISC-V `sll`)
+/// uses only the low five bits, so the code is the shift amount as it is: the walk needs no
+/// variable shift or mask of the entry byte, which cost one cycle per bit on this CPU, and the
+/// sign is one unsigned compare (not bit 7: LLVM would test that with a 24-bit shift). Shifts
+/// of 32 and more (7-bit codes only, rejected by the model reader) wrap as in
+/// `i32::wrapping_shl`.
+struct PTable([u8; 512]);
+
+/// [`PTable`] code flag of a positive weight.
+const P_POS: u8 = 0x20;
+/// [`PTable`] code flag of a negative weight (codes `>= P_NEG` are negative).
+const P_NEG: u8 = 0x40;
+
+impl PTable {
+    fn new(bits: u32) -> PTable {
+        let mut t = [0u8; 512];
+        let (mag_bits, codes) = (bits - 1, 1u32 << bits);
+        let (mut adv, mut lo) = (1u8, 0u32); // entry e = (adv - 1) << bits | lo
+        for e in 0..256 {
+            let mag = lo & ((1 << mag_bits) - 1);
+            t[e] = adv; // skip + 1 <= 2^(8 - bits) <= 64 (bits >= 2)
+            if mag != 0 {
+                let flag = if lo >> mag_bits != 0 { P_NEG } else { P_POS };
+                t[256 + e] = flag | ((mag - 1) & 31) as u8;
+            }
+            lo += 1;
+            if lo == codes {
+                (adv, lo) = (adv + 1, 0);
+            }
+        }
+        PTable(t)
+    }
+}
+
+/// Accumulator of one P row (`row`: its entry bytes), or `None` when a non-zero entry's cursor
+/// is past the input. `group` = 4 x the largest cursor advance: while `cursor + group <= n` the
+/// next four entries cannot leave the input, so they are walked without bounds checks; the
+/// rest of the row (the last `group` input positions, and `row.len() % 4` entries) one entry
+/// at a time with the check.
+#[inline(always)]
+fn p_row(t: &PTable, row: &[u8], input: &[u8], group: usize) -> Option<i32> {
+    let n = input.len();
+    let tab = t.0.as_ptr();
+    let mut acc = 0i32;
+    // `q` = input + cursor (positions consumed); the fast walk runs while q <= limit
+    let x = input.as_ptr();
+    let mut q = x;
+    let limit = if n >= group {
+        x.wrapping_add(n - group)
+    } else {
+        x.wrapping_sub(1)
+    };
+    let fast = n >= group;
+    let mut e = row.as_ptr();
+    let end4 = e.wrapping_add(row.len() & !3);
+    // one entry at offset `k` from `e`, no bounds check
+    macro_rules! step {
+        ($($k:expr),*) => {$({
+            // SAFETY: `e + k < end4` (loop condition) lies inside `row`; `tab + byte` and
+            // `tab + 256 + byte` lie inside the 512-byte table. `q - 1` (after the advance)
+            // is below the group's start + `group` <= input + n, and >= input since every
+            // advance is >= 1.
+            unsafe {
+                let te = tab.add(usize::from(*e.add($k)));
+                q = q.add(usize::from(*te));
+                let code = *te.add(256);
+                if code != 0 {
+                    let v = i32::from(*q.sub(1)).wrapping_shl(u32::from(code));
+                    acc = if code >= P_NEG { acc.wrapping_sub(v) } else { acc.wrapping_add(v) };
+                }
+            }
+        })*};
+    }
+    if fast {
+        while e != end4 && q <= limit {
+            step!(0, 1, 2, 3);
+            e = e.wrapping_add(4);
+        }
+    }
+    // SAFETY: `e` and `q` moved forward from the starts of `row` and `input` (q by at most
+    // the fast walk's bound, inside or at the end of the input).
+    let (done, mut cursor) = unsafe {
+        (
+            e.offset_from(row.as_ptr()) as usize,
+            q.offset_from(x) as usize,
+        )
+    };
+    for &b in &row[done..] {
+        cursor += usize::from(t.0[usize::from(b)]);
+        let code = t.0[256 + usize::from(b)];
+        if code != 0 {
+            let v = i32::from(*input.get(cursor - 1)?).wrapping_shl(u32::from(code));
+            acc = if code >= P_NEG {
+                acc.wrapping_sub(v)
+            } else {
+                acc.wrapping_add(v)
+            };
+        }
+    }
+    Some(acc)
+}
+
 /// P dense layer: shift-and-add over the entry bytes; see [`crate::numerics::dense_p_acc`].
+/// Entries are decoded through a per-call table ([`PTable`]) and walked four at a time
+/// without bounds checks where they provably stay inside the input ([`p_row`]); a row whose
+/// non-zero entry points past the input is [`ArgsError::PRow`], as is a row past the entries.
 pub fn dense_p(a: &DensePArgs<'_>, out: DenseOut<'_>) -> Result<(), ArgsError> {
     let n_out = out_len(&out);
     if !(crate::numerics::PBITS_MIN..=crate::numerics::PBITS_MAX).contains(&a.bits) {
@@ -531,8 +639,8 @@ pub fn dense_p(a: &DensePArgs<'_>, out: DenseOut<'_>) -> Result<(), ArgsError> {
     }
     need("row_len", Some(n_out), a.row_len.len())?;
     let bits = u32::from(a.bits);
-    let mag_mask = (1u8 << (bits - 1)) - 1;
-    let sign_bit = 1u8 << (bits - 1);
+    let table = PTable::new(bits);
+    let group = 4 << (8 - bits); // 4 x the largest advance 2^(8 - bits)
     let mut rest = a.entries;
     let mut lens = a.row_len.iter();
     write_dense(a.bias, out, n_out, |o| {
@@ -541,23 +649,7 @@ pub fn dense_p(a: &DensePArgs<'_>, out: DenseOut<'_>) -> Result<(), ArgsError> {
             .split_at_checked(len)
             .ok_or(ArgsError::PRow { row: o })?;
         rest = r;
-        let mut acc = 0i32;
-        let mut cursor = 0usize;
-        for &e in row {
-            cursor += usize::from(e.wrapping_shr(bits));
-            let mag = e & mag_mask;
-            if mag != 0 {
-                let x = *a.input.get(cursor).ok_or(ArgsError::PRow { row: o })?;
-                let t = i32::from(x).wrapping_shl(u32::from(mag) - 1);
-                acc = if e & sign_bit != 0 {
-                    acc.wrapping_sub(t)
-                } else {
-                    acc.wrapping_add(t)
-                };
-            }
-            cursor += 1;
-        }
-        Ok(acc)
+        p_row(&table, row, a.input, group).ok_or(ArgsError::PRow { row: o })
     })
 }
 

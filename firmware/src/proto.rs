@@ -407,7 +407,7 @@ pub enum Reply {
         name: alloc::string::String,
         /// Integer logits.
         logits: alloc::vec::Vec<i32>,
-        /// Cycles of the inference (`rdcycle` around the runner).
+        /// Cycles of the inference (`SYS.CYCLES` around the runner).
         cycles: u64,
     },
     /// `info input <h>x<w>x<c> classes <n> names <a>,<b>,...`.

@@ -76,7 +76,7 @@ impl RunInfo {
 /// Hooks called by [`run`] around every layer. All methods default to doing nothing, so
 /// `&mut ()` is the no-op observer.
 pub trait Observer {
-    /// Cycle-count hook: read a free-running counter (e.g. `rdcycle`). Called before and after
+    /// Cycle-count hook: read a free-running counter (e.g. the SoC's `SYS.CYCLES`). Called before and after
     /// every layer; the difference lands in [`LayerInfo::cycles`]. `None` disables timing.
     fn cycles(&mut self) -> Option<u64> {
         None

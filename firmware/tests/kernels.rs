@@ -199,6 +199,55 @@ proptest! {
     }
 
     #[test]
+    fn dense_p_arbitrary_entries_match_an_entry_at_a_time_walk(
+        n_in in 1usize..400, rows in proptest::collection::vec(0u16..120, 1..6),
+        bits in 2u8..=7, seed in any::<u64>(),
+    ) {
+        // any entry bytes (negative zeros, shifts >= 32, rows that leave the input): the
+        // table-driven, four-at-a-time kernel must equal one entry at a time with a bounds
+        // check on every weight read (the kernel before the table; a filler past the input's
+        // end is not an error, a weight there is ArgsError::PRow), its first error included
+        let mut r = Rng::new(seed);
+        let entries = r.bytes(rows.iter().map(|&n| usize::from(n)).sum());
+        let input = r.bytes(n_in);
+        let bias = r.bias(rows.len());
+        let mag_mask = (1u8 << (bits - 1)) - 1;
+        let mut want = Ok(());
+        let mut acc = vec![0i32; rows.len()];
+        let mut rest = &entries[..];
+        for (o, &n) in rows.iter().enumerate() {
+            let (row, tail) = rest.split_at(usize::from(n));
+            rest = tail;
+            let (mut a, mut cursor) = (bias[o], 0usize);
+            for &e in row {
+                cursor += usize::from(e >> bits);
+                let mag = e & mag_mask;
+                if mag != 0 {
+                    let Some(&x) = input.get(cursor) else {
+                        want = Err(ArgsError::PRow { row: o });
+                        break;
+                    };
+                    let t = i32::from(x).wrapping_shl(u32::from(mag) - 1);
+                    a = if e & (1 << (bits - 1)) != 0 { a.wrapping_sub(t) } else { a.wrapping_add(t) };
+                }
+                cursor += 1;
+            }
+            if want.is_err() {
+                break;
+            }
+            acc[o] = a;
+        }
+        let (b, rl) = (le_i32(&bias), le_u16(&rows));
+        let args = DensePArgs { input: &input, entries: &entries, row_len: U16s::new(&rl), bits, bias: I32s::new(&b) };
+        let mut got = vec![0i32; rows.len()];
+        let res = kernels::dense_p(&args, DenseOut::Logits(&mut got));
+        prop_assert_eq!(res, want);
+        if res.is_ok() {
+            prop_assert_eq!(got, acc);
+        }
+    }
+
+    #[test]
     fn p_row_encoding_is_exact(n_in in 1usize..400, bits in 2u8..=7, seed in any::<u64>()) {
         // decoding the entries of a row gives back exactly the weights (dense_p_acc on one-hot inputs
         // would be slower; decode directly)

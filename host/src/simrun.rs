@@ -85,8 +85,6 @@ pub struct SimResult {
     pub cycles: u64,
     /// Per-layer results.
     pub layers: Vec<sim::soc::LayerLine>,
-    /// Instructions retired during the inference.
-    pub instret: u64,
     /// Class and logits equal the host's integer run.
     pub matches_host: bool,
     /// The host's class and logits.
@@ -184,7 +182,6 @@ pub fn run(req: &SimRequest) -> Result<SimResult, SimError> {
         logits: t.logits.clone(),
         cycles: t.layers_cycles,
         layers: t.layers.clone(),
-        instret: t.layers_instret,
         host_class: host.class,
         host_logits: host.logits,
         total_cycles: run.cycles,

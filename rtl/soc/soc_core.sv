@@ -1,5 +1,5 @@
-// cnnfpga SoC core: PicoRV32 (RV32IM without DIV, 32-bit counters, misalignment and
-// illegal-instruction traps), a
+// cnnfpga SoC core: PicoRV32 (RV32IM without DIV; counter CSRs and misalignment and
+// illegal-instruction traps by parameter, off on the board: CpuCounters, CpuCatch), a
 // 64-word boot ROM in LUTs (generated: copies the firmware from flash to RAM), 128 KB SPRAM shared with the accelerator engines through a fixed-priority
 // arbiter, SPI flash read window (picosoc's spimemio), and MMIO: system registers (UART TX, EXIT,
 // UART RX, cycle counter, ENGINE_WAIT), the NP conv engine and the P-layer engine (each optional:
@@ -20,7 +20,9 @@ module soc_core #(
   parameter bit          EnableConv    = 1'b1,  // 0: no conv engine (its block reads 0)
   parameter bit          EnablePengine = 1'b1,  // 0: no P-layer engine (its block reads 0)
   parameter int unsigned ConvLanes     = accel_pkg::LANES,  // conv engine MAC lanes (1 on the UP5K)
-  parameter int unsigned ConvFifoDepth = accel_pkg::FETCH_FIFO_DEPTH  // its prefetch FIFO (2 on the UP5K)
+  parameter int unsigned ConvFifoDepth = accel_pkg::FETCH_FIFO_DEPTH,  // its prefetch FIFO (2 on the UP5K)
+  parameter bit          CpuCounters   = 1'(accel_pkg::BOARD_CPU_COUNTERS),  // PicoRV32 ENABLE_COUNTERS
+  parameter bit          CpuCatch      = 1'(accel_pkg::BOARD_CPU_CATCH)  // CATCH_MISALIGN, CATCH_ILLINSN
 ) (
   input  wire logic        clk_i,
   input  wire logic        rst_ni,
@@ -77,12 +79,12 @@ module soc_core #(
   logic [35:0] unused_trace_data;
 
   picorv32 #(
-    .ENABLE_COUNTERS   (1'b1),
-    .ENABLE_COUNTERS64 (1'b0),   // 32-bit rdcycle/rdinstret: the firmware extends them
+    .ENABLE_COUNTERS   (CpuCounters),  // the firmware reads SYS.CYCLES, not rdcycle
+    .ENABLE_COUNTERS64 (1'b0),
     .COMPRESSED_ISA    (1'b0),   // RV32IM: 358 LCs less (the UP5K fit), firmware riscv32im
     .TWO_STAGE_SHIFT   (1'b0),   // one-bit shift steps: 74 LCs less
-    .CATCH_MISALIGN    (1'b1),
-    .CATCH_ILLINSN     (1'b1),
+    .CATCH_MISALIGN    (CpuCatch),
+    .CATCH_ILLINSN     (CpuCatch),  // ebreak/ecall trap either way
     .ENABLE_MUL        (!FastMul),
     .ENABLE_FAST_MUL   (FastMul),
     .ENABLE_DIV        (1'b0),   // the firmware has no div/rem (sim/tests checks the ELF)
@@ -137,7 +139,18 @@ module soc_core #(
 `endif
 
 `ifdef SIM
-  assign instret_o = u_cpu.count_instr[31:0];
+  // Retired instructions, counted here so that the harness has them whether or not the CPU has
+  // its counter CSRs (CpuCounters): PicoRV32 increments count_instr exactly when it leaves the
+  // fetch state with a decoded instruction (cpu_state_fetch and decoder_trigger, no IRQs).
+  logic [31:0] instret_q;
+  always_ff @(posedge clk_i) begin
+    if (!rst_ni) begin
+      instret_q <= 32'd0;
+    end else if (u_cpu.cpu_state == 8'b0100_0000 && u_cpu.decoder_trigger) begin
+      instret_q <= instret_q + 32'd1;
+    end
+  end
+  assign instret_o = instret_q;
 `else
   assign instret_o = 32'd0;
 `endif

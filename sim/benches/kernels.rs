@@ -99,10 +99,8 @@ fn table(runs: &[(bool, Transcript, soc::SocRun)]) {
     let mut rule = String::from("| --- | --- | ---: |");
     for (f, _, _) in runs {
         let n = name(*f);
-        head.push_str(&format!(
-            " cycles ({n}) | cycles/MAC ({n}) | instr/MAC ({n}) |"
-        ));
-        rule.push_str(" ---: | ---: | ---: |");
+        head.push_str(&format!(" cycles ({n}) | cycles/MAC ({n}) |"));
+        rule.push_str(" ---: | ---: |");
     }
     println!("{head}\n{rule}");
     let first = &runs[0].1;
@@ -114,12 +112,7 @@ fn table(runs: &[(bool, Transcript, soc::SocRun)]) {
         for (_, t, _) in runs {
             let l = &t.layers[i];
             let macs = l.macs.max(1) as f64;
-            row.push_str(&format!(
-                " {} | {:.1} | {:.2} |",
-                l.cycles,
-                l.cycles as f64 / macs,
-                l.instret as f64 / macs
-            ));
+            row.push_str(&format!(" {} | {:.1} |", l.cycles, l.cycles as f64 / macs));
         }
         println!("{row}");
     }
@@ -127,10 +120,9 @@ fn table(runs: &[(bool, Transcript, soc::SocRun)]) {
     let mut row = format!("| all | | {macs} |");
     for (_, t, _) in runs {
         row.push_str(&format!(
-            " **{}** | {:.1} | {:.2} |",
+            " **{}** | {:.1} |",
             t.layers_cycles,
-            t.layers_cycles as f64 / macs as f64,
-            t.layers_instret as f64 / macs as f64
+            t.layers_cycles as f64 / macs as f64
         ));
     }
     println!("{row}");

@@ -135,8 +135,6 @@ pub struct ModeResult {
     pub layers: Vec<soc::LayerLine>,
     /// Cycles of the inference (sum of the layers).
     pub cycles: u64,
-    /// Instructions retired in the layers.
-    pub instret: u64,
     /// Predicted class (equal to the host's, or [`run`] fails).
     pub class: usize,
     /// Logits.
@@ -165,7 +163,6 @@ impl ModeResult {
             mode,
             layers: t.layers.clone(),
             cycles: t.layers_cycles,
-            instret: t.layers_instret,
             class: t.class,
             logits: t.logits.clone(),
             at: clocks_mhz
@@ -387,11 +384,10 @@ impl SocBench {
                     .collect();
             let _ = writeln!(
                 s,
-                "{}: {} cycles/image = {}; instret {}",
+                "{}: {} cycles/image = {}",
                 r.mode,
                 r.cycles,
-                at.join(", "),
-                r.instret
+                at.join(", ")
             );
         }
         for r in &runs {

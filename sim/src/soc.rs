@@ -374,7 +374,8 @@ pub struct SocRun {
     pub uart: Vec<u8>,
     /// Clock cycles since reset.
     pub cycles: u64,
-    /// Retired instructions (PicoRV32's counter, low 32 bits).
+    /// Retired instructions since reset, low 32 bits (counted by `soc_core` in simulation:
+    /// the board's CPU has no counter CSRs).
     pub instret: u32,
     /// Address of the last instruction fetch (the trapping instruction after a trap).
     pub pc: u32,
@@ -705,10 +706,8 @@ pub struct LayerLine {
     pub macs: u64,
     /// Where it ran: `conv`, `pengine` or `sw`.
     pub engine: String,
-    /// CPU cycles (rdcycle) around the layer.
+    /// Cycles (`SYS.CYCLES`, read by the firmware) around the layer.
     pub cycles: u64,
-    /// Instructions retired in the layer.
-    pub instret: u64,
 }
 
 /// The parsed UART transcript.
@@ -726,12 +725,8 @@ pub struct Transcript {
     pub logits: Vec<i32>,
     /// Sum of the layer cycles.
     pub layers_cycles: u64,
-    /// Sum of the layer instret.
-    pub layers_instret: u64,
     /// Cycles of the whole `run` call.
     pub run_cycles: u64,
-    /// Instructions of the whole `run` call.
-    pub run_instret: u64,
 }
 
 fn num<T: std::str::FromStr>(s: Option<&str>, line: &str) -> Result<T, SocError> {
@@ -767,9 +762,7 @@ impl Transcript {
             class_name: String::new(),
             logits: Vec::new(),
             layers_cycles: 0,
-            layers_instret: 0,
             run_cycles: 0,
-            run_instret: 0,
         };
         let (mut saw_logits, mut saw_run) = (false, false);
         for line in text.lines() {
@@ -778,14 +771,13 @@ impl Transcript {
                 Some("engines") if w.len() == 5 => {
                     t.engines = (w[2] == "1", w[4] == "1");
                 }
-                Some("layer") if w.len() == 13 => t.layers.push(LayerLine {
+                Some("layer") if w.len() == 11 => t.layers.push(LayerLine {
                     index: num(w.get(1).copied(), line)?,
                     kind: w[2].to_string(),
                     out: shape(w.get(4).copied(), line)?,
                     macs: num(w.get(6).copied(), line)?,
                     engine: w[8].to_string(),
                     cycles: num(w.get(10).copied(), line)?,
-                    instret: num(w.get(12).copied(), line)?,
                 }),
                 Some("class") => {
                     t.class = num(w.get(1).copied(), line)?;
@@ -800,11 +792,9 @@ impl Transcript {
                 }
                 Some("layers") if w.get(1) == Some(&"cycles") => {
                     t.layers_cycles = num(w.get(2).copied(), line)?;
-                    t.layers_instret = num(w.get(4).copied(), line)?;
                 }
                 Some("run") if w.get(1) == Some(&"cycles") => {
                     t.run_cycles = num(w.get(2).copied(), line)?;
-                    t.run_instret = num(w.get(4).copied(), line)?;
                     saw_run = true;
                 }
                 _ => {}

@@ -30,16 +30,18 @@
 //! loaded model and image from flash
 //! model <blob bytes> bytes, <n> layers, input <h>x<w>x<c>, <classes> classes
 //! engines conv <0|1> pengine <0|1>
-//! layer <i> <conv|dense|dense_p> out <h>x<w>x<c> macs <n> on <conv|pengine|sw> cycles <n> instret <n>
+//! layer <i> <conv|dense|dense_p> out <h>x<w>x<c> macs <n> on <conv|pengine|sw> cycles <n>
 //! ...
 //! class <index> <name>
 //! logits <l0> <l1> ...
-//! layers cycles <sum of layer cycles> instret <sum of layer instret>
-//! run cycles <n> instret <n>
+//! layers cycles <sum of layer cycles>
+//! run cycles <n>
 //! ```
 //!
-//! Counters: the 32-bit `rdcycle` / `rdinstret` CSRs, extended to 64 bits in software
-//! (PicoRV32 with `ENABLE_COUNTERS=1`, `ENABLE_COUNTERS64=0`). The UART writer prints through its own small integer formatters
+//! Cycles: the SoC's free-running 32-bit `SYS.CYCLES` register, extended to 64 bits in
+//! software. The board's PicoRV32 has no counter CSRs (`BOARD_CPU_COUNTERS` = 0: their LCs went
+//! to a conv lane), so there is no `rdcycle` and no retired-instruction count here; the
+//! simulation harness counts instructions itself (`sim::soc::SocRun::instret`). The UART writer prints through its own small integer formatters
 //! (no `core::fmt` in the image).
 //!
 //! Build: `cargo build -p firmware --profile firmware --target riscv32im-unknown-none-elf
@@ -179,31 +181,22 @@ mod soc {
         }
     }
 
-    /// A 32-bit counter CSR (PicoRV32 `ENABLE_COUNTERS64=0`: no `cycleh`/`instreth`)
-    /// extended to 64 bits in software: `hi` counts the wraps seen between two calls, which
-    /// is exact while calls come less than 2^32 cycles apart (212 s at the board's 20.25 MHz; the firmware
-    /// reads both counters around every layer).
-    macro_rules! csr_ext {
-        ($csr:literal, $last:ident, $hi:ident) => {{
-            static $last: AtomicU32 = AtomicU32::new(0);
-            static $hi: AtomicU32 = AtomicU32::new(0);
-            let lo: u32;
-            // SAFETY: reading a user-level counter CSR has no side effects.
-            unsafe { core::arch::asm!(concat!("csrr {0}, ", $csr), out(reg) lo) };
-            if lo < $last.load(Ordering::Relaxed) {
-                $hi.store($hi.load(Ordering::Relaxed).wrapping_add(1), Ordering::Relaxed);
-            }
-            $last.store(lo, Ordering::Relaxed);
-            (u64::from($hi.load(Ordering::Relaxed)) << 32) | u64::from(lo)
-        }};
-    }
-
+    /// The SoC's 32-bit `SYS.CYCLES` counter extended to 64 bits in software: `hi` counts the
+    /// wraps seen between two calls, which is exact while calls come less than 2^32 cycles apart
+    /// (212 s at the board's 20.25 MHz; the firmware reads it around every layer).
     fn cycles() -> u64 {
-        csr_ext!("cycle", CYCLE_LAST, CYCLE_HI)
-    }
-
-    fn instret() -> u64 {
-        csr_ext!("instret", INSTRET_LAST, INSTRET_HI)
+        static LAST: AtomicU32 = AtomicU32::new(0);
+        static HI: AtomicU32 = AtomicU32::new(0);
+        // SAFETY: CYCLES is the SoC's read-only cycle counter register (memmap.rs).
+        let lo = unsafe { read_volatile(CYCLES as *const u32) };
+        if lo < LAST.load(Ordering::Relaxed) {
+            HI.store(
+                HI.load(Ordering::Relaxed).wrapping_add(1),
+                Ordering::Relaxed,
+            );
+        }
+        LAST.store(lo, Ordering::Relaxed);
+        (u64::from(HI.load(Ordering::Relaxed)) << 32) | u64::from(lo)
     }
 
     /// [`AccelBackend`] that also tells the report which engine ran each layer.
@@ -234,8 +227,6 @@ mod soc {
     /// Prints one line per layer as it completes (unless `quiet`: serve mode only times).
     struct Report<'a> {
         uart: Uart,
-        instret0: u64,
-        instret_total: u64,
         last: &'a Cell<Engine>,
         quiet: bool,
     }
@@ -244,12 +235,7 @@ mod soc {
         fn cycles(&mut self) -> Option<u64> {
             Some(cycles())
         }
-        fn layer_start(&mut self, _index: usize) {
-            self.instret0 = instret();
-        }
         fn layer_done(&mut self, info: &LayerInfo, _output: LayerOutput<'_>) {
-            let n = instret().wrapping_sub(self.instret0);
-            self.instret_total += n;
             if self.quiet {
                 return;
             }
@@ -276,8 +262,6 @@ mod soc {
                 .s(self.last.get().name())
                 .s(" cycles ")
                 .u64(info.cycles.unwrap_or(0))
-                .s(" instret ")
-                .u64(n)
                 .nl();
         }
     }
@@ -446,8 +430,6 @@ mod soc {
                     let t0 = cycles();
                     let mut quiet = Report {
                         uart: Uart,
-                        instret0: 0,
-                        instret_total: 0,
                         last: backend.last,
                         quiet: true,
                     };
@@ -559,12 +541,10 @@ mod soc {
         let logits = &mut logits[..model.n_classes()];
         let mut report = Report {
             uart: Uart,
-            instret0: 0,
-            instret_total: 0,
             last: &last,
             quiet: false,
         };
-        let t0 = (cycles(), instret());
+        let t0 = cycles();
         let info = match infer(&model, input, arena, &mut backend, logits, &mut report) {
             Ok(info) => info,
             Err(e) => {
@@ -595,7 +575,7 @@ mod soc {
                 exit(code::RUN_FAILED);
             }
         };
-        let t1 = (cycles(), instret());
+        let t1 = cycles();
         let name = model.class_name(info.class).unwrap_or("?");
         uart.s("class ").usize(info.class).s(" ").s(name).nl();
         uart.s("logits");
@@ -605,14 +585,8 @@ mod soc {
         uart.nl();
         uart.s("layers cycles ")
             .u64(info.total_cycles().unwrap_or(0))
-            .s(" instret ")
-            .u64(report.instret_total)
             .nl();
-        uart.s("run cycles ")
-            .u64(t1.0.wrapping_sub(t0.0))
-            .s(" instret ")
-            .u64(t1.1.wrapping_sub(t0.1))
-            .nl();
+        uart.s("run cycles ").u64(t1.wrapping_sub(t0)).nl();
         exit(code::OK);
     }
 

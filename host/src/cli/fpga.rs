@@ -101,8 +101,8 @@ pub struct BuildArgs {
     /// Output directory.
     #[arg(long)]
     pub out: PathBuf,
-    /// nextpnr placement seed.
-    #[arg(long, default_value_t = 1)]
+    /// nextpnr placement seed (default: the board's, BOARD_PNR_SEED in rtl/regmap/accel.toml).
+    #[arg(long, default_value_t = firmware::regs::BOARD_PNR_SEED as u32)]
     pub seed: u32,
     /// Include the P-layer engine (default: the board's fitting set, see docs/fpga.md; a
     /// design that does not fit stops with the utilisation numbers).
@@ -114,8 +114,8 @@ pub struct BuildArgs {
     /// Single-cycle multiplier in DSP blocks (PicoRV32 ENABLE_FAST_MUL).
     #[arg(long)]
     pub fast_mul: bool,
-    /// MAC lanes of the conv engine (default: the board's, BOARD_CONV_LANES = 2 on the
-    /// iCEBreaker: more do not fit the UP5K next to the CPU).
+    /// MAC lanes of the conv engine (default: the board's BOARD_CONV_LANES, 3 on the
+    /// iCEBreaker: docs/fpga.md "What fits").
     #[arg(long, value_parser = clap::value_parser!(u32).range(1..=8))]
     pub conv_lanes: Option<u32>,
     /// Place-and-route cache (default: <target dir>/fpga-cache).

@@ -82,13 +82,13 @@ pub fn run(a: Args) -> anyhow::Result<()> {
         );
         for l in &r.layers {
             println!(
-                "layer {} {:<7} on {:<7} cycles {:>10} instret {:>9} macs {}",
-                l.index, l.kind, l.engine, l.cycles, l.instret, l.macs
+                "layer {} {:<7} on {:<7} cycles {:>10} macs {}",
+                l.index, l.kind, l.engine, l.cycles, l.macs
             );
         }
         println!(
-            "cycles {} ({:.1} ms at the board clock, {:.2} MHz), instret {}",
-            r.cycles, r.ms_at_clock, r.clock_mhz, r.instret
+            "cycles {} ({:.1} ms at the board clock, {:.2} MHz)",
+            r.cycles, r.ms_at_clock, r.clock_mhz
         );
         println!("SoC configuration {}", r.config);
         println!(

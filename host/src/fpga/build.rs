@@ -55,7 +55,7 @@ pub struct BuildConfig {
 }
 
 impl BuildConfig {
-    /// Defaults for `board`: seed 1, the board's engine set, iterative MUL, cache in
+    /// Defaults for `board`: seed `BOARD_PNR_SEED`, the board's engine set, iterative MUL, cache in
     /// `<target dir>/fpga-cache`.
     pub fn new(board: Board, root: PathBuf, out: PathBuf) -> Self {
         let cache_dir = std::env::var_os("CARGO_TARGET_DIR")
@@ -70,7 +70,7 @@ impl BuildConfig {
             firmware_flags: 0,
             model: None,
             image: None,
-            seed: 1,
+            seed: firmware::regs::BOARD_PNR_SEED as u32,
             conv: board.conv,
             pengine: board.pengine,
             fast_mul: firmware::regs::BOARD_FAST_MUL != 0,

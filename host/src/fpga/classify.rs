@@ -202,7 +202,7 @@ pub struct Classified {
     pub class_name: String,
     /// The board's logits.
     pub logits: Vec<i32>,
-    /// Inference cycles the board measured (`rdcycle` around the runner).
+    /// Inference cycles the board measured (`SYS.CYCLES` around the runner).
     pub cycles: u64,
     /// The same at the board clock, milliseconds.
     pub ms_at_clock: f64,

@@ -6,7 +6,7 @@
 //! route, and the bitstream is cached by a hash of the RTL inputs alone.
 //!
 //! `cnnfpga fpga build`: yosys (`synth_ice40 -dsp`), nextpnr-ice40 (`--up5k --package sg48
-//! --freq <board clock> --seed 1 --report`; Fmax must exceed the PLL clock by 5 %), icetime (second timing opinion) and icepack, once per RTL
+//! --freq <board clock> --seed <BOARD_PNR_SEED> --report`; Fmax must exceed the PLL clock by 5 %), icetime (second timing opinion) and icepack, once per RTL
 //! hash; then, per build, the firmware image (16-byte `CNFW` header + `objcopy -O binary` of the
 //! ELF), the checked model blob, and `report.json` / `report.md` (resources, Fmax, flash layout).
 //!
