@@ -47,6 +47,3 @@ pub const FW_FLAG_SOFTWARE: u32 = 1 << 0;
 pub const FW_FLAG_SERVE: u32 = 1 << 1;
 /// UART RX: read = the holding register (`regs::sys::UART_RX_*` fields); a read pops it.
 pub const UART_RX: u32 = crate::regs::sys::BASE + crate::regs::sys::UART_RX;
-/// Exit code written by the boot ROM when the flash holds no valid firmware image (defined with
-/// the firmware's own exit codes in [`crate::exit`]).
-pub use crate::exit::BOOT_FAIL as BOOT_FAIL_EXIT;

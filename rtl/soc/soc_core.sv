@@ -19,8 +19,8 @@ module soc_core #(
   parameter bit          FastMul       = 1'b0,  // 1: single-cycle multiplier (DSPs on the board)
   parameter bit          EnableConv    = 1'b1,  // 0: no conv engine (its block reads 0)
   parameter bit          EnablePengine = 1'b1,  // 0: no P-layer engine (its block reads 0)
-  parameter int unsigned ConvLanes     = accel_pkg::LANES,  // conv engine MAC lanes (1 on the UP5K)
-  parameter int unsigned ConvFifoDepth = accel_pkg::FETCH_FIFO_DEPTH,  // its prefetch FIFO (2 on the UP5K)
+  parameter int unsigned ConvLanes     = accel_pkg::LANES,  // conv engine MAC lanes (the board: BOARD_CONV_LANES)
+  parameter int unsigned ConvFifoDepth = accel_pkg::FETCH_FIFO_DEPTH,  // its prefetch FIFO (the board: BOARD_FETCH_FIFO_DEPTH)
   parameter bit          CpuCounters   = 1'(accel_pkg::BOARD_CPU_COUNTERS),  // PicoRV32 ENABLE_COUNTERS
   parameter bit          CpuCatch      = 1'(accel_pkg::BOARD_CPU_CATCH)  // CATCH_MISALIGN, CATCH_ILLINSN
 ) (

@@ -15,7 +15,7 @@
 `default_nettype none
 
 module soc_uart_rx #(
-  parameter int unsigned Div = 104
+  parameter int unsigned Div = accel_pkg::BOARD_UART_DIV
 ) (
   input  wire logic       clk_i,
   input  wire logic       rst_ni,

@@ -1,12 +1,12 @@
 // UART transmitter, 8N1, LSB first. One bit lasts `Div` clock cycles (the board's and the
-// simulated board's: accel_pkg::BOARD_UART_DIV = board clock / 115200). `valid_i` with `busy_o`
+// simulated board's: accel_pkg::BOARD_UART_DIV = BOARD_CLOCK_HZ / UART_BAUD). `valid_i` with `busy_o`
 // low loads a byte.
 //
 // Reset: synchronous, active low, control state only.
 `default_nettype none
 
 module soc_uart_tx #(
-  parameter int unsigned Div = 104
+  parameter int unsigned Div = accel_pkg::BOARD_UART_DIV
 ) (
   input  wire logic       clk_i,
   input  wire logic       rst_ni,

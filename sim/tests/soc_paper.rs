@@ -168,7 +168,7 @@ fn boot_rom_reports_a_missing_firmware_image() {
         },
     )
     .unwrap();
-    assert_eq!(run.outcome, Outcome::Exit(firmware::memmap::BOOT_FAIL_EXIT));
+    assert_eq!(run.outcome, Outcome::Exit(firmware::exit::BOOT_FAIL));
     assert!(run.check().unwrap_err().contains("no firmware image"));
 }
 

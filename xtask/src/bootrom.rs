@@ -4,7 +4,7 @@
 //! The program (RV32I, no compressed instructions) checks the firmware image header at
 //! `FLASH_FW_ADDR` (magic `CNFW`, length <= `FW_LEN`), copies the binary after the 16-byte
 //! header to `FW_ADDR` with ascending word loads (spimemio streams sequential words) and jumps
-//! to `FW_ADDR`. Without a valid image it writes [`BOOT_FAIL_EXIT`] to `SYS.EXIT` and halts.
+//! to `FW_ADDR`. Without a valid image it writes [`BOOT_FAIL`] to `SYS.EXIT` and halts.
 //! The image format is in `firmware::memmap` (`FW_MAGIC`, `FW_HEADER_LEN`, `FW_FLAG_*`).
 //!
 //! The encoder below is a tiny two-pass assembler for the handful of instructions the ROM
@@ -14,12 +14,10 @@ use std::fmt::Write as _;
 
 use crate::header::header;
 use crate::regmap::RegMap;
+use firmware::exit::BOOT_FAIL;
 
 /// Generated SystemVerilog module, relative to the workspace root.
 pub const OUT_SV: &str = "rtl/gen/soc_boot_rom.sv";
-
-/// Exit code the boot ROM writes when the flash holds no valid firmware image.
-pub const BOOT_FAIL_EXIT: u32 = firmware::memmap::BOOT_FAIL_EXIT;
 
 /// Registers by ABI name.
 #[derive(Clone, Copy, Debug)]
@@ -129,7 +127,7 @@ pub fn program(map: &RegMap) -> Vec<Op> {
     p.push(Op::Jalr(R::Zero, R::Ra, 0));
     p.push(Op::Label("fail"));
     p.extend(li(R::T0, sys.base as u32));
-    p.extend(li(R::T1, BOOT_FAIL_EXIT));
+    p.extend(li(R::T1, BOOT_FAIL));
     p.push(Op::Sw(R::T1, R::T0, exit));
     p.push(Op::Label("halt"));
     p.push(Op::Jal(R::Zero, "halt"));
@@ -264,7 +262,7 @@ pub fn render_sv(map: &RegMap) -> String {
         "// SoC boot ROM (see xtask/src/bootrom.rs): copies the firmware image from FLASH_FW to FW in RAM\n\
          // and jumps to it; without a valid image (magic CNFW, length <= FW_LEN) it writes\n",
     );
-    let _ = writeln!(s, "// {BOOT_FAIL_EXIT:#x} to SYS.EXIT and halts. Read-only, combinational; the SoC registers the output.");
+    let _ = writeln!(s, "// {BOOT_FAIL:#x} to SYS.EXIT and halts. Read-only, combinational; the SoC registers the output.");
     s.push_str("`default_nettype none\n\nmodule soc_boot_rom (\n");
     let _ = writeln!(
         s,

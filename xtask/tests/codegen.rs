@@ -223,7 +223,7 @@ fn pointer_width_and_parameter_record_are_consistent() {
         "fields overlap: {covered:?}"
     );
     // and the firmware's packer puts each field where the map says
-    let mut out = [0xAAu8; 8];
+    let mut out = [0xAAu8; firmware::regs::CONV_PARAM_BYTES];
     let n = firmware::accel::pack_conv_params(
         &(-2i32).to_le_bytes(),
         &0x1234u16.to_le_bytes(),

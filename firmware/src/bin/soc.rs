@@ -18,9 +18,8 @@
 //! error <code> <name> [<a> <b>]
 //! ```
 //!
-//! Exit codes of the one-shot mode: the named constants of [`firmware::exit`] (its table:
-//! 0 done, 1 model rejected, 2 too large for this build, 3 inference failed, 4 self-test
-//! failed, 255 panic; 0xB0 comes from the boot ROM).
+//! Exit codes of the one-shot mode: the named constants of [`firmware::exit`], whose table is
+//! the one list of them (the boot ROM's `BOOT_FAIL` included).
 //!
 //! Transcript (stable; `sim::soc` parses it, `sim/tests/expected/*.txt` pin it), one item per
 //! line, numbers in decimal (a u64 that does not fit 32 bits in `0x` hex):
@@ -183,12 +182,11 @@ mod soc {
 
     /// The SoC's 32-bit `SYS.CYCLES` counter extended to 64 bits in software: `hi` counts the
     /// wraps seen between two calls, which is exact while calls come less than 2^32 cycles apart
-    /// (212 s at the board's 20.25 MHz; the firmware reads it around every layer).
+    /// (197 s at the board's 21.75 MHz; the firmware reads it around every layer).
     fn cycles() -> u64 {
         static LAST: AtomicU32 = AtomicU32::new(0);
         static HI: AtomicU32 = AtomicU32::new(0);
-        // SAFETY: CYCLES is the SoC's read-only cycle counter register (memmap.rs).
-        let lo = unsafe { read_volatile(CYCLES as *const u32) };
+        let lo = sys_cycles();
         if lo < LAST.load(Ordering::Relaxed) {
             HI.store(
                 HI.load(Ordering::Relaxed).wrapping_add(1),

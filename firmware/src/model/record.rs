@@ -18,7 +18,7 @@ use super::{
     Shape, FLAG_FINAL, FLAG_POOL, KIND_CONV, KIND_DENSE, KIND_DENSE_P, MAX_ACTIVATION_BYTES,
     MAX_MACS,
 };
-use crate::numerics::{conv_out, pool_out, PCode, PBITS_MAX, PBITS_MIN};
+use crate::numerics::{conv_layer_out, conv_out, PCode, PBITS_MAX, PBITS_MIN};
 
 /// Decoded layer record, with offsets already validated.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -210,20 +210,11 @@ fn conv_shape(
     if k > input.h || k > input.w {
         return Err(mismatch(li, input.h.min(input.w), k));
     }
-    let (ch, cw) = (conv_out(input.h, k), conv_out(input.w, k));
     let pool = f.flags & FLAG_POOL != 0;
-    let out = if pool {
-        Shape {
-            h: pool_out(ch),
-            w: pool_out(cw),
-            c: f.n_out,
-        }
-    } else {
-        Shape {
-            h: ch,
-            w: cw,
-            c: f.n_out,
-        }
+    let out = Shape {
+        h: conv_layer_out(input.h, k, pool),
+        w: conv_layer_out(input.w, k, pool),
+        c: f.n_out,
     };
     let wl = f
         .n_out
