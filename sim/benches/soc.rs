@@ -1,8 +1,8 @@
 //! `cargo bench -p sim --bench soc`: the paper-CNN-shaped model (random weights, `sim::paper`)
 //! through the firmware on the Verilated SoC, once with the engines and once in software only
 //! (same ELF, flash header flag). Prints per-layer cycles, the speed-up, images/s at the board clock (BOARD_CLOCK_HZ) and
-//! at the board build's Fmax, and the simulation speed, as the Markdown table of
-//! docs/performance.md ("SoC"). `SOC_BENCH_BLOB=path` runs a quantised model blob instead (on a
+//! the simulation speed, on the board configuration (docs/fpga.md; docs/performance.md's "SoC"
+//! table is the wide reference: `cnnfpga bench soc --board wide`). `SOC_BENCH_BLOB=path` runs a quantised model blob instead (on a
 //! random image of its input shape). The same as `cnnfpga bench soc` (both are `sim::bench`).
 
 use sim::bench::{self, Config};

@@ -1,7 +1,7 @@
 //! The SoC benchmark behind `cargo bench -p sim --bench soc` and `cnnfpga bench soc`: one model
 //! and one image through the firmware on the Verilated SoC, with the engines and in software
 //! only (the same ELF; a flag in the flash header). Per-layer cycles, the speed-up, images/s at
-//! the board clock and at the board build's Fmax, and the simulation speed of each run. Both
+//! the board clock, and the simulation speed of each run. Both
 //! commands call [`run`] and print [`SocBench::markdown`], so they cannot disagree.
 //!
 //! ```no_run

@@ -150,7 +150,7 @@ pub type L8Model = crate::vl::ConvEngineL8Model;
 #[cfg(sim_no_verilator)]
 pub type L8Model = Missing;
 
-/// The iCEBreaker build (1 lane, 2-entry fetch FIFO).
+/// The iCEBreaker build (`BOARD_CONV_LANES` lanes, `BOARD_FETCH_FIFO_DEPTH`-entry fetch FIFO).
 #[cfg(not(sim_no_verilator))]
 pub type BoardModel = crate::vl::ConvEngineBoardModel;
 /// The iCEBreaker build (missing: Verilator was not found at build time).
@@ -238,19 +238,26 @@ pub struct Engine<M: EnginePorts> {
 
 static TRACE_COUNT: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
 
+/// The FST path for the next engine model opened in this process when `SIM_TRACE=path` is set:
+/// `path` for the first (conv or P engine), then `path.1.fst`, `path.2.fst`, ... One counter
+/// for both drivers, so engines built side by side (`engines::EngineBackend`) never share a file.
+pub(crate) fn next_trace_path() -> Option<String> {
+    let path = std::env::var("SIM_TRACE").ok()?;
+    let n = TRACE_COUNT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    Some(if n == 0 {
+        path
+    } else {
+        format!("{path}.{n}.fst")
+    })
+}
+
 impl<M: EnginePorts> Engine<M> {
     /// A reset engine over the SoC's RAM (128 KiB at `RAM_BASE`); `seed` drives stalls and
     /// placement. If `SIM_TRACE=path` is set, the run is traced to `path` (further engines in
     /// the same process: `path.1.fst`, ...).
     pub fn new(seed: u64) -> Result<Self, String> {
         let mut m = M::create()?;
-        if let Ok(path) = std::env::var("SIM_TRACE") {
-            let n = TRACE_COUNT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-            let path = if n == 0 {
-                path
-            } else {
-                format!("{path}.{n}.fst")
-            };
+        if let Some(path) = next_trace_path() {
             m.open_trace(std::path::Path::new(&path))
                 .map_err(|e| e.to_string())?;
         }

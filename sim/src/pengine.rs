@@ -350,21 +350,13 @@ pub struct PEngine {
     pub bus: BusLog,
 }
 
-static TRACE_COUNT: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
-
 impl PEngine {
     /// A reset engine over 128 KiB of RAM; `seed` drives stalls and placement.
     /// `SIM_TRACE=path` traces to an FST file (further engines: `path.1.fst`, ...).
     #[cfg(not(sim_no_verilator))]
     pub fn new(seed: u64) -> Result<Self, String> {
         let mut m = crate::vl::PengineModel::new();
-        if let Ok(path) = std::env::var("SIM_TRACE") {
-            let n = TRACE_COUNT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-            let path = if n == 0 {
-                path
-            } else {
-                format!("{path}.{n}.fst")
-            };
+        if let Some(path) = crate::conv::next_trace_path() {
             m.open_trace(std::path::Path::new(&path))
                 .map_err(|e| e.to_string())?;
         }

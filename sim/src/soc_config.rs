@@ -53,11 +53,6 @@ impl SocConfig {
             SocConfig::Wide => (r::LANES, r::FETCH_FIFO_DEPTH, true),
         }
     }
-
-    /// Whether this is the configuration the iCEBreaker bitstream carries.
-    pub fn is_board(self) -> bool {
-        self == SocConfig::Icebreaker
-    }
 }
 
 impl std::fmt::Display for SocConfig {

@@ -6,7 +6,7 @@
 //! give their error reply, and the next good frame is still served.
 //!
 //! Model: the paper CNN's layer types at 24x24 input (`sim::paper`, random weights) so a frame
-//! is 1,744 bytes (~2.7 M cycles on the line); the shipped 64x64 model is served through
+//! is 1,744 bytes (~3.3 M cycles on the line at the board's UART divider); the shipped 64x64 model is served through
 //! `cnnfpga fpga classify --sim` in host/tests/fpga_classify.rs.
 //!
 //! Needs Verilator and the riscv32im target (scripts/setup.sh); fails without them.
