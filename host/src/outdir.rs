@@ -245,6 +245,82 @@ pub fn check_out_file(out: &Path, inputs: &[Input]) -> Result<(), OutDirError> {
     Ok(())
 }
 
+/// Checks an output *directory* `--out` against the inputs alone (the first rule of the module
+/// docs): it may not be an input, contain one, or lie inside one (unless the input allows it).
+/// [`OutDir::prepare`] runs it first; commands with their own replacement rule (`import`) call
+/// it directly.
+pub fn check_out_dir_inputs(out: &Path, inputs: &[Input]) -> Result<(), OutDirError> {
+    let o = resolve(out);
+    for i in inputs {
+        let ip = resolve(&i.path);
+        let relation = if o == ip {
+            "is"
+        } else if ip.starts_with(&o) {
+            "contains"
+        } else if o.starts_with(&ip) && !i.allow_inside {
+            "is inside"
+        } else {
+            continue;
+        };
+        return Err(OutDirError::OverlapsInput {
+            option: "--out",
+            out: out.to_path_buf(),
+            relation,
+            flag: i.flag.clone(),
+            input: i.path.clone(),
+        });
+    }
+    Ok(())
+}
+
+/// Writes `bytes` to the file `path` atomically: a temporary sibling (unique per process and
+/// call), fsync, rename; on failure the temporary file is removed and the error names the step
+/// (`op`: create, write, fsync, rename) and its path. Readers never see a half-written file.
+/// The parent directory must exist.
+pub fn write_file_atomic(
+    path: &Path,
+    bytes: &[u8],
+) -> Result<(), (&'static str, PathBuf, std::io::Error)> {
+    use std::io::Write as _;
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static COUNTER: AtomicU64 = AtomicU64::new(0);
+    let dir = match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+        _ => PathBuf::from("."),
+    };
+    let name = path.file_name().ok_or_else(|| {
+        (
+            "create",
+            path.to_path_buf(),
+            std::io::Error::other("has no file name"),
+        )
+    })?;
+    let tmp = dir.join(format!(
+        ".{}.{}-{}.tmp",
+        name.to_string_lossy(),
+        std::process::id(),
+        COUNTER.fetch_add(1, Ordering::Relaxed)
+    ));
+    let at = |op: &'static str, p: &Path| {
+        let p = p.to_path_buf();
+        move |e| (op, p, e)
+    };
+    let result = (|| {
+        let mut file = fs::File::create(&tmp).map_err(at("create", &tmp))?;
+        file.write_all(bytes).map_err(at("write", &tmp))?;
+        file.sync_all().map_err(at("fsync", &tmp))?;
+        drop(file);
+        fs::rename(&tmp, path).map_err(at("rename", path))
+    })();
+    if result.is_err() {
+        let _ = fs::remove_file(&tmp);
+    }
+    if let Ok(d) = fs::File::open(&dir) {
+        let _ = d.sync_all();
+    }
+    result
+}
+
 /// A checked output directory.
 #[derive(Clone, Debug)]
 pub struct OutDir {
@@ -262,28 +338,7 @@ impl OutDir {
         inputs: &[Input],
         force: bool,
     ) -> Result<OutDir, OutDirError> {
-        let o = resolve(out);
-        for i in inputs {
-            let ip = resolve(&i.path);
-            let relation = if o == ip {
-                Some("is")
-            } else if ip.starts_with(&o) {
-                Some("contains")
-            } else if o.starts_with(&ip) && !i.allow_inside {
-                Some("is inside")
-            } else {
-                None
-            };
-            if let Some(relation) = relation {
-                return Err(OutDirError::OverlapsInput {
-                    option: "--out",
-                    out: out.to_path_buf(),
-                    relation,
-                    flag: i.flag.clone(),
-                    input: i.path.clone(),
-                });
-            }
-        }
+        check_out_dir_inputs(out, inputs)?;
         match fs::symlink_metadata(out) {
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
             Err(source) => {

@@ -114,6 +114,16 @@ pub fn read_blob(path: &Path) -> Result<Vec<u8>, SimError> {
         path: file.clone(),
         reason,
     };
+    // bound the read before allocating, as `IntModel::load` does: the reader refuses longer blobs
+    let len = std::fs::metadata(&file)
+        .map_err(|e| err(e.to_string()))?
+        .len();
+    let max = firmware::model::MAX_BLOB_LEN as u64;
+    if len > max {
+        return Err(err(format!(
+            "not a valid model blob: {len} bytes, more than the {max} a blob may have"
+        )));
+    }
     let blob = std::fs::read(&file).map_err(|e| err(e.to_string()))?;
     Model::parse(&blob).map_err(|e| err(format!("not a valid model blob: {e}")))?;
     Ok(blob)

@@ -111,7 +111,8 @@ pub struct BuildArgs {
     /// Include the NP conv engine (default: the board's fitting set).
     #[arg(long)]
     pub conv: Option<bool>,
-    /// Single-cycle multiplier in DSP blocks (PicoRV32 ENABLE_FAST_MUL).
+    /// Single-cycle multiplier in DSP blocks (PicoRV32 ENABLE_FAST_MUL; without the flag: the
+    /// board's BOARD_FAST_MUL, 0 = the iterative multiplier).
     #[arg(long)]
     pub fast_mul: bool,
     /// MAC lanes of the conv engine (default: the board's BOARD_CONV_LANES, 3 on the
@@ -297,7 +298,7 @@ fn run_build(a: BuildArgs) -> anyhow::Result<()> {
     cfg.seed = a.seed;
     cfg.pengine = a.pengine.unwrap_or(cfg.pengine);
     cfg.conv = a.conv.unwrap_or(cfg.conv);
-    cfg.fast_mul = a.fast_mul;
+    cfg.fast_mul |= a.fast_mul;
     cfg.conv_lanes = a.conv_lanes.unwrap_or(cfg.conv_lanes);
     if let Some(d) = a.cache_dir.clone() {
         cfg.cache_dir = d;

@@ -61,6 +61,8 @@ fn check_replaceable(dir: &Path) -> Result<(), OnnxError> {
 
 /// Runs `cnnfpga import`.
 pub fn run(a: Args) -> anyhow::Result<()> {
+    // replacing --out must never delete the model being imported
+    crate::outdir::check_out_dir_inputs(&a.out, &[crate::outdir::Input::new("--onnx", &a.onnx)])?;
     check_replaceable(&a.out)?;
     let imp = import_file(&a.onnx).with_context(|| format!("importing {}", a.onnx.display()))?;
     let n = imp.net.arch.classes();

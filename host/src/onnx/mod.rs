@@ -14,7 +14,6 @@
 //! anything is allocated for it.
 
 use std::fs;
-use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use crate::model::ModelError;
@@ -151,29 +150,17 @@ pub fn read_bounded(path: &Path, max: u64) -> Result<Vec<u8>, OnnxError> {
     fs::read(path).map_err(io_err("read", path))
 }
 
-/// Writes `bytes` to `path` atomically (temporary file in the same directory, fsync, rename).
+/// Writes `bytes` to `path` atomically ([`crate::outdir::write_file_atomic`]), creating the
+/// parent directory first.
 pub fn write_file_atomic(path: &Path, bytes: &[u8]) -> Result<(), OnnxError> {
     let parent = match path.parent() {
         Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
         _ => PathBuf::from("."),
     };
     fs::create_dir_all(&parent).map_err(io_err("create", &parent))?;
-    let base = path
-        .file_name()
-        .map(|s| s.to_string_lossy().into_owned())
-        .unwrap_or_else(|| "model.onnx".into());
-    let tmp = parent.join(format!(".{base}.tmp-{}", std::process::id()));
-    let res = (|| {
-        let mut f = fs::File::create(&tmp).map_err(io_err("create", &tmp))?;
-        f.write_all(bytes).map_err(io_err("write", &tmp))?;
-        f.sync_all().map_err(io_err("fsync", &tmp))?;
-        fs::rename(&tmp, path).map_err(io_err("rename", &tmp))
-    })();
-    if res.is_err() {
-        let _ = fs::remove_file(&tmp);
-    }
-    if let Ok(d) = fs::File::open(&parent) {
-        let _ = d.sync_all();
-    }
-    res
+    crate::outdir::write_file_atomic(path, bytes).map_err(|(op, path, source)| OnnxError::Io {
+        op,
+        path,
+        source,
+    })
 }

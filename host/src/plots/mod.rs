@@ -36,9 +36,7 @@ pub use curves::{learning_curves, Curves};
 pub use grid::{prediction_grid, GridSample};
 
 use std::fmt::Display;
-use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::OnceLock;
 
 use image::ImageEncoder;
@@ -93,7 +91,7 @@ pub enum PlotError {
     Io {
         /// The figure function.
         figure: &'static str,
-        /// `"create"`, `"write"`, `"sync"` or `"rename"`.
+        /// `"create"`, `"write"`, `"fsync"` or `"rename"`.
         op: &'static str,
         /// The file concerned (the temporary file for create/write/sync).
         path: PathBuf,
@@ -219,40 +217,12 @@ impl Canvas {
 /// Writes `bytes` to a uniquely named temporary file next to `path`, syncs it and renames it
 /// over `path`. The temporary file is removed if any step fails.
 fn write_atomically(figure: &'static str, path: &Path, bytes: &[u8]) -> Result<(), PlotError> {
-    static COUNTER: AtomicU64 = AtomicU64::new(0);
-    let dir = match path.parent() {
-        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
-        _ => PathBuf::from("."),
-    };
-    let name = path
-        .file_name()
-        .ok_or_else(|| invalid(figure, format!("{} has no file name", path.display())))?;
-    let tmp = dir.join(format!(
-        ".{}.{}-{}.tmp",
-        name.to_string_lossy(),
-        std::process::id(),
-        COUNTER.fetch_add(1, Ordering::Relaxed)
-    ));
-    let io = |op: &'static str, p: &Path| {
-        let p = p.to_path_buf();
-        move |source| PlotError::Io {
-            figure,
-            op,
-            path: p,
-            source,
-        }
-    };
-    let result = (|| {
-        let mut file = std::fs::File::create(&tmp).map_err(io("create", &tmp))?;
-        file.write_all(bytes).map_err(io("write", &tmp))?;
-        file.sync_all().map_err(io("sync", &tmp))?;
-        drop(file);
-        std::fs::rename(&tmp, path).map_err(io("rename", path))
-    })();
-    if result.is_err() {
-        let _ = std::fs::remove_file(&tmp);
-    }
-    result
+    crate::outdir::write_file_atomic(path, bytes).map_err(|(op, path, source)| PlotError::Io {
+        figure,
+        op,
+        path,
+        source,
+    })
 }
 
 /// Checks that every value is finite.
