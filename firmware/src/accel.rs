@@ -8,7 +8,10 @@
 //! engine is absent (soc_core `EnableConv`/`EnablePengine` = 0: `SYS.ENGINE_WAIT` says which
 //! exist), disabled at run time ([`AccelBackend::new`] `software_only`), or cannot take it
 //! (kernel larger than `HWCFG.KMAX`, `k*k*cin` over the weight buffer, a dimension over
-//! `DIM_MAX`, an array outside RAM). NP dense layers always run in software.
+//! `DIM_MAX`, an array outside RAM). NP dense layers always run in software. A P layer in
+//! software sums the rows of its input index from it, when one was set
+//! ([`AccelBackend::set_p_index`], [`crate::kernels::PIndex`]), and walks its entry bytes
+//! otherwise.
 //!
 //! Sequence per layer: write the pointer and size registers, CTRL.START, then read
 //! `SYS.ENGINE_WAIT` (the bus stalls until the engine is idle, so the CPU fetches nothing and
@@ -21,6 +24,7 @@
 use crate::backend::{
     ArgsError, Backend, ConvArgs, DenseArgs, DenseOut, DensePArgs, SoftwareBackend,
 };
+use crate::kernels::{self, PIndex};
 use crate::regs::{self, conv, pengine, sys};
 use core::fmt;
 
@@ -106,7 +110,7 @@ impl From<ArgsError> for AccelError {
 
 /// Layers on the RTL engines where possible, else in software (see the module docs).
 #[derive(Debug)]
-pub struct AccelBackend<B: Bus> {
+pub struct AccelBackend<'t, B: Bus> {
     bus: B,
     conv: bool,
     pengine: bool,
@@ -119,6 +123,8 @@ pub struct AccelBackend<B: Bus> {
     pub last_engine_cycles: u32,
     /// The conv engine's parameter table of the current layer ([`pack_conv_params`]).
     params: [u8; CONV_PARAMS_MAX],
+    /// The input index of a P layer for the software kernel ([`AccelBackend::set_p_index`]).
+    p_index: Option<PIndex<'t>>,
 }
 
 /// Bytes per output channel in the conv engine's parameter table (`CONV.PARAM_ADDR`): the
@@ -211,7 +217,7 @@ fn ram_addr<T>(s: &[T]) -> Option<u32> {
     (a >= lo && end <= hi).then_some(a as u32)
 }
 
-impl<B: Bus> AccelBackend<B> {
+impl<'t, B: Bus> AccelBackend<'t, B> {
     /// Probes the engines: `SYS.ENGINE_WAIT` tells which exist, the conv engine's HWCFG its
     /// limits. With `software_only` every layer runs in software.
     pub fn new(mut bus: B, software_only: bool) -> Self {
@@ -231,7 +237,15 @@ impl<B: Bus> AccelBackend<B> {
             last: Engine::Software,
             last_engine_cycles: 0,
             params: [0; CONV_PARAMS_MAX],
+            p_index: None,
         }
+    }
+
+    /// Lets a P layer that runs in software sum the rows `index` covers from it
+    /// ([`kernels::dense_p_indexed`]; used only for the layer it was built for). Build it once
+    /// per model, after [`AccelBackend::new`] says the P engine is absent.
+    pub fn set_p_index(&mut self, index: PIndex<'t>) {
+        self.p_index = Some(index);
     }
 
     /// Whether the conv engine / P engine will be used.
@@ -360,7 +374,7 @@ impl<B: Bus> AccelBackend<B> {
     }
 }
 
-impl<B: Bus> Backend for AccelBackend<B> {
+impl<B: Bus> Backend for AccelBackend<'_, B> {
     type Error = AccelError;
 
     fn conv(&mut self, args: &ConvArgs<'_>, out: &mut [u8]) -> Result<(), AccelError> {
@@ -384,6 +398,6 @@ impl<B: Bus> Backend for AccelBackend<B> {
         }
         self.last = Engine::Software;
         self.last_engine_cycles = 0;
-        Ok(SoftwareBackend.dense_p(args, out)?)
+        Ok(kernels::dense_p_indexed(args, self.p_index.as_ref(), out)?)
     }
 }

@@ -90,6 +90,9 @@ macro_rules! pin_template {
     ($h:expr $(, $t:expr)*) => { concat!(pin_template!($($t),*), " {}") };
 }
 
+mod pindex;
+pub use pindex::{PIndex, PINDEX_MAX_N_IN};
+
 /// [`requantize`] computed without 64-bit shifts, equal to it for every input (unit tests and
 /// proptest): PicoRV32 as the SoC builds it shifts one bit per cycle, so the reference's 64-bit
 /// variable shifts and sign extractions cost ~300 cycles. With `A = acc * m` (`acc > 0`, else
@@ -405,27 +408,42 @@ fn conv_blocks(a: &ConvArgs<'_>, os: Shape, out: &mut [u8]) {
     }
 }
 
+/// `bias + acc(o)` for every output row `o` in order (each once), requantised or as logits.
+/// `acc` has one call site, so the kernels' closures are inlined here (a call per row cost
+/// the P layer ~17 k cycles on the board).
 fn write_dense(
     bias: I32s<'_>,
-    rq_out: DenseOut<'_>,
+    mut rq_out: DenseOut<'_>,
     n_out: usize,
     mut acc: impl FnMut(usize) -> Result<i32, ArgsError>,
 ) -> Result<(), ArgsError> {
     need("bias", Some(n_out), bias.len())?;
-    match rq_out {
+    let mut rqs = match &rq_out {
         DenseOut::Act { rq, out } => {
             need("m", Some(n_out), rq.m.len())?;
             need("shift", Some(n_out), rq.shift.len())?;
             need("output", Some(n_out), out.len())?;
-            for (o, ((y, b), q)) in out.iter_mut().zip(bias.iter()).zip(rq.iter()).enumerate() {
-                *y = requant(b.wrapping_add(acc(o)?), q);
-            }
+            Some(rq.iter())
         }
         DenseOut::Logits(out) => {
             need("output", Some(n_out), out.len())?;
-            for (o, (y, b)) in out.iter_mut().zip(bias.iter()).enumerate() {
-                *y = b.wrapping_add(acc(o)?);
+            None
+        }
+    };
+    for (o, b) in bias.iter().enumerate() {
+        let v = b.wrapping_add(acc(o)?);
+        match (&mut rq_out, rqs.as_mut().and_then(|q| q.next())) {
+            (DenseOut::Act { out, .. }, Some(q)) => {
+                if let Some(y) = out.get_mut(o) {
+                    *y = requant(v, q);
+                }
             }
+            (DenseOut::Logits(out), _) => {
+                if let Some(y) = out.get_mut(o) {
+                    *y = v;
+                }
+            }
+            _ => {}
         }
     }
     Ok(())
@@ -636,14 +654,33 @@ fn p_row(t: &PTable, row: &[u8], input: &[u8], group: usize) -> Option<i32> {
 /// without bounds checks where they provably stay inside the input ([`p_row`]); a row whose
 /// non-zero entry points past the input is [`ArgsError::PRow`], as is a row past the entries.
 pub fn dense_p(a: &DensePArgs<'_>, out: DenseOut<'_>) -> Result<(), ArgsError> {
+    dense_p_indexed(a, None, out)
+}
+
+/// [`dense_p`] with the rows that `index` covers summed from it instead of walked (when it was
+/// built for these arguments; see [`PIndex`], which proves the two equal): the same results
+/// and the same errors, with or without an index.
+#[inline(never)]
+pub fn dense_p_indexed(
+    a: &DensePArgs<'_>,
+    index: Option<&PIndex<'_>>,
+    out: DenseOut<'_>,
+) -> Result<(), ArgsError> {
     let n_out = out_len(&out);
     if !(crate::numerics::PBITS_MIN..=crate::numerics::PBITS_MAX).contains(&a.bits) {
         return Err(ArgsError::Shape);
     }
     need("row_len", Some(n_out), a.row_len.len())?;
     let bits = u32::from(a.bits);
-    let table = PTable::new(bits);
+    // rows 0..fast come from the index table (`t`: the next row record), the rest are walked
+    // through the decode table, built only if a row needs it
+    let (mut t, fast) = match index.and_then(|i| i.table_for(a).map(|w| (w, i.rows()))) {
+        Some((words, rows)) => (words.as_ptr(), rows),
+        None => (core::ptr::null(), 0),
+    };
+    let mut table: Option<PTable> = None;
     let group = 4 << (8 - bits); // 4 x the largest advance 2^(8 - bits)
+    let x = a.input.as_ptr();
     let mut rest = a.entries;
     let mut lens = a.row_len.iter();
     write_dense(a.bias, out, n_out, |o| {
@@ -652,7 +689,14 @@ pub fn dense_p(a: &DensePArgs<'_>, out: DenseOut<'_>) -> Result<(), ArgsError> {
             .split_at_checked(len)
             .ok_or(ArgsError::PRow { row: o })?;
         rest = r;
-        p_row(&table, row, a.input, group).ok_or(ArgsError::PRow { row: o })
+        if o < fast {
+            // SAFETY: the index was built for these arguments (`table_for`): its first `fast`
+            // rows are records for an input of `a.input.len()` bytes, and write_dense asks
+            // for rows in order, once each, so `t` is at row `o`'s record.
+            return Ok(unsafe { pindex::row_acc(&mut t, x) });
+        }
+        let table = table.get_or_insert_with(|| PTable::new(bits));
+        p_row(table, row, a.input, group).ok_or(ArgsError::PRow { row: o })
     })
 }
 

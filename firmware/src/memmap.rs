@@ -8,7 +8,9 @@
 //!
 //! The RAM layout (areas `FW`, `ARENA`, `MODEL`, `INPUT`, `STACK` in the 128 KB SPRAM) and the
 //! flash layout, with addresses, sizes and uses, are in the generated `docs/registers.md`
-//! ("Layout areas"); they are not copied here, so they cannot go stale.
+//! ("Layout areas"); they are not copied here, so they cannot go stale. One use is the
+//! firmware's alone: `bin/soc.rs` keeps the P layer's input index (`kernels::PIndex`) in the
+//! part of `MODEL` after the blob, when the P layer runs in software.
 
 pub use crate::regs::{
     ARENA_ADDR, ARENA_LEN, FLASH_BASE, FLASH_FW_ADDR, FLASH_FW_LEN, FLASH_FW_OFFSET,

@@ -5,7 +5,7 @@ mod common;
 
 use common::Rng;
 use firmware::args::{ArgsError, ConvArgs, DenseArgs, DenseOut, DensePArgs};
-use firmware::kernels::{self, dot};
+use firmware::kernels::{self, dot, PIndex, PINDEX_MAX_N_IN};
 use firmware::model::{encode_p_row, I32s, RequantParams, Shape, U16s};
 use firmware::numerics::{self, requantize, scale, PCode, Requant, MULT_MAX, SHIFT_MAX, SHIFT_MIN};
 use proptest::prelude::*;
@@ -15,6 +15,41 @@ fn le_i32(v: &[i32]) -> Vec<u8> {
 }
 fn le_u16(v: &[u16]) -> Vec<u8> {
     v.iter().flat_map(|x| x.to_le_bytes()).collect()
+}
+
+/// Words that always hold a P layer's whole index: per row an end mark and at most 64 group
+/// headers, plus one word per entry.
+fn full_store(args: &DensePArgs<'_>) -> usize {
+    args.row_len.len() * (1 + 2 * 64) + args.entries.len()
+}
+
+/// `kernels::dense_p_indexed` with an index built into `words` words of storage: the result,
+/// the outputs (written over `init`) and the rows the index covers.
+fn indexed<T: Clone>(
+    args: &DensePArgs<'_>,
+    words: usize,
+    init: &[T],
+    run: impl Fn(&DensePArgs<'_>, &PIndex<'_>, &mut [T]) -> Result<(), ArgsError>,
+) -> (Result<(), ArgsError>, Vec<T>, usize) {
+    let mut store = vec![0xA5A5u16; words];
+    let index = PIndex::build(
+        args.entries,
+        args.row_len,
+        args.bits,
+        args.input.len(),
+        &mut store,
+    );
+    assert!(index.words() <= words);
+    let mut out = init.to_vec();
+    let res = run(args, &index, &mut out);
+    (res, out, index.rows())
+}
+
+fn indexed_logits(args: &DensePArgs<'_>, words: usize) -> (Result<(), ArgsError>, Vec<i32>, usize) {
+    let init = vec![0x5555_5555; args.row_len.len()];
+    indexed(args, words, &init, |a, i, out| {
+        kernels::dense_p_indexed(a, Some(i), DenseOut::Logits(out))
+    })
 }
 
 struct RqBytes {
@@ -131,11 +166,21 @@ fn check_dense_p(
         bits,
         bias: I32s::new(&b),
     };
+    // the walk, and the index with room for every row, for none and for some
+    let full = full_store(&args);
+    let sizes = [full, 0, full / 2, full / 5 + 3];
     match rq {
         None => {
             let mut got = vec![0i32; n_out];
             kernels::dense_p(&args, DenseOut::Logits(&mut got)).unwrap();
             assert_eq!(got, acc);
+            for words in sizes {
+                let (res, got, rows) = indexed_logits(&args, words);
+                assert_eq!((res, got), (Ok(()), acc.clone()), "index of {words} words");
+                if words == full {
+                    assert_eq!(rows, n_out);
+                }
+            }
         }
         Some(rq) => {
             let mut want = vec![0u8; n_out];
@@ -151,6 +196,12 @@ fn check_dense_p(
             )
             .unwrap();
             assert_eq!(got, want);
+            for words in sizes {
+                let (res, got, _) = indexed(&args, words, &vec![0u8; n_out], |a, i, out| {
+                    kernels::dense_p_indexed(a, Some(i), DenseOut::Act { rq: q.view(), out })
+                });
+                assert_eq!((res, got), (Ok(()), want.clone()), "index of {words} words");
+            }
         }
     }
 }
@@ -201,7 +252,7 @@ proptest! {
     #[test]
     fn dense_p_arbitrary_entries_match_an_entry_at_a_time_walk(
         n_in in 1usize..400, rows in proptest::collection::vec(0u16..120, 1..6),
-        bits in 2u8..=7, seed in any::<u64>(),
+        bits in 2u8..=7, seed in any::<u64>(), store_cut in any::<usize>(),
     ) {
         // any entry bytes (negative zeros, shifts >= 32, rows that leave the input): the
         // table-driven, four-at-a-time kernel must equal one entry at a time with a bounds
@@ -239,11 +290,25 @@ proptest! {
         }
         let (b, rl) = (le_i32(&bias), le_u16(&rows));
         let args = DensePArgs { input: &input, entries: &entries, row_len: U16s::new(&rl), bits, bias: I32s::new(&b) };
-        let mut got = vec![0i32; rows.len()];
+        let mut got = vec![0x5555_5555; rows.len()];
         let res = kernels::dense_p(&args, DenseOut::Logits(&mut got));
         prop_assert_eq!(res, want);
         if res.is_ok() {
-            prop_assert_eq!(got, acc);
+            prop_assert_eq!(&got, &acc);
+        }
+        // the index, whole or cut short by its storage: the same result, error and outputs
+        // (the rows before an error are written, the others left alone); its build stops at
+        // the first row that leaves the input (the walk reports it) or does not fit
+        let full = full_store(&args);
+        for words in [full, 0, store_cut % (full + 1)] {
+            let (ires, igot, covered) = indexed_logits(&args, words);
+            prop_assert_eq!(ires, res, "index of {} words", words);
+            prop_assert_eq!(&igot, &got, "index of {} words", words);
+            if let Err(ArgsError::PRow { row }) = res {
+                prop_assert!(covered <= row);
+            } else if words == full {
+                prop_assert_eq!(covered, rows.len());
+            }
         }
     }
 
@@ -425,6 +490,112 @@ fn kernels_reject_inconsistent_arguments() {
         kernels::dense_p(&p, DenseOut::Logits(&mut l)),
         Err(ArgsError::PRow { row: 0 })
     );
+}
+
+#[test]
+fn p_index_size_capacity_and_identity() {
+    // two rows of 3-bit codes (weights ±1, ±2, ±4): row 0 = [1, 0, -2, 0] has the groups
+    // (+, shift 0) and (-, shift 1), row 1 = [0, 4, 0, 1] (+, shift 0) and (+, shift 2): each
+    // row is 2 x [n, code, index] + an end mark = 7 words
+    let bits = 3;
+    let mut entries = Vec::new();
+    let r0 = encode_p_row(0, &[1, 0, -2, 0], bits, &mut entries).unwrap();
+    let r1 = encode_p_row(0, &[0, 4, 0, 1], bits, &mut entries).unwrap();
+    let (rl, b) = (le_u16(&[r0, r1]), le_i32(&[100, -100]));
+    let input = [10u8, 20, 30, 40];
+    let args = DensePArgs {
+        input: &input,
+        entries: &entries,
+        row_len: U16s::new(&rl),
+        bits,
+        bias: I32s::new(&b),
+    };
+    let want = vec![100 + 10 - 2 * 30, -100 + 4 * 20 + 40];
+    for (words, rows, used) in [(14, 2, 14), (100, 2, 14), (13, 1, 7), (7, 1, 7), (6, 0, 0)] {
+        let mut store = vec![0u16; words];
+        let index = PIndex::build(&entries, args.row_len, bits, input.len(), &mut store);
+        assert_eq!((index.rows(), index.words()), (rows, used), "{words} words");
+        let mut got = vec![0i32; 2];
+        kernels::dense_p_indexed(&args, Some(&index), DenseOut::Logits(&mut got)).unwrap();
+        assert_eq!(got, want, "{words} words");
+    }
+    let mut store = vec![0u16; 14];
+    PIndex::build(&entries, args.row_len, bits, input.len(), &mut store);
+    // row 0: (+, shift 0) input 0; (-, shift 1) input 2. Codes: 0x20 | shift, 0x40 | shift
+    assert_eq!(&store[..7], &[1, 0x20, 0, 1, 0x41, 2, 0]);
+    assert_eq!(&store[7..], &[1, 0x20, 3, 1, 0x22, 1, 0]);
+
+    // an index is used only for the arguments it was built from: other entry bytes (same
+    // length, other weights) at another address, another input length or code width
+    let other = [entries[1], entries[0], entries[3], entries[2]];
+    let mut store = vec![0u16; 14];
+    let index = PIndex::build(&other, args.row_len, bits, input.len(), &mut store);
+    assert_eq!(index.rows(), 2);
+    let mut got = vec![0i32; 2];
+    kernels::dense_p_indexed(&args, Some(&index), DenseOut::Logits(&mut got)).unwrap();
+    assert_eq!(got, want);
+    let mut store = vec![0u16; 14];
+    let index = PIndex::build(&entries, args.row_len, bits, 5, &mut store);
+    kernels::dense_p_indexed(&args, Some(&index), DenseOut::Logits(&mut got)).unwrap();
+    assert_eq!(got, want);
+    let mut store = vec![0u16; 14];
+    let index = PIndex::build(&entries, args.row_len, 4, input.len(), &mut store);
+    kernels::dense_p_indexed(&args, Some(&index), DenseOut::Logits(&mut got)).unwrap();
+    assert_eq!(got, want);
+
+    // layers an index does not cover at all: invalid code width (the kernel says Shape, with
+    // or without), inputs past u16 indices (walked)
+    let mut store = vec![0u16; 14];
+    let index = PIndex::build(&entries, args.row_len, 8, input.len(), &mut store);
+    assert_eq!(index.rows(), 0);
+    let bad = DensePArgs { bits: 8, ..args };
+    assert_eq!(
+        kernels::dense_p_indexed(&bad, Some(&index), DenseOut::Logits(&mut got)),
+        Err(ArgsError::Shape)
+    );
+    let big = vec![3u8; PINDEX_MAX_N_IN + 1];
+    let mut store = vec![0u16; 14];
+    let index = PIndex::build(&entries, args.row_len, bits, big.len(), &mut store);
+    assert_eq!(index.rows(), 0);
+    let wide = DensePArgs {
+        input: &big,
+        ..args
+    };
+    kernels::dense_p_indexed(&wide, Some(&index), DenseOut::Logits(&mut got)).unwrap();
+    assert_eq!(got, vec![100 + 3 - 6, -100 + 12 + 3]);
+    let edge = &big[..PINDEX_MAX_N_IN];
+    let mut store = vec![0u16; 14];
+    let index = PIndex::build(&entries, args.row_len, bits, edge.len(), &mut store);
+    assert_eq!(index.rows(), 2);
+
+    // a row whose weight points past the input: the build stops there and the kernel reports
+    // it as the walk does; the rows before it come from the index
+    let mut bad_entries = entries.clone();
+    bad_entries.push(
+        PCode {
+            skip: 9,
+            negative: false,
+            magnitude: 1,
+        }
+        .encode(bits),
+    );
+    let rl3 = le_u16(&[r0, r1, 1]);
+    let b3 = le_i32(&[100, -100, 0]);
+    let args3 = DensePArgs {
+        entries: &bad_entries,
+        row_len: U16s::new(&rl3),
+        bias: I32s::new(&b3),
+        ..args
+    };
+    let mut store = vec![0u16; 64];
+    let index = PIndex::build(&bad_entries, args3.row_len, bits, input.len(), &mut store);
+    assert_eq!(index.rows(), 2);
+    let mut got = vec![7i32; 3];
+    assert_eq!(
+        kernels::dense_p_indexed(&args3, Some(&index), DenseOut::Logits(&mut got)),
+        Err(ArgsError::PRow { row: 2 })
+    );
+    assert_eq!(got, vec![want[0], want[1], 7]);
 }
 
 #[test]

@@ -4,7 +4,9 @@
 mod common;
 
 use common::{blob, random_model, reference_run, Out};
+use firmware::accel::{AccelBackend, Bus};
 use firmware::backend::SoftwareBackend;
+use firmware::kernels::PIndex;
 use firmware::model::*;
 use firmware::numerics::Requant;
 use firmware::runner::*;
@@ -221,8 +223,46 @@ fn arena_alignment_does_not_matter() {
     }
 }
 
+/// A SoC without engines: every register reads 0 (`SYS.ENGINE_WAIT` says none exists).
+struct NoEngines;
+
+impl Bus for NoEngines {
+    fn read(&mut self, _addr: u32) -> u32 {
+        0
+    }
+    fn write(&mut self, _addr: u32, _value: u32) {}
+}
+
 proptest! {
     #![proptest_config(ProptestConfig { cases: 300, ..ProptestConfig::default() })]
+
+    /// What the soft-core does without a P engine: the first P layer's input index built once
+    /// into storage of any size (whole, partial, none), handed to `AccelBackend`, then several
+    /// images: every layer's output is the reference's.
+    #[test]
+    fn accel_backend_with_a_p_index_matches_reference(
+        seed in any::<u64>(), img_seed in any::<u64>(), words in 0usize..400,
+    ) {
+        let d = random_model(seed);
+        let b = blob(&d);
+        let m = Model::parse(&b).unwrap();
+        let mut store = vec![0u16; words];
+        let mut backend = AccelBackend::new(NoEngines, false);
+        prop_assert_eq!(backend.engines(), (false, false));
+        if let Some(layer) = m.layers().find(|l| matches!(l.kind, LayerKind::DenseP { .. })) {
+            let index = PIndex::for_layer(&layer, &mut store).unwrap();
+            prop_assert!(index.words() <= words);
+            backend.set_p_index(index);
+        }
+        let mut arena = vec![0u8; arena_bytes(&m)];
+        let mut logits = vec![0i32; m.n_classes()];
+        for k in 0..3 {
+            let input = common::Rng::new(img_seed ^ k).bytes(m.input_shape().len());
+            let mut rec = Record::default();
+            run(&m, &input, &mut arena, &mut backend, &mut logits, &mut rec).unwrap();
+            prop_assert_eq!(&rec.outs, &reference_run(&m, &input));
+        }
+    }
 
     /// The runner with the optimised kernels produces, layer by layer, exactly the bits of
     /// the reference loops.

@@ -4,12 +4,14 @@
 //! header) to `FW_ADDR` in RAM and jumps there; `_start` sets `sp`, zeroes `.bss` and calls
 //! `main`. `main` runs a requantisation self-test, copies the model blob (`FLASH_MODEL_ADDR`,
 //! `total_len` bytes) and the input image (`FLASH_INPUT_ADDR`, `h*w*c` bytes) to RAM when the
-//! flash holds a blob (else it uses RAM as a harness left it), runs the model with
+//! flash holds a blob (else it uses RAM as a harness left it), builds the P layer's input
+//! index (`firmware::kernels::PIndex`) in the rest of the `MODEL` area when the P layer runs in
+//! software (once per model: the serve mode keeps it for every request), runs the model with
 //! [`firmware::accel::AccelBackend`] (the engines the SoC has; every layer in software when the
 //! image header's flags word has `FW_FLAG_SOFTWARE`), prints the transcript below over the UART
 //! and writes the exit code to `SYS.EXIT`. With `FW_FLAG_SERVE` in the flags word (the board
-//! build's default) it instead loads the model, prints the banner, the model and engine lines
-//! and `serve <h>x<w>x<c> bytes <n>`, and then answers request frames on the UART forever
+//! build's default) it instead loads the model, prints the banner, the model, engine and
+//! `pindex` lines and `serve <h>x<w>x<c> bytes <n>`, and then answers request frames on the UART forever
 //! (`firmware::proto`; docs/fpga.md): one reply line per frame, never an exit:
 //!
 //! ```text
@@ -29,6 +31,7 @@
 //! loaded model and image from flash
 //! model <blob bytes> bytes, <n> layers, input <h>x<w>x<c>, <classes> classes
 //! engines conv <0|1> pengine <0|1>
+//! pindex layer <i> rows <covered> of <rows> bytes <table bytes> cycles <build cycles>
 //! layer <i> <conv|dense|dense_p> out <h>x<w>x<c> macs <n> on <conv|pengine|sw> cycles <n>
 //! ...
 //! class <index> <name>
@@ -37,7 +40,8 @@
 //! run cycles <n>
 //! ```
 //!
-//! Cycles: the SoC's free-running 32-bit `SYS.CYCLES` register, extended to 64 bits in
+//! The `pindex` line appears only when a P layer runs in software; its build comes before the
+//! run and is in none of the run's cycle counts. Cycles: the SoC's free-running 32-bit `SYS.CYCLES` register, extended to 64 bits in
 //! software. The board's PicoRV32 has no counter CSRs (`BOARD_CPU_COUNTERS` = 0: their LCs went
 //! to a conv lane), so there is no `rdcycle` and no retired-instruction count here; the
 //! simulation harness counts instructions itself (`sim::soc::SocRun::instret`). The UART writer prints through its own small integer formatters
@@ -65,6 +69,7 @@ mod soc {
     use firmware::accel::{AccelBackend, AccelError, Engine, Mmio};
     use firmware::backend::{Backend, ConvArgs, DenseArgs, DenseOut, DensePArgs};
     use firmware::exit as code;
+    use firmware::kernels::PIndex;
     use firmware::memmap::*;
     use firmware::model::{LayerKind, Model};
     use firmware::numerics::{requantize, scale, Requant};
@@ -102,6 +107,7 @@ mod soc {
     struct Uart;
 
     impl Uart {
+        #[inline(never)]
         fn byte(&mut self, b: u8) -> &mut Self {
             // SAFETY: UART_TX is the SoC's UART data/status register (memmap.rs).
             unsafe {
@@ -110,6 +116,9 @@ mod soc {
             }
             self
         }
+        // not inlined: one copy of the loop instead of one per string printed (~1 KB of a
+        // nearly full FW area); the UART's bit time dominates a byte's cost anyway
+        #[inline(never)]
         fn s(&mut self, s: &str) -> &mut Self {
             for &b in s.as_bytes() {
                 self.byte(b);
@@ -199,7 +208,7 @@ mod soc {
 
     /// [`AccelBackend`] that also tells the report which engine ran each layer.
     struct Traced<'a> {
-        inner: AccelBackend<Mmio>,
+        inner: AccelBackend<'a, Mmio>,
         last: &'a Cell<Engine>,
     }
 
@@ -476,7 +485,8 @@ mod soc {
             uart.s("loaded model and image from flash").nl();
         }
         // SAFETY: [MODEL_ADDR, +MODEL_MAX_LEN) is RAM reserved for the blob (memmap.rs), filled
-        // before reset and never written by this program.
+        // before reset; the model keeps only the blob's bytes (`Model::blob`, a prefix), and
+        // this program writes only after them (`spare` below), never through `region`.
         let region =
             unsafe { core::slice::from_raw_parts(MODEL_ADDR as *const u8, MODEL_MAX_LEN as usize) };
         let model = match Model::parse_prefix(region) {
@@ -486,6 +496,17 @@ mod soc {
                 uart.s("error: model ").u32(e.code().into()).nl();
                 exit(code::MODEL_REJECTED);
             }
+        };
+        // the rest of the MODEL area, after the blob (a multiple of 4 bytes long): the P
+        // layer's input index, when the P layer runs in software (below)
+        let used = model.blob().len();
+        // SAFETY: [MODEL_ADDR + used, MODEL_ADDR + MODEL_MAX_LEN) is the part of the MODEL area
+        // after the blob (used <= MODEL_MAX_LEN, 4-aligned), which nothing else reads or writes.
+        let spare = unsafe {
+            core::slice::from_raw_parts_mut(
+                (MODEL_ADDR as usize + used) as *mut u16,
+                (MODEL_MAX_LEN as usize - used) / 2,
+            )
         };
         let s = model.input_shape();
         uart.s("model ")
@@ -526,6 +547,28 @@ mod soc {
             .s(" pengine ")
             .u32(pe_on.into())
             .nl();
+        // without the P engine: the P layer's input index, once per model, in `spare`
+        let p_layer = model
+            .layers()
+            .find(|l| matches!(l.kind, LayerKind::DenseP { .. }));
+        if let (false, Some(layer)) = (pe_on, p_layer) {
+            let t0 = cycles();
+            if let Some(index) = PIndex::for_layer(&layer, spare) {
+                let t1 = cycles();
+                uart.s("pindex layer ")
+                    .usize(layer.index)
+                    .s(" rows ")
+                    .usize(index.rows())
+                    .s(" of ")
+                    .usize(layer.output.c)
+                    .s(" bytes ")
+                    .usize(2 * index.words())
+                    .s(" cycles ")
+                    .u64(t1.wrapping_sub(t0))
+                    .nl();
+                backend.inner.set_p_index(index);
+            }
+        }
         // SAFETY: [ARENA_ADDR, +ARENA_LEN) is RAM used by nothing else (the linker keeps
         // .data/.bss below it; the stack starts above the input region).
         let arena =
