@@ -121,6 +121,8 @@ pub struct Optimizer {
     pub m: Vec<ArrayD<f32>>,
     /// Second moments (Adam only; empty otherwise).
     pub v: Vec<ArrayD<f32>>,
+    /// Factor on the configured learning rate for the next steps (a schedule sets it; 1.0).
+    pub lr_scale: f32,
 }
 
 impl Optimizer {
@@ -143,6 +145,7 @@ impl Optimizer {
             t: 0,
             m: zeros(),
             v,
+            lr_scale: 1.0,
         })
     }
 
@@ -202,6 +205,7 @@ impl Optimizer {
                 beta2,
                 eps,
             } => {
+                let lr = lr * self.lr_scale;
                 let t = self.t as i32;
                 let bc1 = 1.0 - beta1.powi(t);
                 let bc2 = 1.0 - beta2.powi(t);
@@ -225,6 +229,7 @@ impl Optimizer {
                 }
             }
             OptimConfig::Sgd { lr, momentum } => {
+                let lr = lr * self.lr_scale;
                 for ((p, g), m) in params.iter_mut().zip(grads.iter()).zip(&mut self.m) {
                     ndarray::Zip::from(&mut p.value)
                         .and(g)

@@ -12,7 +12,7 @@ use serde::{Deserialize, Serialize};
 use crate::augment::{augment_image, AugmentConfig};
 use crate::data::{Dataset, IMAGE_SIZE};
 use crate::eval::predict_dataset;
-use crate::layers::softmax_cross_entropy;
+use crate::layers::softmax_cross_entropy_smoothed;
 use crate::model::{
     bytes_to_tensors, tensors_to_bytes, write_dir_atomic, Arch, Mode, ModelError, Net, Param,
 };
@@ -76,6 +76,72 @@ pub struct TrainConfig {
     /// it is only scored per epoch, never used for a choice. Needs `patience == 0`.
     #[serde(default)]
     pub keep_last: bool,
+    /// Learning-rate schedule over the run (per batch).
+    #[serde(default)]
+    pub schedule: LrSchedule,
+    /// Label smoothing `eps` in `[0, 1)`: the target puts `1 - eps` on the label and spreads
+    /// `eps` evenly over all classes (0 = plain one-hot cross-entropy).
+    #[serde(default)]
+    pub label_smoothing: f32,
+    /// Exponential moving average of the weights with this decay per batch (e.g. 0.998), or
+    /// `None`. With it, validation scores and the kept weights are the averaged ones.
+    #[serde(default)]
+    pub ema: Option<f32>,
+    /// Knowledge distillation from teacher networks ([`train_distilled`]), or `None`.
+    #[serde(default)]
+    pub distill: Option<Distill>,
+}
+
+/// Knowledge-distillation settings (Hinton et al. 2015): the loss is
+/// `(1 - weight) CE(label, p) + weight T^2 CE(q_T, p_T)`, where `p_T` is the student's softmax
+/// at temperature `T` and `q_T` the mean of the teachers' softmaxes at `T` on the same
+/// (augmented) batch.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Distill {
+    /// Weight of the teachers' term, in `(0, 1]`.
+    pub weight: f32,
+    /// Softmax temperature `T > 0`.
+    pub temperature: f32,
+    /// Number of teachers (recorded; [`train_distilled`] checks it).
+    pub teachers: usize,
+}
+
+/// Learning-rate schedule: a factor on the optimizer's learning rate, per batch.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum LrSchedule {
+    /// The optimizer's learning rate throughout.
+    #[default]
+    Constant,
+    /// Half-cosine from the learning rate down to `min_factor` x it at the end of the last
+    /// epoch (`epochs` of the config), after a linear warm-up over the first `warmup_epochs`.
+    Cosine {
+        /// Final factor, in `[0, 1]`.
+        min_factor: f32,
+        /// Warm-up epochs (0 = none).
+        warmup_epochs: usize,
+    },
+}
+
+impl LrSchedule {
+    /// Factor at `step` of `total` steps (0-based), `warmup` of them warm-up.
+    pub fn factor(self, step: usize, total: usize, steps_per_epoch: usize) -> f32 {
+        match self {
+            LrSchedule::Constant => 1.0,
+            LrSchedule::Cosine {
+                min_factor,
+                warmup_epochs,
+            } => {
+                let warm = warmup_epochs * steps_per_epoch;
+                if step < warm {
+                    return (step + 1) as f32 / warm as f32;
+                }
+                let span = total.saturating_sub(warm).max(1);
+                let t = ((step - warm) as f32 / span as f32).min(1.0);
+                min_factor + (1.0 - min_factor) * 0.5 * (1.0 + (std::f32::consts::PI * t).cos())
+            }
+        }
+    }
 }
 
 impl Default for TrainConfig {
@@ -89,6 +155,10 @@ impl Default for TrainConfig {
             augment: None,
             augment_factor: 0,
             keep_last: false,
+            schedule: LrSchedule::Constant,
+            label_smoothing: 0.0,
+            ema: None,
+            distill: None,
         }
     }
 }
@@ -107,6 +177,53 @@ impl TrainConfig {
                 "keep_last trains a fixed number of epochs: patience must be 0, not {}",
                 self.patience
             )));
+        }
+        if !(0.0..1.0).contains(&self.label_smoothing) {
+            return Err(TrainError::Config(format!(
+                "label smoothing {} must be in [0, 1)",
+                self.label_smoothing
+            )));
+        }
+        if let Some(d) = self.ema {
+            if !(d > 0.0 && d < 1.0) {
+                return Err(TrainError::Config(format!(
+                    "EMA decay {d} must be in (0, 1)"
+                )));
+            }
+        }
+        if let LrSchedule::Cosine {
+            min_factor,
+            warmup_epochs,
+        } = self.schedule
+        {
+            if !(0.0..=1.0).contains(&min_factor) {
+                return Err(TrainError::Config(format!(
+                    "cosine schedule: final factor {min_factor} must be in [0, 1]"
+                )));
+            }
+            if warmup_epochs >= self.epochs {
+                return Err(TrainError::Config(format!(
+                    "cosine schedule: {warmup_epochs} warm-up epochs leave none of {} to decay",
+                    self.epochs
+                )));
+            }
+        }
+        if let Some(d) = self.distill {
+            if !(d.weight > 0.0 && d.weight <= 1.0) {
+                return Err(TrainError::Config(format!(
+                    "distillation weight {} must be in (0, 1]",
+                    d.weight
+                )));
+            }
+            if !(d.temperature > 0.0 && d.temperature.is_finite()) {
+                return Err(TrainError::Config(format!(
+                    "distillation temperature {} must be > 0",
+                    d.temperature
+                )));
+            }
+            if d.teachers == 0 {
+                return Err(TrainError::Config("distillation needs a teacher".into()));
+            }
         }
         self.optim.validate()?;
         Ok(())
@@ -248,6 +365,19 @@ struct LoopState {
     best_epoch: usize,
     best_val_loss: f32,
     bad_epochs: usize,
+    /// Weight average ([`TrainConfig::ema`]), same order as the network's parameters.
+    ema: Option<Vec<Param>>,
+}
+
+/// Moves the weight average toward `params`: `e = d e + (1 - d) p`, with the decay ramped up
+/// over the first steps (`min(d, (1 + t) / (10 + t))`) so the start does not dominate.
+fn ema_update(ema: &mut [Param], params: &[Param], decay: f32, t: u64) {
+    let d = decay.min((1.0 + t as f32) / (10.0 + t as f32));
+    for (e, p) in ema.iter_mut().zip(params) {
+        ndarray::Zip::from(&mut e.value)
+            .and(&p.value)
+            .for_each(|e, &p| *e = d * *e + (1.0 - d) * p);
+    }
 }
 
 fn save_checkpoint(
@@ -280,6 +410,9 @@ fn save_checkpoint(
         tensors.push((format!("m.{}", p.name), &st.opt.m[i]));
         if let Some(v) = st.opt.v.get(i) {
             tensors.push((format!("v.{}", p.name), v));
+        }
+        if let Some(e) = &st.ema {
+            tensors.push((format!("ema.{}", p.name), &e[i].value));
         }
     }
     let bytes = tensors_to_bytes(tensors)?;
@@ -322,6 +455,70 @@ pub fn changed_setting(
             now.augment_factor.to_string(),
         )
     })
+    .or_else(|| {
+        d(
+            "schedule",
+            format!("{:?}", was.schedule),
+            format!("{:?}", now.schedule),
+        )
+    })
+    .or_else(|| {
+        d(
+            "label smoothing",
+            was.label_smoothing.to_string(),
+            now.label_smoothing.to_string(),
+        )
+    })
+    .or_else(|| d("EMA", format!("{:?}", was.ema), format!("{:?}", now.ema)))
+    .or_else(|| {
+        d(
+            "distillation",
+            format!("{:?}", was.distill),
+            format!("{:?}", now.distill),
+        )
+    })
+}
+
+/// Adds the distillation term to the hard-label loss and gradient of a batch: returns the
+/// combined loss `(1 - w) hard + w T^2 CE(q_T, softmax(z / T))` and scales `grad` (the hard
+/// term's gradient wrt the logits, already divided by the batch size) to
+/// `(1 - w) grad + w T (softmax(z / T) - q_T) / n`. `teacher_probs` is `q_T`, row-major.
+fn add_distillation(
+    d: &Distill,
+    logits: &[f32],
+    teacher_probs: &[f32],
+    classes: usize,
+    hard_loss: f32,
+    grad: &mut [f32],
+) -> f32 {
+    let t = d.temperature;
+    let n = logits.len() / classes;
+    let scaled: Vec<f32> = logits.iter().map(|z| z / t).collect();
+    let p = crate::layers::softmax_rows(&scaled, classes);
+    let mut soft = 0f64;
+    for (pi, qi) in p.iter().zip(teacher_probs) {
+        soft -= f64::from(*qi) * f64::from(pi.max(1e-30)).ln();
+    }
+    let soft = (soft / n as f64) as f32;
+    let w = d.weight;
+    for ((g, pi), qi) in grad.iter_mut().zip(&p).zip(teacher_probs) {
+        *g = (1.0 - w) * *g + w * t * (pi - qi) / n as f32;
+    }
+    (1.0 - w) * hard_loss + w * t * t * soft
+}
+
+/// Mean of the teachers' softmaxes at temperature `t` on batch `x` (inference mode).
+fn teacher_probs(teachers: &[Net], x: &Array4<f32>, t: f32, classes: usize) -> Vec<f32> {
+    let mut sum = vec![0f32; x.shape()[0] * classes];
+    for teacher in teachers {
+        let (z, _) = teacher.forward(x.clone(), Mode::Infer, &mut Rng::new(0));
+        let scaled: Vec<f32> = z.iter().map(|z| z / t).collect();
+        let q = crate::layers::softmax_rows(&scaled, classes);
+        sum.iter_mut().zip(q).for_each(|(s, q)| *s += q);
+    }
+    let k = teachers.len().max(1) as f32;
+    sum.iter_mut().for_each(|s| *s /= k);
+    sum
 }
 
 fn aug(a: &Option<AugmentConfig>) -> String {
@@ -398,6 +595,9 @@ fn load_checkpoint(
         if i < st.opt.v.len() {
             st.opt.v[i] = take(format!("v.{name}"), &like)?;
         }
+        if let Some(e) = &mut st.ema {
+            e[i].value = take(format!("ema.{name}"), &like)?;
+        }
     }
     st.opt.t = state.opt_t;
     st.rng = state.rng;
@@ -420,7 +620,49 @@ pub fn train(
     checkpoint: &CheckpointOptions,
     progress: &mut dyn Progress,
 ) -> Result<TrainOutcome, TrainError> {
+    train_distilled(
+        net,
+        train_set,
+        val_set,
+        cfg,
+        masks,
+        checkpoint,
+        progress,
+        &[],
+    )
+}
+
+/// [`train`] with teacher networks for [`TrainConfig::distill`] (their number must equal
+/// `Distill::teachers`, and they must have the student's classes; no teachers without it).
+#[allow(clippy::too_many_arguments)]
+pub fn train_distilled(
+    net: &mut Net,
+    train_set: &Dataset,
+    val_set: &Dataset,
+    cfg: &TrainConfig,
+    masks: Option<&ParamMasks>,
+    checkpoint: &CheckpointOptions,
+    progress: &mut dyn Progress,
+    teachers: &[Net],
+) -> Result<TrainOutcome, TrainError> {
     cfg.validate()?;
+    let want = cfg.distill.map_or(0, |d| d.teachers);
+    if teachers.len() != want {
+        return Err(TrainError::Config(format!(
+            "{} teacher network(s) given, the distillation settings name {want}",
+            teachers.len()
+        )));
+    }
+    if let Some(t) = teachers
+        .iter()
+        .find(|t| t.arch.classes() != net.arch.classes())
+    {
+        return Err(TrainError::Config(format!(
+            "a teacher has {} classes, the student {}",
+            t.arch.classes(),
+            net.arch.classes()
+        )));
+    }
     if train_set.is_empty() || (val_set.is_empty() && !cfg.keep_last) {
         return Err(TrainError::Config(format!(
             "empty split: {} training, {} validation images",
@@ -456,6 +698,7 @@ pub fn train(
         best_epoch: 0,
         best_val_loss: f32::INFINITY,
         bad_epochs: 0,
+        ema: cfg.ema.map(|_| net.params.clone()),
     };
     if let (Some(dir), true) = (&checkpoint.dir, checkpoint.resume) {
         if dir.join("state.json").exists() {
@@ -471,6 +714,10 @@ pub fn train(
     }
     let mut stopped_early = cfg.patience > 0 && st.bad_epochs >= cfg.patience;
     let start_epoch = st.history.len() + 1;
+    let steps_per_epoch = epoch_items(train_set.len(), cfg)
+        .len()
+        .div_ceil(cfg.batch_size);
+    let total_steps = steps_per_epoch * cfg.epochs;
     for epoch in start_epoch..=cfg.epochs {
         if stopped_early {
             break;
@@ -484,8 +731,15 @@ pub fn train(
         for (b, chunk) in items.chunks(cfg.batch_size).enumerate() {
             let x = make_batch(train_set, chunk, cfg, epoch);
             let labels: Vec<usize> = chunk.iter().map(|&(i, _)| train_set.labels[i]).collect();
+            let soft = cfg
+                .distill
+                .map(|d| (d, teacher_probs(teachers, &x, d.temperature, classes)));
             let (logits, caches) = net.forward(x, Mode::Train, &mut st.rng);
-            let (loss, dlogits, probs) = softmax_cross_entropy(&logits, &labels, classes);
+            let (mut loss, mut dlogits, probs) =
+                softmax_cross_entropy_smoothed(&logits, &labels, classes, cfg.label_smoothing);
+            if let Some((d, q)) = &soft {
+                loss = add_distillation(d, &logits, q, classes, loss, &mut dlogits);
+            }
             if !loss.is_finite() {
                 return Err(TrainError::Diverged { epoch, batch: b });
             }
@@ -495,12 +749,25 @@ pub fn train(
                 .filter(|(r, &y)| crate::eval::argmax(r) == y)
                 .count();
             let mut grads = net.backward(caches, dlogits);
+            st.opt.lr_scale = cfg.schedule.factor(
+                (epoch - 1) * steps_per_epoch + b,
+                total_steps,
+                steps_per_epoch,
+            );
             st.opt.step(&mut net.params, &mut grads, masks)?;
+            if let (Some(e), Some(d)) = (&mut st.ema, cfg.ema) {
+                ema_update(e, &net.params, d, st.opt.t);
+            }
             loss_sum += loss as f64 * chunk.len() as f64;
             correct += ok;
             progress.batch(loss, ok as f32 / chunk.len() as f32);
         }
         let train_seconds = t0.elapsed().as_secs_f64();
+        // With a weight average, the averaged weights are the ones scored and kept: swap them
+        // into the network for this epoch's end (and back before the next epoch trains).
+        if let Some(e) = &mut st.ema {
+            std::mem::swap(&mut net.params, e);
+        }
         let (val_loss, val_accuracy) = if val_set.is_empty() {
             (f32::NAN, f32::NAN)
         } else {
@@ -530,6 +797,9 @@ pub fn train(
         } else {
             st.bad_epochs += 1;
         }
+        if let Some(e) = &mut st.ema {
+            std::mem::swap(&mut net.params, e);
+        }
         progress.epoch_end(&stats, is_best);
         st.history.push(stats);
         if cfg.patience > 0 && st.bad_epochs >= cfg.patience {
@@ -548,10 +818,78 @@ pub fn train(
     }
     if st.best_epoch > 0 && !cfg.keep_last {
         net.params = st.best;
+    } else if let Some(e) = st.ema {
+        net.params = e;
     }
     Ok(TrainOutcome {
         history: st.history,
         best_epoch: st.best_epoch,
         stopped_early,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{add_distillation, Distill, LrSchedule};
+
+    #[test]
+    fn cosine_schedule_warms_up_then_decays_to_its_floor() {
+        let s = LrSchedule::Cosine {
+            min_factor: 0.05,
+            warmup_epochs: 2,
+        };
+        let (per, total) = (10, 100);
+        // linear warm-up over 20 steps: 1/20, 2/20, ..., 1
+        assert!((s.factor(0, total, per) - 0.05).abs() < 1e-6);
+        assert!((s.factor(19, total, per) - 1.0).abs() < 1e-6);
+        // then a half-cosine from 1 down to the floor, never increasing
+        assert!((s.factor(20, total, per) - 1.0).abs() < 1e-6);
+        let mid = s.factor(60, total, per); // halfway through the 80 decay steps
+        assert!((mid - (0.05 + 0.95 * 0.5)).abs() < 1e-5, "{mid}");
+        let mut last = f32::INFINITY;
+        for step in 20..=total {
+            let f = s.factor(step, total, per);
+            assert!(f <= last + 1e-7, "step {step}: {f} > {last}");
+            last = f;
+        }
+        assert!((s.factor(total, total, per) - 0.05).abs() < 1e-6);
+        assert_eq!(LrSchedule::Constant.factor(57, total, per), 1.0);
+    }
+
+    /// The distillation gradient is the derivative of the distillation loss (central finite
+    /// differences on every logit), for a hard term of zero.
+    #[test]
+    fn distillation_gradient_matches_finite_differences() {
+        let d = Distill {
+            weight: 0.6,
+            temperature: 3.0,
+            teachers: 1,
+        };
+        let classes = 4;
+        let logits = [0.3f32, -1.2, 2.0, 0.1, 1.5, 0.2, -0.7, 0.9];
+        let q = [0.1f32, 0.2, 0.6, 0.1, 0.5, 0.25, 0.05, 0.2];
+        let loss = |z: &[f32]| {
+            let mut g = vec![0.0; z.len()];
+            add_distillation(&d, z, &q, classes, 0.0, &mut g)
+        };
+        let mut grad = vec![0.0; logits.len()];
+        add_distillation(&d, &logits, &q, classes, 0.0, &mut grad);
+        for i in 0..logits.len() {
+            let h = 1e-2;
+            let (mut up, mut down) = (logits, logits);
+            up[i] += h;
+            down[i] -= h;
+            let num = (loss(&up) - loss(&down)) / (2.0 * h);
+            assert!(
+                (num - grad[i]).abs() < 2e-3,
+                "logit {i}: numeric {num}, analytic {}",
+                grad[i]
+            );
+        }
+        // the hard term enters with weight 1 - w
+        let mut g = vec![1.0; logits.len()];
+        let l = add_distillation(&d, &logits, &q, classes, 2.0, &mut g);
+        assert!((l - (0.4 * 2.0 + loss(&logits))).abs() < 1e-5);
+        assert!((g[0] - (0.4 + grad[0])).abs() < 1e-6);
+    }
 }

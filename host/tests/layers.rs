@@ -436,6 +436,38 @@ fn softmax_cross_entropy_gradient_and_values() {
 }
 
 #[test]
+fn label_smoothed_cross_entropy_gradient_and_values() {
+    let mut rng = Rng::new(25);
+    let (n, k) = (5, 4);
+    let mut z = rand_vec(n * k, &mut rng);
+    let labels = [0, 3, 1, 1, 2];
+    // eps = 0 is the plain loss, bit for bit
+    let plain = layers::softmax_cross_entropy(&z, &labels, k);
+    assert_eq!(
+        layers::softmax_cross_entropy_smoothed(&z, &labels, k, 0.0),
+        plain
+    );
+    let eps = 0.2;
+    let (loss, grad, _) = layers::softmax_cross_entropy_smoothed(&z, &labels, k, eps);
+    // Uniform logits: every class has p = 1/k, so the loss is ln k whatever the targets.
+    let (l0, _, _) = layers::softmax_cross_entropy_smoothed(&[0.0; 8], &[1, 2], 4, eps);
+    assert!((l0 - 4f32.ln()).abs() < 1e-6);
+    // The smoothed target is not one-hot: the loss is above the plain one's when the model is
+    // confidently right, and its gradient rows still sum to zero.
+    assert!(loss > 0.0 && loss != plain.0);
+    for row in grad.chunks(k) {
+        assert!(row.iter().sum::<f32>().abs() < 1e-6);
+    }
+    check_grad(
+        "smoothed cross-entropy dlogits",
+        &grad,
+        &mut z,
+        1e-2,
+        &mut |v| layers::softmax_cross_entropy_smoothed(v, &labels, k, eps).0 as f64,
+    );
+}
+
+#[test]
 fn whole_network_gradients() {
     // A miniature of paper-cnn (no dropout so the loss is deterministic).
     let arch = Arch {

@@ -616,6 +616,79 @@ fn options_are_checked_up_front() {
         ),
         "--batch must be > 0",
     );
+    // the schedule, smoothing, averaging and distillation settings (#17)
+    for (args, needle) in [
+        (
+            &["train", "--schedule", "cosine"][..],
+            "--fixed-epochs or --full",
+        ),
+        (
+            &[
+                "train",
+                "--schedule",
+                "cosine",
+                "--fixed-epochs",
+                "--min-lr-factor",
+                "1.5",
+            ],
+            "--min-lr-factor 1.5",
+        ),
+        (
+            &[
+                "train",
+                "--schedule",
+                "cosine",
+                "--full",
+                "--epochs",
+                "3",
+                "--warmup-epochs",
+                "3",
+            ],
+            "--warmup-epochs 3 must be fewer than --epochs 3",
+        ),
+        (&["train", "--label-smoothing", "1"], "--label-smoothing 1"),
+        (
+            &["train", "--label-smoothing", "NaN"],
+            "--label-smoothing NaN",
+        ),
+        (&["train", "--ema", "1"], "--ema 1"),
+        (&["train", "--ema", "0"], "--ema 0"),
+    ] {
+        refused(
+            &run(args, &[("--data", &sample()), ("--out", &out)]),
+            needle,
+        );
+    }
+    // a teacher that is not a model, a teacher weight out of range, a teacher of other classes
+    refused(
+        &run(
+            &["train"],
+            &[
+                ("--data", &sample()),
+                ("--out", &out),
+                ("--teacher", &sample()),
+            ],
+        ),
+        "--teacher",
+    );
+    refused(
+        &run(
+            &["train", "--distill-weight", "0"],
+            &[("--data", &sample()), ("--out", &out), ("--teacher", &fm)],
+        ),
+        "--distill-weight 0",
+    );
+    let three = tmp.path().join("three");
+    for class in ["cat", "cow", "horse"] {
+        copy_dir(&sample().join(class), &three.join(class));
+    }
+    refused(
+        &run(
+            &["train"],
+            &[("--data", &three), ("--out", &out), ("--teacher", &fm)],
+        ),
+        "differ from the data's",
+    );
     assert!(!out.exists());
 }
 

@@ -11,7 +11,7 @@ use host::eval::evaluate;
 use host::model::{Arch, Net};
 use host::optim::{OptimConfig, ParamMasks};
 use host::rng::Rng;
-use host::train::{train, CheckpointOptions, NoProgress, TrainConfig};
+use host::train::{train, train_distilled, CheckpointOptions, Distill, NoProgress, TrainConfig};
 
 fn sample() -> &'static (Dataset, Dataset) {
     static S: OnceLock<(Dataset, Dataset)> = OnceLock::new();
@@ -79,6 +79,7 @@ fn small_cfg(epochs: usize) -> TrainConfig {
         augment: Some(AugmentConfig::default()),
         augment_factor: 1,
         keep_last: false,
+        ..TrainConfig::default()
     }
 }
 
@@ -229,4 +230,150 @@ fn keep_last_without_validation_resumes_exactly() {
     )
     .unwrap_err();
     assert!(e.to_string().contains("patience"), "{e}");
+}
+
+fn decisions(net: &Net, ds: &Dataset) -> Vec<usize> {
+    host::eval::predict_dataset(net, ds, 64)
+        .chunks(net.arch.classes())
+        .map(host::eval::argmax)
+        .collect()
+}
+
+/// Distillation with the teacher's term alone (weight 1) teaches the teacher's decisions, not
+/// the labels: trained on labels scrambled beyond use, the distilled student agrees with the
+/// teacher on most of the training images, a student of the same scrambled labels without the
+/// teacher learns the scrambled labels instead.
+#[test]
+fn distillation_teaches_the_teachers_decisions() {
+    let (tr, va) = sample();
+    let arch = Arch::mlp(5, 16);
+    let cfg = |epochs| TrainConfig {
+        epochs,
+        batch_size: 25,
+        patience: 0,
+        keep_last: true,
+        seed: 3,
+        ..TrainConfig::default()
+    };
+    let mut teacher = Net::init(arch.clone(), &mut Rng::new(11)).unwrap();
+    train(
+        &mut teacher,
+        tr,
+        va,
+        &cfg(80),
+        None,
+        &CheckpointOptions::default(),
+        &mut NoProgress,
+    )
+    .unwrap();
+    let mut scrambled = tr.clone();
+    Rng::new(99).shuffle(&mut scrambled.labels);
+    let student = |teachers: &[Net]| {
+        let mut s = Net::init(arch.clone(), &mut Rng::new(12)).unwrap();
+        let c = TrainConfig {
+            distill: (!teachers.is_empty()).then_some(Distill {
+                weight: 1.0,
+                temperature: 1.0,
+                teachers: teachers.len(),
+            }),
+            ..cfg(80)
+        };
+        train_distilled(
+            &mut s,
+            &scrambled,
+            va,
+            &c,
+            None,
+            &CheckpointOptions::default(),
+            &mut NoProgress,
+            teachers,
+        )
+        .unwrap();
+        s
+    };
+    let want = decisions(&teacher, tr);
+    let agree = |net: &Net| {
+        let got = decisions(net, tr);
+        got.iter().zip(&want).filter(|(a, b)| a == b).count() as f32 / want.len() as f32
+    };
+    let distilled = agree(&student(std::slice::from_ref(&teacher)));
+    let plain = agree(&student(&[]));
+    eprintln!("agreement with the teacher: distilled {distilled:.2}, scrambled labels {plain:.2}");
+    assert!(distilled >= 0.55, "distilled student agrees on {distilled}");
+    assert!(
+        distilled >= plain + 0.25,
+        "distilled {distilled}, plain {plain}"
+    );
+    // a teacher count other than the settings' is refused
+    let mut s = Net::init(arch.clone(), &mut Rng::new(12)).unwrap();
+    let err = train_distilled(
+        &mut s,
+        tr,
+        va,
+        &cfg(1),
+        None,
+        &CheckpointOptions::default(),
+        &mut NoProgress,
+        std::slice::from_ref(&teacher),
+    )
+    .unwrap_err();
+    assert!(
+        err.to_string().contains("1 teacher network(s) given"),
+        "{err}"
+    );
+}
+
+/// With a weight average the kept weights are the average: after one step (one batch holding
+/// the whole set) it is `d init + (1 - d) stepped` with the ramped decay `d = min(0.9, 2 / 11)`,
+/// where `stepped` is what the same run without averaging ends with.
+#[test]
+fn weight_average_is_kept_and_ramped() {
+    let (tr, _) = sample();
+    let arch = Arch::mlp(5, 16);
+    let none = tr.subset(&[]);
+    let cfg = TrainConfig {
+        epochs: 1,
+        batch_size: tr.len(),
+        patience: 0,
+        keep_last: true,
+        ..TrainConfig::default()
+    };
+    let init = Net::init(arch.clone(), &mut Rng::new(5)).unwrap();
+    let run = |c: &TrainConfig| {
+        let mut n = init.clone();
+        train(
+            &mut n,
+            tr,
+            &none,
+            c,
+            None,
+            &CheckpointOptions::default(),
+            &mut NoProgress,
+        )
+        .unwrap();
+        n
+    };
+    let stepped = run(&cfg);
+    let averaged = run(&TrainConfig {
+        ema: Some(0.9),
+        ..cfg.clone()
+    });
+    let d = 2.0f32 / 11.0;
+    let mut moved = 0usize;
+    for ((a, s), i) in averaged
+        .params
+        .iter()
+        .zip(&stepped.params)
+        .zip(&init.params)
+    {
+        for ((&a, &s), &i) in a.value.iter().zip(&s.value).zip(&i.value) {
+            let want = d * i + (1.0 - d) * s;
+            assert!(
+                (a - want).abs() <= 1e-6 * want.abs().max(1.0),
+                "{a} vs {want}"
+            );
+            moved += usize::from(s != i);
+        }
+    }
+    assert!(moved > 1000, "the step moved only {moved} weights");
 }

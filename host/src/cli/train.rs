@@ -14,7 +14,9 @@ use crate::model::{Arch, ModelMeta, Net, Normalization, SavedModel};
 use crate::optim::OptimConfig;
 use crate::outdir::{Input, OutDir, Producer};
 use crate::rng::Rng;
-use crate::train::{train, CheckpointOptions, EpochStats, Progress, TrainConfig};
+use crate::train::{
+    train_distilled, CheckpointOptions, Distill, EpochStats, LrSchedule, Progress, TrainConfig,
+};
 
 /// Optimizer choice.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
@@ -32,6 +34,15 @@ pub enum AugmentKind {
     Full,
     /// Flip and blur or down-up rescale only.
     Light,
+}
+
+/// Learning-rate schedule of `--schedule`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum ScheduleKind {
+    /// The learning rate throughout.
+    Constant,
+    /// Half-cosine decay over the run (needs a fixed epoch count).
+    Cosine,
 }
 
 /// Arguments of `cnnfpga train`.
@@ -60,6 +71,11 @@ pub struct Args {
     /// Seed of split, initialisation, shuffling, dropout and augmentation.
     #[arg(long, default_value_t = 42)]
     pub seed: u64,
+    /// Seed of the train/validation split alone (default: --seed). Runs that differ only in
+    /// --seed but share --split-seed train different networks on the same images (teachers for
+    /// --teacher, or an ensemble).
+    #[arg(long)]
+    pub split_seed: Option<u64>,
     /// Maximum epochs.
     #[arg(long, default_value_t = 30)]
     pub epochs: usize,
@@ -93,6 +109,38 @@ pub struct Args {
     /// With --augment: N >= 1 = each original plus N augmented copies per epoch.
     #[arg(long, default_value_t = 0)]
     pub augment_factor: usize,
+    /// Learning-rate schedule: constant, or a half-cosine from --lr down to
+    /// --min-lr-factor x --lr at the end of --epochs (after --warmup-epochs of linear warm-up).
+    /// A cosine schedule is defined by the epoch count, so it needs a fixed count
+    /// (--fixed-epochs or --full).
+    #[arg(long, value_enum, default_value_t = ScheduleKind::Constant)]
+    pub schedule: ScheduleKind,
+    /// With --schedule cosine: the final learning rate as a fraction of --lr, in [0, 1].
+    #[arg(long, default_value_t = 0.01)]
+    pub min_lr_factor: f32,
+    /// With --schedule cosine: epochs of linear warm-up, fewer than --epochs.
+    #[arg(long, default_value_t = 0)]
+    pub warmup_epochs: usize,
+    /// Label smoothing in [0, 1): targets put 1 - x on the label and x / classes on every class.
+    #[arg(long, default_value_t = 0.0)]
+    pub label_smoothing: f32,
+    /// Keep an exponential moving average of the weights with this decay per batch, in (0, 1)
+    /// (e.g. 0.998): validation scores it, and it is the saved model.
+    #[arg(long)]
+    pub ema: Option<f32>,
+    /// Distil from this trained float model (repeat for several: their softmaxes are averaged).
+    /// The loss becomes (1 - w) x cross-entropy with the labels + w x T^2 x cross-entropy with
+    /// the teachers' softmax at temperature T, on the same augmented batches. A teacher must
+    /// have the data's classes and must not have seen the validation images (train it on the
+    /// same --seed and --val-split, or use --full for both).
+    #[arg(long = "teacher", value_name = "MODEL_DIR")]
+    pub teachers: Vec<PathBuf>,
+    /// With --teacher: the teachers' weight w in (0, 1].
+    #[arg(long, default_value_t = 0.7)]
+    pub distill_weight: f32,
+    /// With --teacher: the softmax temperature T > 0.
+    #[arg(long, default_value_t = 4.0)]
+    pub distill_temperature: f32,
     /// Start from this model directory's weights (matching shapes; head re-initialised if the
     /// class count differs).
     #[arg(long)]
@@ -205,6 +253,37 @@ pub fn run(a: Args) -> anyhow::Result<()> {
     if a.augment_factor > 0 && !a.augment {
         bail!("--augment-factor needs --augment");
     }
+    if a.schedule == ScheduleKind::Cosine && !keep_last {
+        bail!(
+            "--schedule cosine decays over exactly --epochs epochs: add --fixed-epochs or --full"
+        );
+    }
+    if !(0.0..=1.0).contains(&a.min_lr_factor) {
+        bail!("--min-lr-factor {} must be in [0, 1]", a.min_lr_factor);
+    }
+    if a.schedule == ScheduleKind::Cosine && a.warmup_epochs >= a.epochs {
+        bail!(
+            "--warmup-epochs {} must be fewer than --epochs {}",
+            a.warmup_epochs,
+            a.epochs
+        );
+    }
+    let weight_ok = a.distill_weight > 0.0 && a.distill_weight <= 1.0;
+    if !a.teachers.is_empty() && !weight_ok {
+        bail!("--distill-weight {} must be in (0, 1]", a.distill_weight);
+    }
+    let temperature_ok = a.distill_temperature > 0.0 && a.distill_temperature.is_finite();
+    if !a.teachers.is_empty() && !temperature_ok {
+        bail!("--distill-temperature {} must be > 0", a.distill_temperature);
+    }
+    if !(0.0..1.0).contains(&a.label_smoothing) {
+        bail!("--label-smoothing {} must be in [0, 1)", a.label_smoothing);
+    }
+    if let Some(d) = a.ema {
+        if !(d > 0.0 && d < 1.0) {
+            bail!("--ema {d} must be in (0, 1)");
+        }
+    }
     let optim = match a.optimizer {
         OptimKind::Adam => OptimConfig::adam(a.lr.unwrap_or(1e-3)),
         OptimKind::Sgd => OptimConfig::sgd(a.lr.unwrap_or(0.1), a.momentum),
@@ -215,6 +294,9 @@ pub fn run(a: Args) -> anyhow::Result<()> {
     let mut inputs = vec![Input::new("--data", &a.data)];
     if let Some(p) = &a.init_from {
         inputs.push(Input::new("--init-from", p));
+    }
+    for p in &a.teachers {
+        inputs.push(Input::new("--teacher", p));
     }
     let out = OutDir::prepare(&a.out, Producer::Train, &inputs, a.force)?;
     let names = class_names(&a.data).with_context(|| format!("loading {}", a.data.display()))?;
@@ -230,7 +312,7 @@ pub fn run(a: Args) -> anyhow::Result<()> {
         let empty = ds.subset(&[]);
         (ds.clone(), empty)
     } else {
-        ds.split_stratified(a.val_split, a.seed)?
+        ds.split_stratified(a.val_split, a.split_seed.unwrap_or(a.seed))?
     };
     if !a.quiet {
         eprintln!(
@@ -281,13 +363,42 @@ pub fn run(a: Args) -> anyhow::Result<()> {
         }),
         augment_factor: a.augment_factor,
         keep_last,
+        schedule: match a.schedule {
+            ScheduleKind::Constant => LrSchedule::Constant,
+            ScheduleKind::Cosine => LrSchedule::Cosine {
+                min_factor: a.min_lr_factor,
+                warmup_epochs: a.warmup_epochs,
+            },
+        },
+        label_smoothing: a.label_smoothing,
+        ema: a.ema,
+        distill: (!a.teachers.is_empty()).then_some(Distill {
+            weight: a.distill_weight,
+            temperature: a.distill_temperature,
+            teachers: a.teachers.len(),
+        }),
     };
+    cfg.validate()?;
+    let mut teachers = Vec::with_capacity(a.teachers.len());
+    for p in &a.teachers {
+        let t = SavedModel::load(p).with_context(|| format!("--teacher {}", p.display()))?;
+        if t.meta.classes != ds.classes {
+            bail!(
+                "--teacher {}: classes {:?} differ from the data's {:?}",
+                p.display(),
+                t.meta.classes,
+                ds.classes
+            );
+        }
+        teachers.push(t.net);
+    }
     let run_settings = [
         (
             "--data",
             crate::outdir::resolve(&a.data).display().to_string(),
         ),
         ("--val-split", a.val_split.to_string()),
+        ("--split-seed", a.split_seed.unwrap_or(a.seed).to_string()),
         ("--arch", a.arch.clone()),
         ("--hidden", a.hidden.to_string()),
         ("--dropout", a.dropout.to_string()),
@@ -297,6 +408,14 @@ pub fn run(a: Args) -> anyhow::Result<()> {
                 .as_deref()
                 .map(|p| crate::outdir::resolve(p).display().to_string())
                 .unwrap_or_else(|| "(none)".into()),
+        ),
+        (
+            "--teacher",
+            a.teachers
+                .iter()
+                .map(|p| crate::outdir::resolve(p).display().to_string())
+                .collect::<Vec<_>>()
+                .join(", "),
         ),
     ];
     let ckpt = CheckpointOptions {
@@ -316,7 +435,9 @@ pub fn run(a: Args) -> anyhow::Result<()> {
         seen: 0,
     };
     let t1 = Instant::now();
-    let outcome = train(&mut net, &train_set, &val_set, &cfg, None, &ckpt, &mut bars)?;
+    let outcome = train_distilled(
+        &mut net, &train_set, &val_set, &cfg, None, &ckpt, &mut bars, &teachers,
+    )?;
     let train_secs = t1.elapsed().as_secs_f64();
     // --full: every image was trained on, so there is nothing honest to score here.
     let metrics = if val_set.is_empty() {
@@ -327,6 +448,12 @@ pub fn run(a: Args) -> anyhow::Result<()> {
     let mut train_config = serde_json::to_value(&cfg)?;
     train_config["val_split"] = serde_json::json!(if a.full { 0.0 } else { a.val_split });
     train_config["full"] = serde_json::json!(a.full);
+    train_config["split_seed"] = serde_json::json!(a.split_seed.unwrap_or(a.seed));
+    train_config["teachers"] = serde_json::json!(a
+        .teachers
+        .iter()
+        .map(|p| p.display().to_string())
+        .collect::<Vec<_>>());
     train_config["data"] = serde_json::json!(a.data.display().to_string());
     train_config["init_from"] =
         serde_json::json!(a.init_from.as_ref().map(|p| p.display().to_string()));

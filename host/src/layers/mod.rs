@@ -44,6 +44,7 @@ pub use conv::force_portable_kernels;
 pub use gemm::{col2im_add, conv_forward_image, gemm, im2col, Mat};
 pub use ops::{
     dense_backward, dense_forward, dropout_forward, maxpool_backward, maxpool_forward,
-    relu_backward, relu_forward, softmax_cross_entropy, softmax_rows,
+    relu_backward, relu_forward, softmax_cross_entropy, softmax_cross_entropy_smoothed,
+    softmax_rows,
 };
 pub use spec::{Cache, LayerError, LayerSpec};

@@ -205,6 +205,17 @@ pub fn softmax_cross_entropy(
     labels: &[usize],
     classes: usize,
 ) -> (f32, Vec<f32>, Vec<f32>) {
+    softmax_cross_entropy_smoothed(logits, labels, classes, 0.0)
+}
+
+/// [`softmax_cross_entropy`] against label-smoothed targets `q = (1 - eps) onehot + eps / C`:
+/// loss `-sum q log p` (mean over rows), gradient `(p - q) / n`. `eps = 0` is the plain loss.
+pub fn softmax_cross_entropy_smoothed(
+    logits: &[f32],
+    labels: &[usize],
+    classes: usize,
+    eps: f32,
+) -> (f32, Vec<f32>, Vec<f32>) {
     let n = labels.len();
     assert_eq!(
         logits.len(),
@@ -214,9 +225,18 @@ pub fn softmax_cross_entropy(
     let probs = softmax_rows(logits, classes);
     let mut grad = probs.clone();
     let mut loss = 0f64;
+    let off = eps / classes as f32;
     for (i, &y) in labels.iter().enumerate() {
-        loss -= (probs[i * classes + y].max(1e-30) as f64).ln();
-        grad[i * classes + y] -= 1.0;
+        if eps == 0.0 {
+            loss -= (probs[i * classes + y].max(1e-30) as f64).ln();
+            grad[i * classes + y] -= 1.0;
+            continue;
+        }
+        for c in 0..classes {
+            let q = off + if c == y { 1.0 - eps } else { 0.0 };
+            loss -= q as f64 * (probs[i * classes + c].max(1e-30) as f64).ln();
+            grad[i * classes + c] -= q;
+        }
     }
     let inv = 1.0 / n as f32;
     grad.iter_mut().for_each(|g| *g *= inv);

@@ -301,6 +301,7 @@ impl QuantizeConfig {
             augment: None,
             augment_factor: 0,
             keep_last: false,
+            ..TrainConfig::default()
         }
     }
 }

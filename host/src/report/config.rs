@@ -201,6 +201,7 @@ pub(super) fn cnn_train_config(
         augment: augment.then(|| c.augment.clone()),
         augment_factor: if augment { c.augment_factor } else { 0 },
         keep_last: false,
+        ..TrainConfig::default()
     }
 }
 
@@ -215,6 +216,7 @@ pub(super) fn train_config(c: &ReportConfig, cfg: Configuration, seed: u64) -> T
             augment: None,
             augment_factor: 0,
             keep_last: false,
+            ..TrainConfig::default()
         },
         Configuration::CnnSgd => TrainConfig {
             optim: OptimConfig::sgd(c.cnn_sgd_lr, 0.0),

@@ -78,6 +78,7 @@ pub fn fixture() -> &'static Fixture {
             augment: None,
             augment_factor: 0,
             keep_last: false,
+            ..TrainConfig::default()
         };
         train(
             &mut net,
