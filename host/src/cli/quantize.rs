@@ -105,7 +105,7 @@ pub struct Args {
     /// Validation fraction (default: the float training's, from model.json; else 0.2).
     #[arg(long)]
     pub val_split: Option<f64>,
-    /// Split seed (default: the float training's, from model.json; else 42). Also seeds the
+    /// Split seed (default: the float training's split seed, from model.json; else 42). Also seeds the
     /// fine-tuning.
     #[arg(long)]
     pub seed: Option<u64>,
@@ -190,8 +190,11 @@ pub fn run(a: Args) -> anyhow::Result<()> {
                 .filter(|_| !source_full)
         })
         .unwrap_or(0.2);
+    // The float training's split seed (`train --split-seed`, recorded as `split_seed`; older
+    // models have only `seed`, which was the split seed too).
     let seed = a
         .seed
+        .or_else(|| tc.get("split_seed").and_then(|v| v.as_u64()))
         .or_else(|| tc.get("seed").and_then(|v| v.as_u64()))
         .unwrap_or(42);
     if !(val_split > 0.0 && val_split < 1.0) {

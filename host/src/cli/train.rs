@@ -274,7 +274,10 @@ pub fn run(a: Args) -> anyhow::Result<()> {
     }
     let temperature_ok = a.distill_temperature > 0.0 && a.distill_temperature.is_finite();
     if !a.teachers.is_empty() && !temperature_ok {
-        bail!("--distill-temperature {} must be > 0", a.distill_temperature);
+        bail!(
+            "--distill-temperature {} must be > 0",
+            a.distill_temperature
+        );
     }
     if !(0.0..1.0).contains(&a.label_smoothing) {
         bail!("--label-smoothing {} must be in [0, 1)", a.label_smoothing);
