@@ -37,6 +37,8 @@ pub const BOARD_FAST_MUL: usize = 0;
 pub const BOARD_CPU_COUNTERS: usize = 0;
 /// 1: the board's PicoRV32 traps on misaligned accesses and illegal instructions (CATCH_MISALIGN, CATCH_ILLINSN). 0 saves their LCs for a conv lane: then only ebreak/ecall trap (the red LED, the harness's Outcome::Trap), and an illegal or misaligned instruction runs on with undefined results.
 pub const BOARD_CPU_CATCH: usize = 0;
+/// 1: the board's PicoRV32 has the iterative multiplier (ENABLE_MUL; BOARD_FAST_MUL = 1 takes the single-cycle one instead); 0: no multiplier and no PCPI logic. The firmware is built for riscv32i either way (firmware/tests/target_build.rs rejects any M-extension instruction): its products are calls of firmware::softmul, and with the conv layers on the engine only the head layer and the P layer's requantisation multiply on the CPU.
+pub const BOARD_CPU_MUL: usize = 1;
 /// The iCEBreaker's oscillator (pin 35), the PLL's reference.
 pub const OSC_HZ: usize = 12000000;
 /// The SoC clock of the iCEBreaker build (at BOARD_PNR_SEED): SB_PLL40_PAD output OSC_HZ * (DIVF + 1) / ((DIVR + 1) * 2^DIVQ) (icepll -i 12 -o 21.75). cnnfpga fpga build requires nextpnr's Fmax to exceed it by 5 %; every images/s figure of the board uses it.
