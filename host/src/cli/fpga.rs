@@ -117,7 +117,7 @@ pub struct BuildArgs {
     /// --firmware.
     #[arg(long)]
     pub fast_mul: bool,
-    /// MAC lanes of the conv engine (default: the board's BOARD_CONV_LANES, 3 on the
+    /// MAC lanes of the conv engine (default: the board's BOARD_CONV_LANES, 4 on the
     /// iCEBreaker: docs/fpga.md "What fits").
     #[arg(long, value_parser = clap::value_parser!(u32).range(1..=8))]
     pub conv_lanes: Option<u32>,
