@@ -5,7 +5,7 @@
 //! (32-bit) or `__muldi3` (64-bit). compiler_builtins' versions loop over all significant bits
 //! of their *first* operand (a negative `i8` weight sign-extends to 32 of them) and isolate
 //! each bit with shifts by 31, which this CPU executes one bit per cycle (`4 + n` cycles for
-//! a shift by `n`): about 3,000 cycles for one `i8 x u8` product. The soft-core binary
+//! a shift by `n`): up to ~3,000 cycles for one `i8 x u8` product. The soft-core binary
 //! (`src/bin/soc.rs`) therefore defines both symbols with [`mul32`] and [`mul64`], which
 //! override compiler_builtins' weak ones:
 //! - the loop runs over the operand of smaller magnitude (a negative operand is negated and the

@@ -153,7 +153,7 @@ fn soc_binary_builds_for_the_target() {
         assert!(
             nm.lines().any(|l| l.ends_with(&format!(" T {f}"))),
             "{f} is not the firmware's global one (firmware::softmul) but compiler_builtins' \
-             (about 3,000 cycles per i8 x u8 product on this CPU):\n{nm}"
+             (up to ~3,000 cycles per i8 x u8 product on this CPU):\n{nm}"
         );
     }
 }
