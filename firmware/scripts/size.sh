@@ -4,7 +4,7 @@
 # Usage: firmware/scripts/size.sh [--top N]
 set -euo pipefail
 cd "$(dirname "$0")/../.."
-TARGET=riscv32im-unknown-none-elf
+TARGET=riscv32i-unknown-none-elf
 cargo build -q -p firmware --profile firmware --target "$TARGET" --features soc
 ELF="${CARGO_TARGET_DIR:-target}/$TARGET/firmware/soc"
 riscv64-unknown-elf-size "$ELF"

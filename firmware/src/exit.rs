@@ -8,7 +8,7 @@
 //! | 1      | [`MODEL_REJECTED`]    | model blob rejected (the `FormatError` code is printed)   |
 //! | 2      | [`TOO_LARGE`]         | input image, blob or class count larger than this build supports |
 //! | 3      | [`RUN_FAILED`]        | inference failed (layer and error are printed)            |
-//! | 4      | [`SELFTEST_FAILED`]   | requantisation self-test failed (a codegen bug)           |
+//! | 4      | [`SELFTEST_FAILED`]   | multiply or requantisation self-test failed (a codegen bug) |
 //! | 255    | [`PANIC`]             | panic (a bug: nothing in the firmware should panic)       |
 //! | 0xB0   | [`BOOT_FAIL`]         | (boot ROM) no valid firmware image in flash               |
 //!
@@ -39,7 +39,7 @@ pub const fn describe(code: u32) -> Option<&'static str> {
         MODEL_REJECTED => "model blob rejected",
         TOO_LARGE => "input, blob or class count too large for this build",
         RUN_FAILED => "inference failed",
-        SELFTEST_FAILED => "requantisation self-test failed",
+        SELFTEST_FAILED => "multiply or requantisation self-test failed",
         PANIC => "firmware panic",
         BOOT_FAIL => "boot ROM found no valid firmware image",
         _ => return None,

@@ -14,7 +14,11 @@
 //!
 //! Argument lengths are checked once per call, so kernels never panic on inconsistent
 //! arguments; the unchecked accesses inside rely on those checks (SAFETY comments).
-//! The firmware has no division (`div`/`rem`): the SoC's CPU is built without a divider.
+//! The firmware has no division (`div`/`rem`): the SoC's CPU is built without a divider. The
+//! board's CPU has no multiplier either (`BOARD_CPU_MUL` = 0): built for `riscv32i`, every
+//! product is a call of [`crate::softmul`], and the convolution and dense loops stay rolled
+//! there (`SOFT_MUL`); on the board only the P layer's requantisation and the head layer
+//! multiply on the CPU.
 //!
 //! Deviations from the reference that are exact by construction:
 //! - accumulation order: `bias + sum of products` in row/step order; i32 wrapping addition is
@@ -67,31 +71,15 @@ fn need(what: &'static str, expected: Option<usize>, got: usize) -> Result<(), A
     }
 }
 
-/// A code-generation fence on the soft-core: the values must be in registers here, and no
-/// memory access moves across it. It emits no instruction. Without it LLVM reassociates the
-/// unrolled accumulations into trees and hoists every load of an unrolled loop body to its top,
-/// which needs more registers than RV32 has (the spills cost more than the unrolling saves).
-/// Elsewhere (host tests) it is empty.
-macro_rules! pin {
-    ($($r:expr),*) => {
-        #[cfg(target_arch = "riscv32")]
-        // SAFETY: the template is an assembler comment: it executes nothing and changes no
-        // register.
-        unsafe {
-            core::arch::asm!(pin_template!($($r),*), $(inout(reg) $r),*, options(nostack, preserves_flags))
-        };
-    };
-}
-
-/// `"# pin {} {} ..."`, one `{}` per operand of [`pin!`].
-#[cfg(target_arch = "riscv32")]
-macro_rules! pin_template {
-    () => { "# pin" };
-    ($h:expr $(, $t:expr)*) => { concat!(pin_template!($($t),*), " {}") };
-}
-
 mod pindex;
 pub use pindex::{PIndex, PINDEX_MAX_N_IN};
+
+/// True when every `*` is a call: the firmware for the board's PicoRV32, which has no
+/// multiplier (`BOARD_CPU_MUL` = 0), is built for `riscv32i`, and LLVM calls `__mulsi3`
+/// ([`crate::softmul`]) for each product. The kernels then keep their loops rolled
+/// (`block4x2`, `dense_rows5`): the calls dominate the time, and unrolled copies of them only
+/// cost code (the FW area would overflow). The unit tests run both loop shapes on the host.
+const SOFT_MUL: bool = cfg!(all(target_arch = "riscv32", not(target_feature = "m")));
 
 /// [`requantize`] computed without 64-bit shifts, equal to it for every input (unit tests and
 /// proptest): PicoRV32 as the SoC builds it shifts one bit per cycle, so the reference's 64-bit
@@ -178,7 +166,13 @@ impl FastRq {
         }
     }
 
-    #[inline(always)]
+    // with SOFT_MUL its multiplies are calls: one copy instead of sixteen saves ~1 KB of the
+    // FW area (the cost, a call per output, is small beside the products)
+    #[cfg_attr(
+        not(all(target_arch = "riscv32", not(target_feature = "m"))),
+        inline(always)
+    )]
+    #[cfg_attr(all(target_arch = "riscv32", not(target_feature = "m")), inline(never))]
     fn apply(self, acc: i32) -> u8 {
         if acc <= 0 {
             0
@@ -205,13 +199,15 @@ impl FastRq {
 /// byte loaded feeds two MACs and every weight four: 6 loads per 8 MACs instead of 16, and the
 /// eight accumulators stay in registers. A row is walked four bytes per loop iteration with
 /// immediate offsets, then the last `row % 4`; a row of 9 bytes (3x3 kernels over RGB input,
-/// the usual first layer) is unrolled completely.
+/// the usual first layer) is unrolled completely. `ROLLED` ([`SOFT_MUL`]) walks every row one
+/// byte per iteration instead: where each product is a call the unrolled copies only cost
+/// code (3.5 KB of it: the FW area would overflow).
 ///
 /// # Safety
 /// For each `p`, `a[p] + ky * stride + r` must be readable for `ky < k`, `r < row`; for each
 /// `c`, `w[c] + i` for `i < k * row`.
 #[inline(always)]
-unsafe fn block4x2(
+unsafe fn block4x2<const ROLLED: bool>(
     a: [*const u8; 4],
     w: [*const i8; 2],
     bias: [i32; 2],
@@ -259,7 +255,16 @@ unsafe fn block4x2(
     }
 
     let w_end = w0.wrapping_add(k * row);
-    if row == 9 {
+    if ROLLED {
+        while w0 != w_end {
+            let end = w0.wrapping_add(row);
+            while w0 != end {
+                step!(0);
+                bump!(1, 1);
+            }
+            bump!(skip, 0);
+        }
+    } else if row == 9 {
         while w0 != w_end {
             step!(0, 1, 2, 3, 4, 5, 6, 7, 8);
             bump!(9 + skip, 9);
@@ -314,14 +319,14 @@ pub fn conv2d(a: &ConvArgs<'_>, out: &mut [u8]) -> Result<(), ArgsError> {
     need("m", Some(a.cout), a.rq.m.len())?;
     need("shift", Some(a.cout), a.rq.shift.len())?;
     need("output", os.checked_len(), out.len())?;
-    conv_blocks(a, os, out);
+    conv_blocks::<SOFT_MUL>(a, os, out);
     Ok(())
 }
 
 /// The loops of [`conv2d`] over channel pairs and 2x2 pixel blocks, after its argument checks
 /// (which every index below relies on).
 #[inline(always)]
-fn conv_blocks(a: &ConvArgs<'_>, os: Shape, out: &mut [u8]) {
+fn conv_blocks<const ROLLED: bool>(a: &ConvArgs<'_>, os: Shape, out: &mut [u8]) {
     let s = a.in_shape;
     let (k, cin, cout) = (a.k, s.c, a.cout);
     let (row, win, stride) = (k * cin, k * k * cin, s.w * cin);
@@ -367,7 +372,7 @@ fn conv_blocks(a: &ConvArgs<'_>, os: Shape, out: &mut [u8]) {
                 // below (ch, cw), so all bytes block4x2 reads are below h * w * cin =
                 // input.len(); the weights of channels c0, c1 < cout lie inside weights (len
                 // cout * win, checked).
-                let v = unsafe { block4x2(px, w, bias, k, row, skip) };
+                let v = unsafe { block4x2::<ROLLED>(px, w, bias, k, row, skip) };
                 if a.pool {
                     let m0 = v[0].max(v[2]).max(v[4].max(v[6]));
                     let m1 = v[1].max(v[3]).max(v[5].max(v[7]));
@@ -459,31 +464,41 @@ fn out_len(out: &DenseOut<'_>) -> usize {
 /// Dense accumulators (without bias) of five weight rows: `out[j] = sum_i x[i] * rows[j][i]`
 /// for `i < n`. The rows share each input byte loaded (one load per five MACs) and the five
 /// accumulators stay in registers; the inputs are walked sixteen per loop iteration with
-/// immediate offsets, then one by one. A block of fewer rows repeats its last row pointer.
+/// immediate offsets, then one by one. `ROLLED` ([`SOFT_MUL`]) walks them one by one and
+/// skips zero inputs: there each product is a call, and the shipped head layer takes 31 k
+/// cycles instead of 46 k without the skip (four inputs per iteration: 30 k, for 0.8 KB more
+/// code). A block of fewer rows repeats its last row pointer.
 ///
 /// # Safety
 /// `x..x + n` and `rows[j]..rows[j] + n` must be readable.
 #[inline(never)]
-unsafe fn dense_rows5(x: *const u8, n: usize, rows: [*const i8; 5], out: &mut [i32; 5]) {
+unsafe fn dense_rows5<const ROLLED: bool>(
+    x: *const u8,
+    n: usize,
+    rows: [*const i8; 5],
+    out: &mut [i32; 5],
+) {
     let [mut p0, mut p1, mut p2, mut p3, mut p4] = rows;
     let (mut s0, mut s1, mut s2, mut s3, mut s4) = (0i32, 0i32, 0i32, 0i32, 0i32);
     let mut x = x;
-    let end16 = x.wrapping_add(n & !15);
     let end = x.wrapping_add(n);
     // one step at input offset `o`: one input byte times each row's weight
     macro_rules! step {
         ($($o:expr),*) => {$({
-            // SAFETY: offset `o` is before `end16` (or `end`) by the loop conditions below,
+            // SAFETY: offset `o` is before `end16` or `end` by the loop conditions below,
             // and the rows are as long as the input.
             let a = i32::from(unsafe { *x.add($o) });
-            unsafe {
-                s0 = s0.wrapping_add(a * i32::from(*p0.add($o)));
-                s1 = s1.wrapping_add(a * i32::from(*p1.add($o)));
-                s2 = s2.wrapping_add(a * i32::from(*p2.add($o)));
-                s3 = s3.wrapping_add(a * i32::from(*p3.add($o)));
-                s4 = s4.wrapping_add(a * i32::from(*p4.add($o)));
+            // a zero input (ReLU) adds nothing: where each product is a call, skip its five
+            if !ROLLED || a != 0 {
+                unsafe {
+                    s0 = s0.wrapping_add(a * i32::from(*p0.add($o)));
+                    s1 = s1.wrapping_add(a * i32::from(*p1.add($o)));
+                    s2 = s2.wrapping_add(a * i32::from(*p2.add($o)));
+                    s3 = s3.wrapping_add(a * i32::from(*p3.add($o)));
+                    s4 = s4.wrapping_add(a * i32::from(*p4.add($o)));
+                }
+                pin!(s0, s1, s2, s3, s4);
             }
-            pin!(s0, s1, s2, s3, s4);
         })*};
     }
     macro_rules! bump {
@@ -496,9 +511,12 @@ unsafe fn dense_rows5(x: *const u8, n: usize, rows: [*const i8; 5], out: &mut [i
             p4 = p4.wrapping_add($d);
         };
     }
-    while x != end16 {
-        step!(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
-        bump!(16);
+    if !ROLLED {
+        let end16 = x.wrapping_add(n & !15);
+        while x != end16 {
+            step!(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
+            bump!(16);
+        }
     }
     while x != end {
         step!(0);
@@ -529,7 +547,7 @@ pub fn dense(a: &DenseArgs<'_>, out: DenseOut<'_>) -> Result<(), ArgsError> {
             // SAFETY: rows o..next <= n_out lie inside weights (n_out * n_in, checked) and
             // x..x + n_in is the input.
             unsafe {
-                dense_rows5(
+                dense_rows5::<SOFT_MUL>(
                     x,
                     n_in,
                     [row(0), row(1), row(2), row(3), row(4)],
@@ -702,9 +720,125 @@ pub fn dense_p_indexed(
 
 #[cfg(test)]
 mod tests {
-    use super::{requant, FastRq};
-    use crate::numerics::{requantize, Requant, MULT_MAX, SHIFT_MAX, SHIFT_MIN};
+    use super::{conv_blocks, dense_rows5, requant, FastRq};
+    use crate::args::ConvArgs;
+    use crate::model::{I32s, RequantParams, Shape, U16s};
+    use crate::numerics::{self, requantize, Requant, MULT_MAX, SHIFT_MAX, SHIFT_MIN};
     use proptest::prelude::*;
+
+    /// Both loop shapes of the convolution (unrolled for a CPU with a multiplier, rolled for
+    /// the board's without one, `SOFT_MUL`) equal the reference; the host runs the unrolled
+    /// one through `conv2d`, the board the rolled one (and the SoC tests compare it with the
+    /// host, bit for bit).
+    fn conv_both_shapes(
+        h: usize,
+        w: usize,
+        cin: usize,
+        k: usize,
+        cout: usize,
+        pool: bool,
+        seed: u64,
+    ) {
+        let mut r = crate::rng::SplitMix64::new(seed);
+        let input: Vec<u8> = (0..h * w * cin)
+            .map(|_| (r.next_u64() as u32) as u8)
+            .collect();
+        let weights: Vec<i8> = (0..cout * k * k * cin)
+            .map(|_| (r.next_u64() as u32) as i8)
+            .collect();
+        let bias: Vec<i32> = (0..cout)
+            .map(|_| ((r.next_u64() as u32) % 20_001) as i32 - 10_000)
+            .collect();
+        let rq: Vec<Requant> = (0..cout)
+            .map(|_| Requant {
+                m: ((r.next_u64() as u32) % 30_000) as u16,
+                shift: 12 + ((r.next_u64() as u32) % 10) as u8,
+            })
+            .collect();
+        let bias_le: Vec<u8> = bias.iter().flat_map(|b| b.to_le_bytes()).collect();
+        let m_le: Vec<u8> = rq.iter().flat_map(|q| q.m.to_le_bytes()).collect();
+        let shifts: Vec<u8> = rq.iter().map(|q| q.shift).collect();
+        let a = ConvArgs {
+            input: &input,
+            in_shape: Shape { h, w, c: cin },
+            k,
+            cout,
+            pool,
+            weights: &weights,
+            bias: I32s::new(&bias_le),
+            rq: RequantParams {
+                m: U16s::new(&m_le),
+                shift: &shifts,
+            },
+        };
+        let os = a.out_shape().unwrap();
+        let mut want = vec![0u8; os.h * os.w * cout];
+        numerics::conv2d(
+            &input, h, w, cin, &weights, &bias, &rq, k, cout, pool, &mut want,
+        );
+        let mut rolled = vec![0u8; want.len()];
+        conv_blocks::<true>(&a, os, &mut rolled);
+        let mut unrolled = vec![0u8; want.len()];
+        conv_blocks::<false>(&a, os, &mut unrolled);
+        assert_eq!(
+            rolled, want,
+            "rolled {h}x{w}x{cin} k{k} ->{cout} pool {pool}"
+        );
+        assert_eq!(
+            unrolled, want,
+            "unrolled {h}x{w}x{cin} k{k} ->{cout} pool {pool}"
+        );
+    }
+
+    #[test]
+    fn conv_loop_shapes_match_the_reference() {
+        let mut seed = 1;
+        // 9-byte rows (3x3 over RGB: the unrolled special case), row % 4 = 0..3, odd edges
+        // and an odd channel count, with and without pooling
+        for (h, w, cin, k, cout) in [
+            (8, 8, 3, 3, 4),
+            (7, 9, 3, 3, 5),
+            (9, 7, 2, 2, 3),
+            (10, 10, 4, 3, 2),
+            (8, 9, 5, 5, 1),
+            (6, 6, 1, 1, 3),
+            (11, 8, 7, 3, 2),
+        ] {
+            for pool in [false, true] {
+                conv_both_shapes(h, w, cin, k, cout, pool, seed);
+                seed += 1;
+            }
+        }
+    }
+
+    #[test]
+    fn dense_loop_shapes_match_the_reference() {
+        let mut r = crate::rng::SplitMix64::new(5);
+        for n in [1, 3, 4, 5, 15, 16, 17, 64, 100] {
+            let x: Vec<u8> = (0..n).map(|_| (r.next_u64() as u32) as u8).collect();
+            let rows: Vec<Vec<i8>> = (0..5)
+                .map(|_| (0..n).map(|_| (r.next_u64() as u32) as i8).collect())
+                .collect();
+            let want: Vec<i32> = rows
+                .iter()
+                .map(|w| {
+                    x.iter()
+                        .zip(w)
+                        .map(|(&a, &b)| i32::from(a) * i32::from(b))
+                        .sum()
+                })
+                .collect();
+            let ptrs = [0, 1, 2, 3, 4].map(|j| rows[j].as_ptr());
+            let (mut rolled, mut unrolled) = ([0i32; 5], [0i32; 5]);
+            // SAFETY: x and every row are n bytes long.
+            unsafe {
+                dense_rows5::<true>(x.as_ptr(), n, ptrs, &mut rolled);
+                dense_rows5::<false>(x.as_ptr(), n, ptrs, &mut unrolled);
+            }
+            assert_eq!(rolled.to_vec(), want, "rolled n {n}");
+            assert_eq!(unrolled.to_vec(), want, "unrolled n {n}");
+        }
+    }
 
     fn check(rq: Requant, acc: i32) {
         let want = requantize(acc, rq);

@@ -1,11 +1,15 @@
-//! Builds the soft-core binary for `riscv32im-unknown-none-elf` at the shipped profile
-//! (`firmware`: opt-level s + LTO) and checks it: it links inside the 16 KB ROM, starts with
-//! `_start`, and its code still contains the 64-bit multiply sequence of `scale` (`mul` +
-//! `mulh`/`mulhu`) that the RV32IM miscompile described in docs/numerics.md can
-//! delete. The bit-exact answer to that hazard is the boot self-test in `src/bin/soc.rs` plus
-//! the SoC differential test (Verilated PicoRV32 vs host), which this test does not replace.
-//! It also checks that the code has no `div`/`divu`/`rem`/`remu`: the SoC's PicoRV32 is built
-//! without `ENABLE_DIV` (rtl/soc/soc_core.sv), where they would trap.
+//! Builds the soft-core binary for `riscv32i-unknown-none-elf` at the shipped profile
+//! (`firmware`: opt-level s + LTO) and checks it: it fits the `FW` area, starts with `_start`,
+//! and has no M-extension instruction (`mul`, `mulh`, `mulhsu`, `mulhu`, `div`, `divu`, `rem`,
+//! `remu`): the board's PicoRV32 has neither multiplier nor divider (`BOARD_CPU_MUL` = 0,
+//! no `ENABLE_DIV`; rtl/soc/soc_core.sv), and without its illegal-instruction trap
+//! (`BOARD_CPU_CATCH` = 0) such an instruction would run on with an undefined result.
+//! The products are calls of `__mulsi3` and `__muldi3`, which must be the firmware's own
+//! (`firmware::softmul`, global symbols) and not compiler_builtins' (hidden), and the
+//! code must still call `__muldi3`: the requantisation's 64-bit product, which the RV32IM
+//! miscompile described in docs/numerics.md deleted. The bit-exact answer to that hazard is
+//! the boot self-test in `src/bin/soc.rs` plus the SoC differential test (Verilated PicoRV32
+//! vs host), which this test does not replace.
 //!
 //! Skips (with a message) when the target's std is not installed, except with `CI=true`,
 //! where a missing target is a failure.
@@ -13,7 +17,7 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-const TARGET: &str = "riscv32im-unknown-none-elf";
+const TARGET: &str = "riscv32i-unknown-none-elf";
 
 fn target_installed() -> bool {
     let out = Command::new(std::env::var("RUSTC").unwrap_or_else(|_| "rustc".into()))
@@ -118,28 +122,45 @@ fn soc_binary_builds_for_the_target() {
         first.contains("auipc") || first.contains("lui"),
         "FW_ADDR does not hold _start's la sp: {first}"
     );
-    // i64 products on RV32IM: mul (low word) and mulh/mulhu (high word). If LLVM deleted the
-    // requantisation multiply, no mulh* would remain (the kernels' i32 MACs only use mul).
-    let mulh = dis.lines().filter(|l| l.contains("\tmulh")).count();
-    let mul = dis.lines().filter(|l| l.contains("\tmul\t")).count();
-    eprintln!("mul: {mul}, mulh*: {mulh}");
+    let m_ext = m_instructions(&dis);
     assert!(
-        mul > 0 && mulh > 0,
-        "no 64-bit multiply in the binary: requantisation was miscompiled away"
+        m_ext.is_empty(),
+        "the firmware must not multiply or divide in hardware (the board's PicoRV32 has no \
+         MUL or DIV): {} M-extension instruction(s):\n{}",
+        m_ext.len(),
+        m_ext.join("\n")
     );
-    let divs = divisions(&dis);
+    // Products are calls. i64 ones (the requantisation of dense rows, `scale`) call __muldi3:
+    // if LLVM deleted the requantisation multiply, no call of it would remain outside the
+    // multiply routines themselves.
+    let calls = |f: &str| {
+        dis.lines()
+            .filter(|l| l.ends_with(&format!("<{f}>")))
+            .count()
+    };
+    let (mulsi3, muldi3) = (calls("__mulsi3"), calls("__muldi3"));
+    eprintln!("calls of __mulsi3: {mulsi3}, of __muldi3: {muldi3}");
     assert!(
-        divs.is_empty(),
-        "the firmware must not divide (PicoRV32 without ENABLE_DIV traps): {} div/rem \
-         instruction(s):\n{}",
-        divs.len(),
-        divs.join("\n")
+        mulsi3 > 0 && muldi3 > 0,
+        "no 32-bit or 64-bit multiply in the binary: requantisation was miscompiled away"
     );
+    let nm = Command::new(tool("nm").expect("binutils present"))
+        .arg(&elf)
+        .output()
+        .expect("nm");
+    let nm = String::from_utf8_lossy(&nm.stdout);
+    for f in ["__mulsi3", "__muldi3"] {
+        assert!(
+            nm.lines().any(|l| l.ends_with(&format!(" T {f}"))),
+            "{f} is not the firmware's global one (firmware::softmul) but compiler_builtins' \
+             (up to ~3,000 cycles per i8 x u8 product on this CPU):\n{nm}"
+        );
+    }
 }
 
-/// The `div`/`divu`/`rem`/`remu` lines of an `objdump -d` listing, each prefixed with the
-/// function it is in.
-fn divisions(dis: &str) -> Vec<String> {
+/// The M-extension lines (`mul*`, `div*`, `rem*`) of an `objdump -d` listing, each prefixed
+/// with the function it is in.
+fn m_instructions(dis: &str) -> Vec<String> {
     let mut func = "";
     let mut found = Vec::new();
     for line in dis.lines() {
@@ -152,7 +173,10 @@ fn divisions(dis: &str) -> Vec<String> {
             .split_once(':')
             .and_then(|(_, rest)| rest.split_whitespace().next())
             .unwrap_or("");
-        if matches!(mnemonic, "div" | "divu" | "rem" | "remu") {
+        if matches!(
+            mnemonic,
+            "mul" | "mulh" | "mulhsu" | "mulhu" | "div" | "divu" | "rem" | "remu"
+        ) {
             found.push(format!("{func} {}", line.trim()));
         }
     }
@@ -160,10 +184,13 @@ fn divisions(dis: &str) -> Vec<String> {
 }
 
 #[test]
-fn division_finder_sees_all_four() {
-    let dis = "00020000 <_start>:\n   20000:\tauipc\tsp,0x20\n00020010 <f>:\n   20010:\tdivu\ta2,a3,a2\n   20014:\trem\ta0,a0,a1\n   20018:\tdiv\ta0,a0,a1\n   2001c:\tremu\ta0,a0,a1\n   20020:\tmulhu\ta0,a0,a1\n";
-    let d = divisions(dis);
-    assert_eq!(d.len(), 4, "{d:?}");
+fn m_finder_sees_all_eight() {
+    let dis = "00020000 <_start>:\n   20000:\tauipc\tsp,0x20\n00020010 <f>:\n   20010:\tdivu\ta2,a3,a2\n   20014:\trem\ta0,a0,a1\n   20018:\tdiv\ta0,a0,a1\n   2001c:\tremu\ta0,a0,a1\n   20020:\tmulhu\ta0,a0,a1\n   20024:\tmul\ta0,a0,a1\n   20028:\tmulh\ta0,a0,a1\n   2002c:\tmulhsu\ta0,a0,a1\n";
+    let d = m_instructions(dis);
+    assert_eq!(d.len(), 8, "{d:?}");
     assert!(d[0].starts_with("00020010 <f>: 20010:"), "{d:?}");
-    assert!(divisions("   20020:\tmulhu\ta0,a0,a1\n   20024:\taddi\ta0,a0,1 # divu\n").is_empty());
+    assert!(m_instructions(
+        "   20020:\tjal\tra,20100 <__mulsi3>\n   20024:\taddi\ta0,a0,1 # divu\n   20028:\tsll\ta0,a0,0x1 <mul>\n"
+    )
+    .is_empty());
 }

@@ -1,8 +1,8 @@
 //! `cnnfpga bench soc --json` end to end on a small model (the paper CNN's layer types at 24x24
-//! input, random weights: ~22 M simulated cycles for both runs): JSON keys, where each layer
+//! input, random weights: ~75 M simulated cycles for both runs): JSON keys, where each layer
 //! runs, both runs equal to the host's integer prediction, and the derived numbers consistent
 //! with the cycle counts; the board configuration is the default and its clock the one the
-//! recorded board build meets with 5 % slack. Needs Verilator and the riscv32im target.
+//! recorded board build meets with 5 % slack. Needs Verilator and the riscv32i target.
 
 use std::process::Command;
 

@@ -136,11 +136,11 @@ fn icebreaker_build_cache_and_flash() {
         "--profile",
         "firmware",
         "--target",
-        "riscv32im-unknown-none-elf",
+        sim::soc::TARGET,
         "--features",
         "soc",
     ]);
-    let elf = target_dir().join("riscv32im-unknown-none-elf/firmware/soc");
+    let elf = target_dir().join(sim::soc::TARGET).join("firmware/soc");
     let demo = tmp.path().join("demo");
     std::fs::create_dir_all(&demo).unwrap();
     cargo(&[

@@ -1,7 +1,7 @@
 //! `cnnfpga fpga classify`: the shipped model served by the Verilated board SoC (`--sim`: the
 //! firmware in serve mode, each image sent as a CRC-framed request on the RX pin with the
 //! board's serial timing) gives the host's integer class and logits; `--dry-run` describes
-//! the frames; a missing port is a clear error. Needs Verilator and the riscv32im target.
+//! the frames; a missing port is a clear error. Needs Verilator and the riscv32i target.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;

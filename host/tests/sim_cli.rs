@@ -1,6 +1,6 @@
 //! `cnnfpga sim` end to end: a paper-CNN-shaped blob (random weights, `sim::paper`) in a model
 //! directory, a sample image, the firmware on the Verilated SoC; JSON keys and the host match.
-//! Bad inputs fail with a clear message. Needs Verilator and the riscv32im target. The host's
+//! Bad inputs fail with a clear message. Needs Verilator and the riscv32i target. The host's
 //! integer prediction the SoC is compared with (`qmodel::IntModel`) equals sim's reference.
 
 use std::process::Command;

@@ -78,7 +78,8 @@ fn shipped_model_on_the_wide_reference_soc_matches_the_host() {
 
 #[test]
 fn shipped_model_software_only_matches_the_host() {
-    // ~230 M cycles: about 40 s of simulation, so one image.
+    // ~870 M cycles (the firmware multiplies in software): about 2 min of simulation, so
+    // one image.
     let v = sim("data/sample/horse/0001.jpg", true);
     assert_eq!(v["matches_host"], true, "{v}");
     assert_eq!(v["logits"], v["host_logits"]);

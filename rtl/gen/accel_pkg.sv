@@ -26,8 +26,8 @@ package accel_pkg;
   localparam int unsigned CONV_PARAM_MULT_OFFSET = 4;
   // Byte offset of the u8 requantisation shift in a conv parameter record (the byte after it is unused and written 0).
   localparam int unsigned CONV_PARAM_SHIFT_OFFSET = 6;
-  // Conv engine lanes of the iCEBreaker build: three fit the UP5K next to PicoRV32 without its counter CSRs and traps (BOARD_CPU_COUNTERS, BOARD_CPU_CATCH) with the YoWASP toolchain (docs/fpga.md: 5,130 of 5,280 LCs measured at 21.75 MHz, seed 4).
-  localparam int unsigned BOARD_CONV_LANES = 3;
+  // Conv engine lanes of the iCEBreaker build: four fit the UP5K next to PicoRV32 without its multiplier, counter CSRs and traps (BOARD_CPU_MUL, BOARD_CPU_COUNTERS, BOARD_CPU_CATCH) with the YoWASP toolchain (docs/fpga.md: 4,956 of 5,280 LCs measured at 21.75 MHz, seed 4).
+  localparam int unsigned BOARD_CONV_LANES = 4;
   // Conv engine fetch FIFO depth of the iCEBreaker build (219 LCs less than 4; conv1 MAC utilisation 0.86 instead of 0.99).
   localparam int unsigned BOARD_FETCH_FIFO_DEPTH = 2;
   // 1: the iCEBreaker build carries the P-layer engine (it does not fit next to PicoRV32 and the conv engine yet: docs/fpga.md).
@@ -38,11 +38,13 @@ package accel_pkg;
   localparam int unsigned BOARD_CPU_COUNTERS = 0;
   // 1: the board's PicoRV32 traps on misaligned accesses and illegal instructions (CATCH_MISALIGN, CATCH_ILLINSN). 0 saves their LCs for a conv lane: then only ebreak/ecall trap (the red LED, the harness's Outcome::Trap), and an illegal or misaligned instruction runs on with undefined results.
   localparam int unsigned BOARD_CPU_CATCH = 0;
+  // 1: the board's PicoRV32 has the iterative multiplier (ENABLE_MUL; BOARD_FAST_MUL = 1 takes the single-cycle one instead); 0: no multiplier and no PCPI logic, 428 LCs less (docs/fpga.md), which went to the fourth conv lane. The firmware is built for riscv32i either way (firmware/tests/target_build.rs rejects any M-extension instruction): its products are calls of firmware::softmul, and with the conv layers on the engine only the head layer and the P layer's requantisation multiply on the CPU (+32 k cycles per image of the shipped model).
+  localparam int unsigned BOARD_CPU_MUL = 0;
   // The iCEBreaker's oscillator (pin 35), the PLL's reference.
   localparam int unsigned OSC_HZ = 12000000;
   // The SoC clock of the iCEBreaker build (at BOARD_PNR_SEED): SB_PLL40_PAD output OSC_HZ * (DIVF + 1) / ((DIVR + 1) * 2^DIVQ) (icepll -i 12 -o 21.75). cnnfpga fpga build requires nextpnr's Fmax to exceed it by 5 %; every images/s figure of the board uses it.
   localparam int unsigned BOARD_CLOCK_HZ = 21750000;
-  // nextpnr placement seed of the iCEBreaker build (cnnfpga fpga build --seed defaults to it): at 97 % LC nextpnr's Fmax for the same netlist moved between 21.7 and 24.7 MHz with seed and target, and seed 4 is the one of 1-4 tried that meets BOARD_CLOCK_HZ + 5 % (docs/fpga.md). Find a new one after an RTL change if the build misses timing.
+  // nextpnr placement seed of the iCEBreaker build (cnnfpga fpga build --seed defaults to it): at 95-97 % LC nextpnr's Fmax for the same netlist moved between 21.7 and 24.7 MHz with seed and target; seed 4 was the one of 1-4 tried that met BOARD_CLOCK_HZ + 5 % with 3 lanes, and meets it with the 4-lane board (24.52 MHz; docs/fpga.md). Find a new one after an RTL change if the build misses timing.
   localparam int unsigned BOARD_PNR_SEED = 4;
   // SB_PLL40 reference divider (DIVR) for BOARD_CLOCK_HZ.
   localparam int unsigned BOARD_PLL_DIVR = 0;

@@ -1,5 +1,6 @@
-// cnnfpga SoC core: PicoRV32 (RV32IM without DIV; counter CSRs and misalignment and
-// illegal-instruction traps by parameter, off on the board: CpuCounters, CpuCatch), a
+// cnnfpga SoC core: PicoRV32 (no DIV; the iterative multiplier, counter CSRs and misalignment
+// and illegal-instruction traps by parameter: CpuMul, CpuCounters, CpuCatch, the board's
+// choices in accel_pkg BOARD_CPU_*; FastMul the single-cycle multiplier), a
 // 64-word boot ROM in LUTs (generated: copies the firmware from flash to RAM), 128 KB SPRAM shared with the accelerator engines through a fixed-priority
 // arbiter, SPI flash read window (picosoc's spimemio), and MMIO: system registers (UART TX, EXIT,
 // UART RX, cycle counter, ENGINE_WAIT), the NP conv engine and the P-layer engine (each optional:
@@ -16,13 +17,14 @@
 
 module soc_core #(
   parameter int unsigned UartDiv       = accel_pkg::BOARD_UART_DIV,  // clock cycles per UART bit
-  parameter bit          FastMul       = 1'b0,  // 1: single-cycle multiplier (DSPs on the board)
+  parameter bit          FastMul       = 1'b0,  // 1: single-cycle multiplier (DSPs on the board), whatever CpuMul says
   parameter bit          EnableConv    = 1'b1,  // 0: no conv engine (its block reads 0)
   parameter bit          EnablePengine = 1'b1,  // 0: no P-layer engine (its block reads 0)
   parameter int unsigned ConvLanes     = accel_pkg::LANES,  // conv engine MAC lanes (the board: BOARD_CONV_LANES)
   parameter int unsigned ConvFifoDepth = accel_pkg::FETCH_FIFO_DEPTH,  // its prefetch FIFO (the board: BOARD_FETCH_FIFO_DEPTH)
   parameter bit          CpuCounters   = 1'(accel_pkg::BOARD_CPU_COUNTERS),  // PicoRV32 ENABLE_COUNTERS
-  parameter bit          CpuCatch      = 1'(accel_pkg::BOARD_CPU_CATCH)  // CATCH_MISALIGN, CATCH_ILLINSN
+  parameter bit          CpuCatch      = 1'(accel_pkg::BOARD_CPU_CATCH),  // CATCH_MISALIGN, CATCH_ILLINSN
+  parameter bit          CpuMul        = 1'(accel_pkg::BOARD_CPU_MUL)  // ENABLE_MUL (iterative) when FastMul = 0
 ) (
   input  wire logic        clk_i,
   input  wire logic        rst_ni,
@@ -81,13 +83,13 @@ module soc_core #(
   picorv32 #(
     .ENABLE_COUNTERS   (CpuCounters),  // the firmware reads SYS.CYCLES, not rdcycle
     .ENABLE_COUNTERS64 (1'b0),
-    .COMPRESSED_ISA    (1'b0),   // RV32IM: 358 LCs less (the UP5K fit), firmware riscv32im
+    .COMPRESSED_ISA    (1'b0),   // no C: 358 LCs less (the UP5K fit); the firmware is riscv32i
     .TWO_STAGE_SHIFT   (1'b0),   // one-bit shift steps: 74 LCs less
     .CATCH_MISALIGN    (CpuCatch),
     .CATCH_ILLINSN     (CpuCatch),  // ebreak/ecall trap either way
-    .ENABLE_MUL        (!FastMul),
+    .ENABLE_MUL        (CpuMul && !FastMul),  // 0 and no FastMul: no PCPI at all, RV32I
     .ENABLE_FAST_MUL   (FastMul),
-    .ENABLE_DIV        (1'b0),   // the firmware has no div/rem (sim/tests checks the ELF)
+    .ENABLE_DIV        (1'b0),   // nor div/rem: firmware/tests/target_build.rs checks the ELF
     .ENABLE_IRQ        (1'b0),
     .PROGADDR_RESET    (accel_pkg::ROM_BASE)
   ) u_cpu (

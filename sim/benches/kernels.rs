@@ -1,6 +1,8 @@
 //! `cargo bench -p sim --bench kernels`: the firmware's software kernels on the Verilated SoC,
-//! PicoRV32 with the fast multiplier (`ENABLE_FAST_MUL`, model `soc_fastmul`) and with the
-//! iterative one (`ENABLE_MUL`, the shipped `soc`). The paper-CNN-shaped model
+//! PicoRV32 with the fast multiplier (`ENABLE_FAST_MUL`, model `soc_fastmul`, running the
+//! firmware built for `riscv32im`: `sim::soc::TARGET_MUL`) and the board's PicoRV32 without a
+//! multiplier (`BOARD_CPU_MUL` = 0, the shipped `soc`, the shipped `riscv32i` firmware, whose
+//! products are `firmware::softmul` calls). The paper-CNN-shaped model
 //! (`sim::paper::paper_cnn(7, 64, 64, 10)`, image `sim::paper::image(100, 64, 64, 3)`) runs
 //! software-only (flash header flag); per layer it prints cycles, MACs (P layer: shift-adds),
 //! cycles/MAC and instructions/MAC as the Markdown table of docs/performance.md ("Firmware
@@ -11,14 +13,20 @@
 //! (the paper model's only NP dense layer has 320 MACs).
 //!
 //! Environment: `KERNELS_BENCH_HW=24` runs a 24x24 input instead of 64x64 (a quick check while
-//! working on the kernels; conv cycles/MAC stay close); `KERNELS_BENCH_MUL=fast` or `iter`
-//! runs only one multiplier.
+//! working on the kernels; conv cycles/MAC stay close); `KERNELS_BENCH_MUL=fast` or `none`
+//! runs only one CPU.
 
 use firmware::model::{encode, LayerDesc, ModelDesc, Shape};
 use firmware::numerics::Requant;
 use sim::paper::{image, paper_cnn, reference};
 use sim::rng::Rng;
 use sim::soc::{self, Firmware, Flash, RunOptions, Transcript};
+
+/// The board's firmware (`riscv32i`) and the one for the fast-multiplier SoC (`riscv32im`).
+struct Firmwares {
+    board: Firmware,
+    mul: Firmware,
+}
 
 /// 12x12x3 -> dense 432 -> 64 (requantised) -> dense 64 -> 5 logits, random weights.
 fn dense_model(seed: u64) -> Vec<u8> {
@@ -59,10 +67,10 @@ fn dense_model(seed: u64) -> Vec<u8> {
     encode(&desc).expect("valid dense model")
 }
 
-/// Runs `blob` on `img` software-only with each multiplier; checks class and logits against the
-/// host.
+/// Runs `blob` on `img` software-only on each CPU (`fw`: the board's firmware and the RV32IM
+/// one); checks class and logits against the host.
 fn run_all(
-    fw: &Firmware,
+    fw: &Firmwares,
     blob: &[u8],
     img: &[u8],
     muls: &[bool],
@@ -70,7 +78,8 @@ fn run_all(
     let (class, logits) = reference(blob, img).unwrap();
     let mut runs = Vec::new();
     for &fast_mul in muls {
-        let flash = Flash::new(fw, true, blob, img).unwrap();
+        let flash =
+            Flash::new(if fast_mul { &fw.mul } else { &fw.board }, true, blob, img).unwrap();
         let opts = RunOptions {
             config: if fast_mul {
                 soc::SocConfig::IcebreakerFastMul
@@ -94,7 +103,7 @@ fn run_all(
 
 /// The Markdown table of one model's runs.
 fn table(runs: &[(bool, Transcript, soc::SocRun)]) {
-    let name = |f: bool| if f { "fast mul" } else { "iterative mul" };
+    let name = |f: bool| if f { "fast mul" } else { "no mul" };
     let mut head = String::from("| layer | kind | MACs |");
     let mut rule = String::from("| --- | --- | ---: |");
     for (f, _, _) in runs {
@@ -148,16 +157,22 @@ fn main() {
         .unwrap_or(64);
     let muls: Vec<bool> = match std::env::var("KERNELS_BENCH_MUL").as_deref() {
         Ok("fast") => vec![true],
-        Ok("iter") => vec![false],
+        Ok("none") => vec![false],
         Ok("both") | Err(_) => vec![true, false],
-        Ok(v) => panic!("KERNELS_BENCH_MUL={v}: fast, iter or both"),
+        Ok(v) => panic!("KERNELS_BENCH_MUL={v}: fast, none or both"),
     };
-    let fw = Firmware::build(&Firmware::default_target_dir()).unwrap_or_else(|e| panic!("{e}"));
-    println!(
-        "firmware: {} bytes (opt-level {}), software only",
-        fw.image.len(),
-        fw.opt_level
-    );
+    let dir = Firmware::default_target_dir();
+    let fw = Firmwares {
+        board: Firmware::build(&dir).unwrap_or_else(|e| panic!("{e}")),
+        mul: Firmware::build_for(&dir, soc::TARGET_MUL, "s").unwrap_or_else(|e| panic!("{e}")),
+    };
+    for (t, f) in [(soc::TARGET, &fw.board), (soc::TARGET_MUL, &fw.mul)] {
+        println!(
+            "firmware {t}: {} bytes (opt-level {}), software only",
+            f.image.len(),
+            f.opt_level
+        );
+    }
     println!();
     println!("paper-shaped CNN, input {hw}x{hw}x3:");
     println!();

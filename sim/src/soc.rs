@@ -71,8 +71,14 @@ impl From<std::io::Error> for SocError {
     }
 }
 
-/// The RISC-V target the firmware is built for.
-pub const TARGET: &str = "riscv32im-unknown-none-elf";
+/// The RISC-V target the firmware is built for: RV32I, which every PicoRV32 configuration
+/// runs (the board's has no multiplier, `BOARD_CPU_MUL` = 0), so one binary serves every
+/// [`SocConfig`] and the bitstream (`cnnfpga fpga build`).
+pub const TARGET: &str = "riscv32i-unknown-none-elf";
+/// The firmware for a PicoRV32 with a multiplier (RV32IM): only the kernels benchmark builds
+/// it ([`Firmware::build_for`]), to show what `SocConfig::IcebreakerFastMul`'s multiplier
+/// gives the software kernels.
+pub const TARGET_MUL: &str = "riscv32im-unknown-none-elf";
 /// The cargo profile the project ships the firmware with (`opt-level = "s"`, LTO).
 pub const PROFILE: &str = "firmware";
 
@@ -94,8 +100,8 @@ fn workspace_root() -> PathBuf {
         .to_path_buf()
 }
 
-/// FNV-1a over the firmware sources: the cache key of a build.
-fn source_hash(root: &Path, opt_level: &str) -> std::io::Result<u64> {
+/// FNV-1a over the target, the opt-level and the firmware sources: the cache key of a build.
+fn source_hash(root: &Path, target: &str, opt_level: &str) -> std::io::Result<u64> {
     let mut files = Vec::new();
     let mut stack = vec![root.join("firmware/src")];
     while let Some(d) = stack.pop() {
@@ -124,6 +130,7 @@ fn source_hash(root: &Path, opt_level: &str) -> std::io::Result<u64> {
             h = (h ^ u64::from(x)).wrapping_mul(0x100_0000_01b3);
         }
     };
+    eat(target.as_bytes());
     eat(opt_level.as_bytes());
     for f in files {
         eat(f
@@ -152,8 +159,17 @@ impl Firmware {
     /// `firmware` profile's, or reuses the copy cached under `target_dir/elf/<hash>` when
     /// the firmware sources hash the same.
     pub fn build_opt(target_dir: &Path, opt_level: &str) -> Result<Firmware, SocError> {
+        Self::build_for(target_dir, TARGET, opt_level)
+    }
+
+    /// [`Firmware::build_opt`] for another RISC-V `target` ([`TARGET_MUL`]).
+    pub fn build_for(
+        target_dir: &Path,
+        target: &str,
+        opt_level: &str,
+    ) -> Result<Firmware, SocError> {
         let root = workspace_root();
-        let hash = source_hash(&root, opt_level)?;
+        let hash = source_hash(&root, target, opt_level)?;
         let cached = target_dir.join(format!("elf/{hash:016x}-O{opt_level}.elf"));
         if !cached.exists() {
             let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
@@ -169,7 +185,7 @@ impl Firmware {
                     "--profile",
                     PROFILE,
                     "--target",
-                    TARGET,
+                    target,
                 ])
                 .arg("--target-dir")
                 .arg(target_dir)
@@ -187,12 +203,12 @@ impl Firmware {
                 .map_err(|e| SocError::Build(format!("cannot run cargo: {e}")))?;
             if !out.status.success() {
                 return Err(SocError::Build(format!(
-                    "{}\n(needs `rustup target add {TARGET}`; scripts/setup.sh installs it)",
+                    "{}\n(needs `rustup target add {target}`; scripts/setup.sh installs it)",
                     String::from_utf8_lossy(&out.stderr).trim()
                 )));
             }
             std::fs::create_dir_all(cached.parent().expect("has parent"))?;
-            std::fs::copy(target_dir.join(TARGET).join(PROFILE).join("soc"), &cached)?;
+            std::fs::copy(target_dir.join(target).join(PROFILE).join("soc"), &cached)?;
         }
         let elf = std::fs::read(&cached)?;
         Ok(Firmware {

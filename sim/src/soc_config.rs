@@ -11,7 +11,9 @@ pub enum SocConfig {
     #[default]
     Icebreaker,
     /// The board SoC with PicoRV32's single-cycle multiplier (`BOARD_FAST_MUL` = 1 would
-    /// make it the board's; 4 DSPs on the UP5K).
+    /// make it the board's; 4 DSPs on the UP5K). The shipped firmware is `riscv32i` and never
+    /// uses it (its products are calls, [`crate::soc::TARGET`]); the kernels benchmark runs
+    /// the `riscv32im` build here ([`crate::soc::TARGET_MUL`]).
     IcebreakerFastMul,
     /// The simulation reference: the board's CPU and UART with the accel_pkg default engines
     /// (`LANES`-lane conv engine with the `FETCH_FIFO_DEPTH` FIFO, the P engine), which do not

@@ -6,7 +6,7 @@
 //!   untraced build: same outcome, cycles, instret and PC, and the FST file is written;
 //! - `open_trace` after the first evaluation of a twin model is an error, not a silent no-op.
 //!
-//! Needs Verilator and the riscv32im target (scripts/setup.sh); fails without them.
+//! Needs Verilator and the riscv32i target (scripts/setup.sh); fails without them.
 
 use std::sync::OnceLock;
 

@@ -12,7 +12,7 @@
 //! regenerate with `SIM_BLESS=1 cargo test -p sim --test soc_paper` after an intended change
 //! (cycle counts are part of it: a timing change shows up in review).
 //!
-//! Needs Verilator and the riscv32im target (scripts/setup.sh); without them these tests
+//! Needs Verilator and the riscv32i target (scripts/setup.sh); without them these tests
 //! fail (never skip), also under CI=true.
 
 use std::sync::OnceLock;

@@ -9,7 +9,7 @@
 //! is 1,744 bytes (~3.3 M cycles on the line at the board's UART divider); the shipped 64x64 model is served through
 //! `cnnfpga fpga classify --sim` in host/tests/fpga_classify.rs.
 //!
-//! Needs Verilator and the riscv32im target (scripts/setup.sh); fails without them.
+//! Needs Verilator and the riscv32i target (scripts/setup.sh); fails without them.
 
 use firmware::proto::{self, frame, parse_reply, Reply};
 use sim::paper::{image, paper_cnn, reference};

@@ -1,8 +1,8 @@
-//! The cnnfpga soft-core firmware (PicoRV32, `riscv32im-unknown-none-elf`).
+//! The cnnfpga soft-core firmware (PicoRV32, `riscv32i-unknown-none-elf`).
 //!
 //! Boot: the SoC's boot ROM copies this binary from flash (`FLASH_FW_ADDR`, after a 16-byte
 //! header) to `FW_ADDR` in RAM and jumps there; `_start` sets `sp`, zeroes `.bss` and calls
-//! `main`. `main` runs a requantisation self-test, copies the model blob (`FLASH_MODEL_ADDR`,
+//! `main`. `main` runs a multiply and requantisation self-test, copies the model blob (`FLASH_MODEL_ADDR`,
 //! `total_len` bytes) and the input image (`FLASH_INPUT_ADDR`, `h*w*c` bytes) to RAM when the
 //! flash holds a blob (else it uses RAM as a harness left it), builds the P layer's input
 //! index (`firmware::kernels::PIndex`) in the rest of the `MODEL` area when the P layer runs in
@@ -47,7 +47,7 @@
 //! simulation harness counts instructions itself (`sim::soc::SocRun::instret`). The UART writer prints through its own small integer formatters
 //! (no `core::fmt` in the image).
 //!
-//! Build: `cargo build -p firmware --profile firmware --target riscv32im-unknown-none-elf
+//! Build: `cargo build -p firmware --profile firmware --target riscv32i-unknown-none-elf
 //! --features soc`. On any other target this file is a stub that says so.
 #![cfg_attr(target_arch = "riscv32", no_std, no_main)]
 
@@ -55,7 +55,7 @@
 fn main() {
     eprintln!(
         "the soc binary runs on the PicoRV32 soft-core: build it with \
-         `cargo build -p firmware --profile firmware --target riscv32im-unknown-none-elf --features soc`"
+         `cargo build -p firmware --profile firmware --target riscv32i-unknown-none-elf --features soc`"
     );
     std::process::exit(2);
 }
@@ -98,6 +98,22 @@ mod soc {
     5:  j 5b
     "#
     );
+
+    /// compiler_builtins' `__mulsi3`, replaced: the board's PicoRV32 has no multiplier
+    /// (`BOARD_CPU_MUL` = 0), so every 32-bit `*` of the firmware calls this
+    /// ([`firmware::softmul`] says why not compiler_builtins' own, which is weak).
+    #[cfg(not(target_feature = "m"))]
+    #[no_mangle]
+    extern "C" fn __mulsi3(a: u32, b: u32) -> u32 {
+        firmware::softmul::mul32(a, b)
+    }
+
+    /// compiler_builtins' `__muldi3` (64-bit `*`), replaced like `__mulsi3`.
+    #[cfg(not(target_feature = "m"))]
+    #[no_mangle]
+    extern "C" fn __muldi3(a: u64, b: u64) -> u64 {
+        firmware::softmul::mul64(a, b)
+    }
 
     /// Largest class count this build prints logits for.
     const MAX_CLASSES: usize = 64;
@@ -303,8 +319,34 @@ mod soc {
         e
     };
 
+    /// 32-bit products for the self-test: `(a, b, a * b)`, the product by rustc's const
+    /// evaluator. With `BOARD_CPU_MUL` = 0 the firmware's `*` calls `firmware::softmul`: both
+    /// operand orders, signs, zero and wrap-around.
+    const MUL_SELFTEST: [(u32, u32, u32); 8] = {
+        let ab: [(u32, u32); 8] = [
+            (0xffff_ff80, 255),
+            (255, 0xffff_ff80),
+            (0xffff_fff9, 0xffff_fff7),
+            (0x8000_0000, 0xffff_ffff),
+            (123_456_789, 987_654_321),
+            (65_535, 65_537),
+            (0, 0xdead_beef),
+            (0x7fff_ffff, 3),
+        ];
+        let mut t = [(0u32, 0u32, 0u32); 8];
+        let mut i = 0;
+        while i < ab.len() {
+            t[i] = (ab[i].0, ab[i].1, ab[i].0.wrapping_mul(ab[i].1));
+            i += 1;
+        }
+        t
+    };
+
     fn selftest() -> bool {
         let mut ok = true;
+        for &(a, b, want) in &MUL_SELFTEST {
+            ok &= core::hint::black_box(a).wrapping_mul(core::hint::black_box(b)) == want;
+        }
         for (&(acc, m, shift), &want) in SELFTEST.iter().zip(EXPECTED.iter()) {
             let acc = core::hint::black_box(acc);
             let rq = core::hint::black_box(Requant { m, shift });
@@ -468,7 +510,7 @@ mod soc {
             .s(env!("CARGO_PKG_VERSION"))
             .nl();
         if !selftest() {
-            uart.s("error: requant selftest").nl();
+            uart.s("error: multiply or requant selftest").nl();
             exit(code::SELFTEST_FAILED);
         }
         let from_flash = match load_model() {

@@ -91,7 +91,7 @@ pub struct BuildArgs {
     /// firmware serves images sent with `cnnfpga fpga classify`.
     #[arg(long)]
     pub image: Option<PathBuf>,
-    /// Firmware: the `soc` ELF (default: target/riscv32im-unknown-none-elf/firmware/soc) or
+    /// Firmware: the `soc` ELF (default: target/riscv32i-unknown-none-elf/firmware/soc) or
     /// its raw binary.
     #[arg(long)]
     pub firmware: Option<PathBuf>,
@@ -112,10 +112,12 @@ pub struct BuildArgs {
     #[arg(long)]
     pub conv: Option<bool>,
     /// Single-cycle multiplier in DSP blocks (PicoRV32 ENABLE_FAST_MUL; without the flag: the
-    /// board's BOARD_FAST_MUL, 0 = the iterative multiplier).
+    /// board's BOARD_FAST_MUL, 0 = BOARD_CPU_MUL decides: the iterative multiplier or none).
+    /// The default firmware is riscv32i and does not use it: pass a riscv32im build with
+    /// --firmware.
     #[arg(long)]
     pub fast_mul: bool,
-    /// MAC lanes of the conv engine (default: the board's BOARD_CONV_LANES, 3 on the
+    /// MAC lanes of the conv engine (default: the board's BOARD_CONV_LANES, 4 on the
     /// iCEBreaker: docs/fpga.md "What fits").
     #[arg(long, value_parser = clap::value_parser!(u32).range(1..=8))]
     pub conv_lanes: Option<u32>,
@@ -249,7 +251,8 @@ fn default_firmware(root: &std::path::Path) -> PathBuf {
     std::env::var_os("CARGO_TARGET_DIR")
         .map(PathBuf::from)
         .unwrap_or_else(|| root.join("target"))
-        .join("riscv32im-unknown-none-elf/firmware/soc")
+        .join(sim::soc::TARGET)
+        .join("firmware/soc")
 }
 
 fn run_build(a: BuildArgs) -> anyhow::Result<()> {
@@ -270,7 +273,10 @@ fn run_build(a: BuildArgs) -> anyhow::Result<()> {
         // Nothing built yet (fresh clone): build the shipped firmware the way `cnnfpga sim`
         // does (cached by a hash of its sources).
         None => {
-            eprintln!("building the firmware (riscv32im, shipped profile)...");
+            eprintln!(
+                "building the firmware ({}, shipped profile)...",
+                sim::soc::TARGET
+            );
             sim::soc::Firmware::build(&sim::soc::Firmware::default_target_dir())
                 .map_err(|e| anyhow::anyhow!("building the firmware: {e}"))?
                 .elf
@@ -279,8 +285,9 @@ fn run_build(a: BuildArgs) -> anyhow::Result<()> {
     anyhow::ensure!(
         firmware.is_file(),
         "firmware {} not found: build it with `cargo build -p firmware --profile firmware \
-         --target riscv32im-unknown-none-elf --features soc`, or pass --firmware",
-        firmware.display()
+         --target {} --features soc`, or pass --firmware",
+        firmware.display(),
+        sim::soc::TARGET
     );
     // Built in a sibling directory, renamed over --out only when the whole build succeeded.
     let staging = out.stage()?;

@@ -55,7 +55,7 @@ pub struct BuildConfig {
 }
 
 impl BuildConfig {
-    /// Defaults for `board`: seed `BOARD_PNR_SEED`, the board's engine set, iterative MUL, cache in
+    /// Defaults for `board`: seed `BOARD_PNR_SEED`, the board's engine set and CPU, cache in
     /// `<target dir>/fpga-cache`.
     pub fn new(board: Board, root: PathBuf, out: PathBuf) -> Self {
         let cache_dir = std::env::var_os("CARGO_TARGET_DIR")
