@@ -433,50 +433,28 @@ pub fn changed_setting(
     was: &TrainConfig,
     now: &TrainConfig,
 ) -> Option<(&'static str, String, String)> {
-    let d = |name, a: String, b: String| (a != b).then_some((name, a, b));
-    d(
-        "optimizer",
-        format!("{:?}", was.optim),
-        format!("{:?}", now.optim),
-    )
-    .or_else(|| {
-        d(
-            "batch size",
-            was.batch_size.to_string(),
-            now.batch_size.to_string(),
-        )
-    })
-    .or_else(|| d("seed", was.seed.to_string(), now.seed.to_string()))
-    .or_else(|| d("augmentation", aug(&was.augment), aug(&now.augment)))
-    .or_else(|| {
-        d(
+    let dbg = |x: &dyn std::fmt::Debug| format!("{x:?}");
+    [
+        ("optimizer", dbg(&was.optim), dbg(&now.optim)),
+        ("batch size", dbg(&was.batch_size), dbg(&now.batch_size)),
+        ("seed", dbg(&was.seed), dbg(&now.seed)),
+        ("augmentation", aug(&was.augment), aug(&now.augment)),
+        (
             "augment factor",
-            was.augment_factor.to_string(),
-            now.augment_factor.to_string(),
-        )
-    })
-    .or_else(|| {
-        d(
-            "schedule",
-            format!("{:?}", was.schedule),
-            format!("{:?}", now.schedule),
-        )
-    })
-    .or_else(|| {
-        d(
+            dbg(&was.augment_factor),
+            dbg(&now.augment_factor),
+        ),
+        ("schedule", dbg(&was.schedule), dbg(&now.schedule)),
+        (
             "label smoothing",
-            was.label_smoothing.to_string(),
-            now.label_smoothing.to_string(),
-        )
-    })
-    .or_else(|| d("EMA", format!("{:?}", was.ema), format!("{:?}", now.ema)))
-    .or_else(|| {
-        d(
-            "distillation",
-            format!("{:?}", was.distill),
-            format!("{:?}", now.distill),
-        )
-    })
+            dbg(&was.label_smoothing),
+            dbg(&now.label_smoothing),
+        ),
+        ("EMA", dbg(&was.ema), dbg(&now.ema)),
+        ("distillation", dbg(&was.distill), dbg(&now.distill)),
+    ]
+    .into_iter()
+    .find(|(_, a, b)| a != b)
 }
 
 /// Adds the distillation term to the hard-label loss and gradient of a batch: returns the
