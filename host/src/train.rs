@@ -124,7 +124,8 @@ pub enum LrSchedule {
 }
 
 impl LrSchedule {
-    /// Factor at `step` of `total` steps (0-based), `warmup` of them warm-up.
+    /// Factor at `step` (0-based) of a run of `total` steps, `steps_per_epoch` to an epoch (the
+    /// warm-up is counted in epochs).
     pub fn factor(self, step: usize, total: usize, steps_per_epoch: usize) -> f32 {
         match self {
             LrSchedule::Constant => 1.0,

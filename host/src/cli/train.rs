@@ -381,7 +381,6 @@ pub fn run(a: Args) -> anyhow::Result<()> {
             teachers: a.teachers.len(),
         }),
     };
-    cfg.validate()?;
     let mut teachers = Vec::with_capacity(a.teachers.len());
     for p in &a.teachers {
         let t = SavedModel::load(p).with_context(|| format!("--teacher {}", p.display()))?;
