@@ -21,7 +21,9 @@ use host::data::load_folder;
 use host::eval::{argmax, evaluate, predict_dataset};
 use host::model::SavedModel;
 use host::plots::{accuracy_vs_compression, CompressionPoint};
-use host::qmodel::pipeline::{finish, inq, plan_layers, prune, spread, QuantizeConfig};
+use host::qmodel::pipeline::{
+    finish, inq, plan_layers, prune, spread, FineTuneData, QuantizeConfig,
+};
 use host::qmodel::{agreement, evaluate_int, IntModel};
 use host::train::NoProgress;
 use serde::Serialize;
@@ -120,14 +122,12 @@ fn main() -> anyhow::Result<()> {
             ..QuantizeConfig::default()
         };
         let mut pruned = src.net.clone();
-        let (live, _) = prune(
-            &mut pruned,
-            &plan,
-            &train_set,
-            &val_set,
-            &base,
-            &mut NoProgress,
-        )?;
+        let data = FineTuneData {
+            train: &train_set,
+            val: &val_set,
+            source: &src.net,
+        };
+        let (live, _) = prune(&mut pruned, &plan, data, &base, &mut NoProgress)?;
         let prune_secs = t0.elapsed().as_secs_f64();
         for &b in &a.bits {
             let t1 = std::time::Instant::now();
@@ -136,15 +136,7 @@ fn main() -> anyhow::Result<()> {
                 ..base.clone()
             };
             let mut net = pruned.clone();
-            let (grids, _) = inq(
-                &mut net,
-                &plan,
-                &live,
-                &train_set,
-                &val_set,
-                &cfg,
-                &mut NoProgress,
-            )?;
+            let (grids, _) = inq(&mut net, &plan, &live, data, &cfg, &mut NoProgress)?;
             let d = finish(&net, &plan, &grids, &calib, &ds.classes, &cfg)?;
             let im = IntModel::from_blob(d.blob.clone(), "grid point")?;
             let (m, outs) = evaluate_int(&im, &val_set)?;

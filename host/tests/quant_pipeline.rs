@@ -1,6 +1,7 @@
 //! The quantisation pipeline on a tiny CNN trained on `data/sample`: layer plan, pruning
 //! masks through fine-tuning, INQ grids, calibration, the blob through the firmware reader,
-//! integer evaluation equal to the firmware runner, compression accounting and option errors.
+//! integer evaluation equal to the firmware runner, compression accounting, self-distillation
+//! and option errors.
 
 mod quant_common;
 
@@ -11,8 +12,8 @@ use firmware::model::{encode_p_row, LayerKind, Model};
 use firmware::runner;
 use host::model::Arch;
 use host::qmodel::pipeline::{
-    auto_levels, calibrate, finish, inq, layer_inputs, plan_layers, prune, quantize, Quantized,
-    Scheme,
+    auto_levels, calibrate, finish, inq, layer_inputs, plan_layers, prune, quantize, FineTuneData,
+    Quantized, Scheme,
 };
 use host::qmodel::{evaluate_int, IntModel, QModelError};
 use host::quant::{encode_p_matrix, max_levels, pruned_count, Calibration, InqParams};
@@ -127,6 +128,35 @@ fn bad_options_are_clear_errors() {
             },
             "--percentile 0 outside (0, 100]",
         ),
+        (
+            host::qmodel::pipeline::QuantizeConfig {
+                augment_final: true,
+                ..quick_config()
+            },
+            "--augment-final needs --augment",
+        ),
+        (
+            host::qmodel::pipeline::QuantizeConfig {
+                keep_last: true,
+                patience: 2,
+                ..quick_config()
+            },
+            "--patience must be 0, not 2",
+        ),
+        (
+            host::qmodel::pipeline::QuantizeConfig {
+                distill_weight: 1.5,
+                ..quick_config()
+            },
+            "--distill-weight 1.5 outside [0, 1]",
+        ),
+        (
+            host::qmodel::pipeline::QuantizeConfig {
+                distill_temperature: 0.0,
+                ..quick_config()
+            },
+            "--distill-temperature 0 must be > 0",
+        ),
     ] {
         let e = run(cfg);
         assert!(e.contains(want), "{e} (want {want})");
@@ -139,7 +169,12 @@ fn pruning_masks_stay_pruned_through_finetuning_and_inq() {
     let cfg = quick_config();
     let plan = plan_layers(&tiny_arch(), &[], &[]).unwrap();
     let mut net = f.net.clone();
-    let (live, stages) = prune(&mut net, &plan, &f.train, &f.val, &cfg, &mut NoProgress).unwrap();
+    let data = FineTuneData {
+        train: &f.train,
+        val: &f.val,
+        source: &f.net,
+    };
+    let (live, stages) = prune(&mut net, &plan, data, &cfg, &mut NoProgress).unwrap();
     assert_eq!(stages.len(), 2);
     // cubic schedule, 2 steps: 0.8 * (1 - 0.5^3) = 0.7, then 0.8
     assert!((stages[0].target - 0.7).abs() < 1e-12);
@@ -189,16 +224,7 @@ fn pruning_masks_stay_pruned_through_finetuning_and_inq() {
     };
     assert!(head(&net).iter().all(|&v| v != 0.0));
 
-    let (grids, stages) = inq(
-        &mut net,
-        &plan,
-        &live,
-        &f.train,
-        &f.val,
-        &cfg,
-        &mut NoProgress,
-    )
-    .unwrap();
+    let (grids, stages) = inq(&mut net, &plan, &live, data, &cfg, &mut NoProgress).unwrap();
     // 3 INQ retraining stages (0.5, 0.75, 0.875) + the final fine-tuning
     assert_eq!(
         stages.iter().map(|s| s.stage.as_str()).collect::<Vec<_>>(),
@@ -217,6 +243,57 @@ fn pruning_masks_stay_pruned_through_finetuning_and_inq() {
     let s = before.iter().fold(0f64, |m, &v| m.max(f64::from(v).abs()));
     assert_eq!(g, InqParams::from_max_levels(4, g.levels, s).unwrap());
     assert_eq!(g.levels, max_levels(4));
+}
+
+/// Self-distillation (`distill_weight` 1) fine-tunes towards the float source's decisions, not
+/// the labels: on scrambled labels the half-pruned model keeps agreeing with the source (0.76
+/// of the training images when written), while the same fine-tuning on the labels alone learns
+/// the scrambled labels and moves away from it (0.26).
+#[test]
+fn self_distillation_keeps_the_sources_decisions() {
+    let f = fixture();
+    let plan = plan_layers(&tiny_arch(), &[], &[]).unwrap();
+    let mut scrambled = f.train.clone();
+    let n = scrambled.classes.len();
+    for l in scrambled.labels.iter_mut() {
+        *l = (*l + 1) % n;
+    }
+    let decisions = |net: &host::model::Net| -> Vec<usize> {
+        host::eval::predict_dataset(net, &f.train, 64)
+            .chunks(n)
+            .map(host::eval::argmax)
+            .collect()
+    };
+    let want = decisions(&f.net);
+    let agreement = |distill_weight: f32| {
+        let cfg = host::qmodel::pipeline::QuantizeConfig {
+            sparsity: 0.5,
+            prune_steps: 1,
+            epochs_per_step: 12,
+            lr: 3e-3,
+            distill_weight,
+            distill_temperature: 1.0,
+            ..quick_config()
+        };
+        let mut net = f.net.clone();
+        let data = FineTuneData {
+            train: &scrambled,
+            val: &f.val,
+            source: &f.net,
+        };
+        prune(&mut net, &plan, data, &cfg, &mut NoProgress).unwrap();
+        let got = decisions(&net);
+        got.iter().zip(&want).filter(|(a, b)| a == b).count() as f64 / want.len() as f64
+    };
+    let (with, without) = (agreement(1.0), agreement(0.0));
+    assert!(
+        with > 0.6,
+        "self-distilled: {with} agreement with the source"
+    );
+    assert!(
+        with > without + 0.3,
+        "self-distilled {with} vs labels only {without}"
+    );
 }
 
 #[test]

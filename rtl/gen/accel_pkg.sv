@@ -26,8 +26,8 @@ package accel_pkg;
   localparam int unsigned CONV_PARAM_MULT_OFFSET = 4;
   // Byte offset of the u8 requantisation shift in a conv parameter record (the byte after it is unused and written 0).
   localparam int unsigned CONV_PARAM_SHIFT_OFFSET = 6;
-  // Conv engine lanes of the iCEBreaker build: four fit the UP5K next to PicoRV32 without its multiplier, counter CSRs and traps (BOARD_CPU_MUL, BOARD_CPU_COUNTERS, BOARD_CPU_CATCH) with the YoWASP toolchain (docs/fpga.md: 4,956 of 5,280 LCs measured at 21.75 MHz, seed 4).
-  localparam int unsigned BOARD_CONV_LANES = 4;
+  // Conv engine lanes of the iCEBreaker build: five fit the UP5K next to PicoRV32 without its multiplier, counter CSRs and traps (BOARD_CPU_MUL, BOARD_CPU_COUNTERS, BOARD_CPU_CATCH) with the YoWASP toolchain (docs/fpga.md: 5,246 of 5,280 LCs measured at 21.75 MHz, seed 1). Five divide the paper CNN's 10 and 20 output channels: conv1 in 2 lane groups, conv2 in 4.
+  localparam int unsigned BOARD_CONV_LANES = 5;
   // Conv engine fetch FIFO depth of the iCEBreaker build (219 LCs less than 4; conv1 MAC utilisation 0.86 instead of 0.99).
   localparam int unsigned BOARD_FETCH_FIFO_DEPTH = 2;
   // 1: the iCEBreaker build carries the P-layer engine (it does not fit next to PicoRV32 and the conv engine yet: docs/fpga.md).
@@ -44,8 +44,8 @@ package accel_pkg;
   localparam int unsigned OSC_HZ = 12000000;
   // The SoC clock of the iCEBreaker build (at BOARD_PNR_SEED): SB_PLL40_PAD output OSC_HZ * (DIVF + 1) / ((DIVR + 1) * 2^DIVQ) (icepll -i 12 -o 21.75). cnnfpga fpga build requires nextpnr's Fmax to exceed it by 5 %; every images/s figure of the board uses it.
   localparam int unsigned BOARD_CLOCK_HZ = 21750000;
-  // nextpnr placement seed of the iCEBreaker build (cnnfpga fpga build --seed defaults to it): at 95-97 % LC nextpnr's Fmax for the same netlist moved between 21.7 and 24.7 MHz with seed and target; seed 4 was the one of 1-4 tried that met BOARD_CLOCK_HZ + 5 % with 3 lanes, and meets it with the 4-lane board (24.52 MHz; docs/fpga.md). Find a new one after an RTL change if the build misses timing.
-  localparam int unsigned BOARD_PNR_SEED = 4;
+  // nextpnr placement seed of the iCEBreaker build (cnnfpga fpga build --seed defaults to it): at 95-99 % LC nextpnr's Fmax for the same netlist moves by 10-15 % with seed and target (21.7 to 24.7 MHz for the 3-lane board); seed 1 meets BOARD_CLOCK_HZ + 5 % with the 5-lane board (23.85 MHz, where seed 4 gave 21.97; docs/fpga.md). Find a new one after an RTL change if the build misses timing.
+  localparam int unsigned BOARD_PNR_SEED = 1;
   // SB_PLL40 reference divider (DIVR) for BOARD_CLOCK_HZ.
   localparam int unsigned BOARD_PLL_DIVR = 0;
   // SB_PLL40 feedback divider (DIVF) for BOARD_CLOCK_HZ.

@@ -9,6 +9,8 @@ use std::time::Instant;
 use anyhow::{bail, Context};
 use clap::ValueEnum;
 
+use crate::augment::AugmentConfig;
+use crate::cli::train::AugmentKind;
 use crate::data::load_folder;
 use crate::eval::{argmax, evaluate, predict_dataset};
 use crate::model::SavedModel;
@@ -105,6 +107,28 @@ pub struct Args {
     /// Validation fraction (default: the float training's, from model.json; else 0.2).
     #[arg(long)]
     pub val_split: Option<f64>,
+    /// On-the-fly augmentation (the `train --augment` transforms) of the fine-tuning after each
+    /// pruning and INQ step; the final fine-tuning sees the images as they are unless
+    /// `--augment-final`.
+    #[arg(long)]
+    pub augment: bool,
+    /// With --augment: which set of transforms.
+    #[arg(long, value_enum, default_value_t = AugmentKind::Full, requires = "augment")]
+    pub augment_kind: AugmentKind,
+    /// With --augment: augment the final fine-tuning too.
+    #[arg(long, requires = "augment")]
+    pub augment_final: bool,
+    /// Self-distillation weight in [0, 1]: every fine-tuning mixes the labels with the float
+    /// model's softmax at `--distill-temperature` (0 = labels only).
+    #[arg(long, default_value_t = 0.0)]
+    pub distill_weight: f32,
+    /// Softmax temperature of the self-distillation (> 0).
+    #[arg(long, default_value_t = 4.0)]
+    pub distill_temperature: f32,
+    /// The final fine-tuning keeps its last epoch instead of the best on the validation split,
+    /// so the validation images choose nothing (needs `--patience 0`).
+    #[arg(long)]
+    pub keep_last: bool,
     /// Split seed (default: the float training's split seed, from model.json; else 42). Also seeds the
     /// fine-tuning.
     #[arg(long)]
@@ -163,6 +187,14 @@ pub fn run(a: Args) -> anyhow::Result<()> {
         calib_images: a.calib_images,
         p_layers: a.p_layers.clone(),
         np_layers: a.np_layers.clone(),
+        augment: a.augment.then(|| match a.augment_kind {
+            AugmentKind::Full => AugmentConfig::default(),
+            AugmentKind::Light => AugmentConfig::light(),
+        }),
+        augment_final: a.augment_final,
+        distill_weight: a.distill_weight,
+        distill_temperature: a.distill_temperature,
+        keep_last: a.keep_last,
     };
     // Fail on bad options before loading anything.
     cfg.validate()?;

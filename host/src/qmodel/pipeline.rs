@@ -17,6 +17,7 @@ use ndarray::Array4;
 use serde::Serialize;
 
 use super::{Compression, LayerStats, QModelError, Result, StageRecord};
+use crate::augment::AugmentConfig;
 use crate::data::Dataset;
 use crate::layers::{self, LayerSpec};
 use crate::model::{Arch, Net};
@@ -26,7 +27,7 @@ use crate::quant::{
     quantize_p_layer, Calibration, CompressionReport, InqParams, LayerCompression, PruneSchedule,
     QuantError, INPUT_SCALE, INQ_PORTIONS,
 };
-use crate::train::{train, CheckpointOptions, Progress, TrainConfig};
+use crate::train::{train_distilled, CheckpointOptions, Distill, Progress, TrainConfig};
 
 /// NP (uniform int8) or P (pruned power-of-two) deployment of a layer.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
@@ -207,6 +208,20 @@ pub struct QuantizeConfig {
     pub p_layers: Vec<usize>,
     /// Conv/dense indices forced to NP.
     pub np_layers: Vec<usize>,
+    /// On-the-fly augmentation of the fine-tuning after every pruning and INQ step but the last
+    /// (`None`: the training images as they are).
+    pub augment: Option<AugmentConfig>,
+    /// The final fine-tuning is augmented as well (needs `augment`).
+    pub augment_final: bool,
+    /// Weight of self-distillation in every fine-tuning, in `[0, 1]`: the loss mixes the
+    /// labels with the float source model's softmax at `distill_temperature` (the source is the
+    /// teacher of the model being pruned and quantised; 0 = labels only).
+    pub distill_weight: f32,
+    /// Softmax temperature of the self-distillation, `> 0`.
+    pub distill_temperature: f32,
+    /// The final fine-tuning keeps its last epoch instead of the one with the best validation
+    /// accuracy, so the validation images choose nothing (for held-out estimates).
+    pub keep_last: bool,
 }
 
 fn ser_schedule<S: serde::Serializer>(
@@ -247,6 +262,11 @@ impl Default for QuantizeConfig {
             calib_images: 200,
             p_layers: Vec::new(),
             np_layers: Vec::new(),
+            augment: None,
+            augment_final: false,
+            distill_weight: 0.0,
+            distill_temperature: 4.0,
+            keep_last: false,
         }
     }
 }
@@ -288,19 +308,57 @@ impl QuantizeConfig {
         if self.calib_images == 0 {
             return bad("--calib-images must be > 0".into());
         }
+        if self.augment_final && self.augment.is_none() {
+            return bad("--augment-final needs --augment".into());
+        }
+        if !(0.0..=1.0).contains(&self.distill_weight) {
+            return bad(format!(
+                "--distill-weight {} outside [0, 1]",
+                self.distill_weight
+            ));
+        }
+        if !(self.distill_temperature > 0.0 && self.distill_temperature.is_finite()) {
+            return bad(format!(
+                "--distill-temperature {} must be > 0",
+                self.distill_temperature
+            ));
+        }
+        if self.keep_last && self.patience != 0 {
+            return bad(format!(
+                "--keep-last trains the final fine-tuning for a fixed number of epochs: \
+                 --patience must be 0, not {}",
+                self.patience
+            ));
+        }
         Ok(())
     }
 
-    fn train_config(&self, epochs: usize, patience: usize, stage_seed: u64) -> TrainConfig {
+    /// Fine-tuning of one stage; `last`: the final fine-tuning after the last INQ step.
+    fn train_config(
+        &self,
+        epochs: usize,
+        patience: usize,
+        stage_seed: u64,
+        last: bool,
+    ) -> TrainConfig {
         TrainConfig {
             epochs,
             batch_size: self.batch_size,
             optim: OptimConfig::adam(self.lr),
             patience,
             seed: self.seed.wrapping_add(stage_seed),
-            augment: None,
+            augment: if last && !self.augment_final {
+                None
+            } else {
+                self.augment.clone()
+            },
             augment_factor: 0,
-            keep_last: false,
+            keep_last: last && self.keep_last,
+            distill: (self.distill_weight > 0.0).then_some(Distill {
+                weight: self.distill_weight,
+                temperature: self.distill_temperature,
+                teachers: 1,
+            }),
             ..TrainConfig::default()
         }
     }
@@ -332,10 +390,22 @@ fn quant_err(layer: &str) -> impl FnOnce(QuantError) -> QModelError + '_ {
 /// Live (unpruned) masks of the P layers' weights, by parameter name (`layers.<i>.weight`).
 pub type LiveMasks = BTreeMap<String, Vec<bool>>;
 
+/// The data of the fine-tuning stages: training and validation split, and the float source
+/// model (the self-distillation teacher when `QuantizeConfig::distill_weight` > 0).
+#[derive(Clone, Copy)]
+pub struct FineTuneData<'a> {
+    /// Fine-tuning images.
+    pub train: &'a Dataset,
+    /// Early-stopping images.
+    pub val: &'a Dataset,
+    /// The float model being compressed.
+    pub source: &'a Net,
+}
+
 fn run_stage(
     net: &mut Net,
     frozen: &ParamMasks,
-    data: (&Dataset, &Dataset),
+    data: FineTuneData<'_>,
     tc: &TrainConfig,
     stage: &str,
     target: f64,
@@ -344,14 +414,20 @@ fn run_stage(
     if tc.epochs == 0 {
         return Ok(None);
     }
-    let out = train(
+    let teachers = if tc.distill.is_some() {
+        std::slice::from_ref(data.source)
+    } else {
+        &[]
+    };
+    let out = train_distilled(
         net,
-        data.0,
-        data.1,
+        data.train,
+        data.val,
         tc,
         Some(frozen),
         &CheckpointOptions::default(),
         progress,
+        teachers,
     )?;
     let best = &out.history[out.best_epoch.max(1) - 1];
     Ok(Some(StageRecord {
@@ -370,8 +446,7 @@ fn run_stage(
 pub fn prune(
     net: &mut Net,
     plan: &[LayerPlan],
-    train_set: &Dataset,
-    val_set: &Dataset,
+    data: FineTuneData<'_>,
     cfg: &QuantizeConfig,
     progress: &mut dyn Progress,
 ) -> Result<(LiveMasks, Vec<StageRecord>)> {
@@ -404,16 +479,8 @@ pub fn prune(
             frozen.insert(name.clone(), keep.iter().map(|&k| !k).collect());
         }
         if cfg.prune_steps > 0 {
-            let tc = cfg.train_config(cfg.epochs_per_step, 0, 100 + step as u64);
-            if let Some(r) = run_stage(
-                net,
-                &frozen,
-                (train_set, val_set),
-                &tc,
-                "prune",
-                s,
-                progress,
-            )? {
+            let tc = cfg.train_config(cfg.epochs_per_step, 0, 100 + step as u64, false);
+            if let Some(r) = run_stage(net, &frozen, data, &tc, "prune", s, progress)? {
                 stages.push(r);
             }
         }
@@ -440,8 +507,7 @@ pub fn inq(
     net: &mut Net,
     plan: &[LayerPlan],
     live: &LiveMasks,
-    train_set: &Dataset,
-    val_set: &Dataset,
+    data: FineTuneData<'_>,
     cfg: &QuantizeConfig,
     progress: &mut dyn Progress,
 ) -> Result<(BTreeMap<String, InqParams>, Vec<StageRecord>)> {
@@ -485,30 +551,14 @@ pub fn inq(
             frozen.insert(name.clone(), st.frozen);
         }
         if portion < 1.0 {
-            let tc = cfg.train_config(cfg.epochs_per_step, 0, 200 + step as u64);
-            if let Some(r) = run_stage(
-                net,
-                &frozen,
-                (train_set, val_set),
-                &tc,
-                "inq",
-                portion,
-                progress,
-            )? {
+            let tc = cfg.train_config(cfg.epochs_per_step, 0, 200 + step as u64, false);
+            if let Some(r) = run_stage(net, &frozen, data, &tc, "inq", portion, progress)? {
                 stages.push(r);
             }
         }
     }
-    let tc = cfg.train_config(cfg.finetune_epochs, cfg.patience, 300);
-    if let Some(r) = run_stage(
-        net,
-        &frozen,
-        (train_set, val_set),
-        &tc,
-        "finetune",
-        1.0,
-        progress,
-    )? {
+    let tc = cfg.train_config(cfg.finetune_epochs, cfg.patience, 300, true);
+    if let Some(r) = run_stage(net, &frozen, data, &tc, "finetune", 1.0, progress)? {
         stages.push(r);
     }
     // The frozen masks kept every P weight exactly on its grid; check it anyway.
@@ -774,8 +824,13 @@ pub fn quantize(
     cfg.validate()?;
     let plan = plan_layers(&source.arch, &cfg.p_layers, &cfg.np_layers)?;
     let mut net = source.clone();
-    let (live, mut stages) = prune(&mut net, &plan, train_set, val_set, cfg, progress)?;
-    let (grids, s2) = inq(&mut net, &plan, &live, train_set, val_set, cfg, progress)?;
+    let data = FineTuneData {
+        train: train_set,
+        val: val_set,
+        source,
+    };
+    let (live, mut stages) = prune(&mut net, &plan, data, cfg, progress)?;
+    let (grids, s2) = inq(&mut net, &plan, &live, data, cfg, progress)?;
     stages.extend(s2);
     let calib: Vec<&[u8]> = spread(train_set.len(), cfg.calib_images)
         .into_iter()
