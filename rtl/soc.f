@@ -7,5 +7,4 @@ rtl/soc/sim/SB_SPRAM256KA.sv
 rtl/soc/sim/spi_flash_model.sv
 rtl/soc/sim/soc_sim_top.sv
 $PICORV32/picorv32.v
-$PICORV32/picosoc/spimemio.v
 $PICORV32/picosoc/ice40up5k_spram.v

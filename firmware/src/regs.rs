@@ -27,8 +27,8 @@ pub const CONV_PARAM_MULT_OFFSET: usize = 4;
 pub const CONV_PARAM_SHIFT_OFFSET: usize = 6;
 /// Conv engine lanes of the iCEBreaker build: five fit the UP5K next to PicoRV32 without its multiplier, counter CSRs and traps (BOARD_CPU_MUL, BOARD_CPU_COUNTERS, BOARD_CPU_CATCH) with the YoWASP toolchain (docs/fpga.md: 5,246 of 5,280 LCs measured at 21.75 MHz, seed 1). Five divide the paper CNN's 10 and 20 output channels: conv1 in 2 lane groups, conv2 in 4.
 pub const BOARD_CONV_LANES: usize = 5;
-/// Conv engine fetch FIFO depth of the iCEBreaker build (219 LCs less than 4; conv1 MAC utilisation 0.86 instead of 0.99).
-pub const BOARD_FETCH_FIFO_DEPTH: usize = 2;
+/// Conv engine fetch FIFO depth of the iCEBreaker build: 3 (90 LCs more than 2, paid for by soc_flash) takes every cycle a deeper FIFO gives inside the SoC (the shipped model on the 5-lane board: conv1 MAC utilisation 0.82 with 2, 0.84 with 3 or 4; docs/fpga.md).
+pub const BOARD_FETCH_FIFO_DEPTH: usize = 3;
 /// 1: the iCEBreaker build carries the P-layer engine (it does not fit next to PicoRV32 and the conv engine yet: docs/fpga.md).
 pub const BOARD_ENABLE_PENGINE: usize = 0;
 /// 1: the iCEBreaker build's PicoRV32 uses the single-cycle multiplier (DSPs) instead of the iterative one.
@@ -70,7 +70,7 @@ pub const ROM_SIZE: u32 = 0x0000_0100;
 pub const RAM_BASE: u32 = 0x0002_0000;
 /// Size of RAM in bytes.
 pub const RAM_SIZE: u32 = 0x0002_0000;
-/// Base address of FLASH: SPI flash, read-only memory-mapped window (picosoc spimemio, single SPI, ~64 cycles per sequential word). Writes are ignored.
+/// Base address of FLASH: SPI flash, read-only memory-mapped window (rtl/soc/soc_flash.sv: single-SPI READ, 64 cycles per sequential word, 128 for the first). Writes are ignored.
 pub const FLASH_BASE: u32 = 0x0100_0000;
 /// Size of FLASH in bytes.
 pub const FLASH_SIZE: u32 = 0x0100_0000;

@@ -183,8 +183,8 @@ module conv_fetch #(
   end
 
   initial begin
-    if (FifoDepth < 2 || (FifoDepth & (FifoDepth - 1)) != 0)
-      $error("conv_fetch: FifoDepth must be a power of two >= 2");
+    if (FifoDepth < 2 || FifoDepth > 16)
+      $error("conv_fetch: FifoDepth must be in 2..16");
     if (AddrBits < 3 || AddrBits > 32) $error("conv_fetch: AddrBits must be in 3..32");
     if (LenBits < 3 || LenBits > 16) $error("conv_fetch: LenBits must be in 3..16");
   end

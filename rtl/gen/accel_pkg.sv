@@ -28,8 +28,8 @@ package accel_pkg;
   localparam int unsigned CONV_PARAM_SHIFT_OFFSET = 6;
   // Conv engine lanes of the iCEBreaker build: five fit the UP5K next to PicoRV32 without its multiplier, counter CSRs and traps (BOARD_CPU_MUL, BOARD_CPU_COUNTERS, BOARD_CPU_CATCH) with the YoWASP toolchain (docs/fpga.md: 5,246 of 5,280 LCs measured at 21.75 MHz, seed 1). Five divide the paper CNN's 10 and 20 output channels: conv1 in 2 lane groups, conv2 in 4.
   localparam int unsigned BOARD_CONV_LANES = 5;
-  // Conv engine fetch FIFO depth of the iCEBreaker build (219 LCs less than 4; conv1 MAC utilisation 0.86 instead of 0.99).
-  localparam int unsigned BOARD_FETCH_FIFO_DEPTH = 2;
+  // Conv engine fetch FIFO depth of the iCEBreaker build: 3 (90 LCs more than 2, paid for by soc_flash) takes every cycle a deeper FIFO gives inside the SoC (the shipped model on the 5-lane board: conv1 MAC utilisation 0.82 with 2, 0.84 with 3 or 4; docs/fpga.md).
+  localparam int unsigned BOARD_FETCH_FIFO_DEPTH = 3;
   // 1: the iCEBreaker build carries the P-layer engine (it does not fit next to PicoRV32 and the conv engine yet: docs/fpga.md).
   localparam int unsigned BOARD_ENABLE_PENGINE = 0;
   // 1: the iCEBreaker build's PicoRV32 uses the single-cycle multiplier (DSPs) instead of the iterative one.
@@ -68,7 +68,7 @@ package accel_pkg;
   // 128 KiB SPRAM: firmware code and data, arena, model blob, input image, stack; shared by the CPU and the engines' bus masters (CPU first).
   localparam logic [31:0] RAM_BASE = 32'h00020000;
   localparam logic [31:0] RAM_SIZE = 32'h00020000;
-  // SPI flash, read-only memory-mapped window (picosoc spimemio, single SPI, ~64 cycles per sequential word). Writes are ignored.
+  // SPI flash, read-only memory-mapped window (rtl/soc/soc_flash.sv: single-SPI READ, 64 cycles per sequential word, 128 for the first). Writes are ignored.
   localparam logic [31:0] FLASH_BASE = 32'h01000000;
   localparam logic [31:0] FLASH_SIZE = 32'h01000000;
   // Memory-mapped I/O (uncached region for cores with caches).

@@ -2,7 +2,7 @@
 // and illegal-instruction traps by parameter: CpuMul, CpuCounters, CpuCatch, the board's
 // choices in accel_pkg BOARD_CPU_*; FastMul the single-cycle multiplier), a
 // 64-word boot ROM in LUTs (generated: copies the firmware from flash to RAM), 128 KB SPRAM shared with the accelerator engines through a fixed-priority
-// arbiter, SPI flash read window (picosoc's spimemio), and MMIO: system registers (UART TX, EXIT,
+// arbiter, SPI flash read window (soc_flash: single-SPI READ), and MMIO: system registers (UART TX, EXIT,
 // UART RX, cycle counter, ENGINE_WAIT), the NP conv engine and the P-layer engine (each optional:
 // EnableConv, EnablePengine). Memory map, flash layout and boot flow:
 // rtl/soc/README.md; addresses come from the generated accel_pkg (rtl/regmap/accel.toml).
@@ -42,7 +42,7 @@ module soc_core #(
   output logic [31:0]      pc_o,             // PC of the current instruction (SIM; else the last fetch)
   output logic [31:0]      instret_o,        // retired instructions (SIM only; 0 on the board)
   output logic [31:0]      cycle_o,          // cycles since reset (the CYCLES register)
-  // SPI flash (spimemio pins; single SPI: io0 = MOSI, io1 = MISO)
+  // SPI flash (single SPI: io0 = MOSI, io1 = MISO; soc_flash)
   output logic             flash_csb_o,
   output logic             flash_clk_o,
   output logic [3:0]       flash_io_oe_o,
@@ -421,33 +421,25 @@ module soc_core #(
   // ---------------------------------------------------------------------------------------------
   logic        flash_ready;
   logic [31:0] flash_rdata;
-  logic [31:0] unused_cfgreg;
+  logic [2:0]  unused_flash_di;
 
-  spimemio u_flash (
-    .clk          (clk_i),
-    .resetn       (rst_ni),
-    .valid        (cpu_valid && sel_flash),
-    .ready        (flash_ready),
-    .addr         (cpu_addr[23:0]),
-    .rdata        (flash_rdata),
-    .flash_csb    (flash_csb_o),
-    .flash_clk    (flash_clk_o),
-    .flash_io0_oe (flash_io_oe_o[0]),
-    .flash_io1_oe (flash_io_oe_o[1]),
-    .flash_io2_oe (flash_io_oe_o[2]),
-    .flash_io3_oe (flash_io_oe_o[3]),
-    .flash_io0_do (flash_io_do_o[0]),
-    .flash_io1_do (flash_io_do_o[1]),
-    .flash_io2_do (flash_io_do_o[2]),
-    .flash_io3_do (flash_io_do_o[3]),
-    .flash_io0_di (flash_io_di_i[0]),
-    .flash_io1_di (flash_io_di_i[1]),
-    .flash_io2_di (flash_io_di_i[2]),
-    .flash_io3_di (flash_io_di_i[3]),
-    .cfgreg_we    (4'd0),
-    .cfgreg_di    (32'd0),
-    .cfgreg_do    (unused_cfgreg)
+  // single SPI: io0 = MOSI (driven), io1 = MISO, io2/io3 (WP#, HOLD#) not driven, as spimemio
+  // left them in its single-SPI mode
+  soc_flash u_flash (
+    .clk_i   (clk_i),
+    .rst_ni  (rst_ni),
+    .valid_i (cpu_valid && sel_flash),
+    .addr_i  (cpu_addr[23:2]),
+    .ready_o (flash_ready),
+    .rdata_o (flash_rdata),
+    .csb_o   (flash_csb_o),
+    .sck_o   (flash_clk_o),
+    .mosi_o  (flash_io_do_o[0]),
+    .miso_i  (flash_io_di_i[1])
   );
+  assign flash_io_oe_o       = 4'b0001;
+  assign flash_io_do_o[3:1]  = 3'b000;
+  assign unused_flash_di     = {flash_io_di_i[3:2], flash_io_di_i[0]};
 
   // ---------------------------------------------------------------------------------------------
   // CPU read data / ready

@@ -3,7 +3,7 @@
 //!
 //! The program (RV32I, no compressed instructions) checks the firmware image header at
 //! `FLASH_FW_ADDR` (magic `CNFW`, length <= `FW_LEN`), copies the binary after the 16-byte
-//! header to `FW_ADDR` with ascending word loads (spimemio streams sequential words) and jumps
+//! header to `FW_ADDR` with ascending word loads (`soc_flash` streams sequential words) and jumps
 //! to `FW_ADDR`. Without a valid image it writes [`BOOT_FAIL`] to `SYS.EXIT` and halts.
 //! The image format is in `firmware::memmap` (`FW_MAGIC`, `FW_HEADER_LEN`, `FW_FLAG_*`).
 //!

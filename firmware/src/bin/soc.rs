@@ -357,7 +357,7 @@ mod soc {
     }
 
     /// Copies `len` bytes (rounded up to words) from the flash window to RAM: ascending word
-    /// loads only, as spimemio streams them.
+    /// loads only, as the SoC's flash reader (`soc_flash`) streams them.
     ///
     /// # Safety
     /// `src` must be in the flash window and `dst..dst+len` RAM that nothing else uses.

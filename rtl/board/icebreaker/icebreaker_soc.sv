@@ -10,7 +10,7 @@
 //
 // Reset: the iCE40 clears every flip-flop at configuration, so a counter that starts at 0 holds
 // the SoC in reset for 2^PorBits cycles after `rst_ni` rises (the board ties it to the PLL's
-// LOCK; the flash must be idle before spimemio starts).
+// LOCK; the flash must be idle before soc_flash starts).
 `default_nettype none
 
 module icebreaker_soc #(

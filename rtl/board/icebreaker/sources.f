@@ -6,5 +6,4 @@
 -f rtl/board/icebreaker/soc_rtl.f
 rtl/board/icebreaker/icebreaker_top.sv
 $PICORV32/picorv32.v
-$PICORV32/picosoc/spimemio.v
 $PICORV32/picosoc/ice40up5k_spram.v

@@ -1,12 +1,12 @@
 // Behavioural SPI NOR flash for simulation: single-SPI READ (0x03, 24-bit address, no dummy
-// cycles), which is what picosoc's spimemio issues after reset (0xFF, 0xAB, then 0x03 reads; the
+// cycles), which is what the SoC's soc_flash issues after reset (0xFF, 0xAB, then 0x03 reads; the
 // first two are accepted and ignored here). Other commands read as 0. Dual/quad modes are not
-// modelled: firmware must leave spimemio in its reset (single-SPI) configuration.
+// modelled (soc_flash has none).
 //
 // Sampled on the system clock (the SPI clock is a register of the same clock domain, toggling at
 // most every cycle), so no derived clocks: a rising SCK edge is seen one system cycle after it
 // happens, when MOSI still holds its bit; MISO is a function of the rising-edge count, so the bit
-// is on the wire during the low phase before the edge at which spimemio samples it.
+// is on the wire during the low and high phase before soc_flash samples it (as SCK falls).
 //
 // Contents: erased (0xFF), then `+flash=<file>` (SIM only) loaded with $readmemh: one byte per
 // entry, `@offset` lines allowed, e.g. `objcopy -I binary -O verilog --change-addresses 0x100000`.
