@@ -1,6 +1,8 @@
 // Behavioural SPI NOR flash for simulation: single-SPI READ (0x03, 24-bit address, no dummy
 // cycles), which is what the SoC's soc_flash issues after reset (0xFF, 0xAB, then 0x03 reads; the
-// first two are accepted and ignored here). Other commands read as 0. Dual/quad modes are not
+// model starts in deep power-down, like a flash the FPGA's configuration left asleep: it ignores
+// every command until a complete 0xAB (release from power-down), so a reader that forgets the
+// wake-up reads 0s and the boot ROM stops). Other commands read as 0. Dual/quad modes are not
 // modelled (soc_flash has none).
 //
 // Sampled on the system clock (the SPI clock is a register of the same clock domain, toggling at
@@ -24,7 +26,8 @@ module spi_flash_model #(
   localparam int unsigned Size = 1 << SizeLog2;
 
   logic [7:0]  mem [Size];
-  logic        sck_q;
+  logic        sck_q, csb_q;
+  logic        awake_q = 1'b0;  // deep power-down until a complete 0xAB
   logic [31:0] edges_q;        // rising SCK edges since CS went low
   logic [7:0]  cmd_q;
   logic [23:0] addr_q;
@@ -43,6 +46,10 @@ module spi_flash_model #(
 
   always_ff @(posedge clk_i) begin
     sck_q <= sck_i;
+    csb_q <= csb_i;
+    if (csb_i && !csb_q && edges_q == 32'd8 && cmd_q == 8'hAB) begin
+      awake_q <= 1'b1;
+    end
     if (csb_i) begin
       edges_q <= 32'd0;
     end else if (sck_i && !sck_q) begin
@@ -61,7 +68,7 @@ module spi_flash_model #(
     data_bit  = edges_q - 32'd32;
     data_byte = mem[SizeLog2'(addr_q + 24'(data_bit >> 3))];
     miso_o    = 1'b0;
-    if (!csb_i && cmd_q == 8'h03 && edges_q >= 32'd32) begin
+    if (awake_q && !csb_i && cmd_q == 8'h03 && edges_q >= 32'd32) begin
       miso_o = data_byte[3'd7 - data_bit[2:0]];
     end
   end
