@@ -7,8 +7,8 @@
 // one-byte holding register (`valid_o`) until `pop_i`; a byte that completes while the previous
 // one was not popped is dropped and sets `overrun_o`, a stop bit that reads 0 drops the byte and
 // sets `frame_err_o` (both sticky until `pop_i`). The firmware's protocol reader
-// (firmware::proto) turns either into an error reply; at 115200 baud it has about
-// 10 * Div cycles per byte.
+// (firmware::proto) turns either into an error reply; at UART_BAUD it has about
+// 10 * Div cycles per byte (940 at 230400 baud and 21.75 MHz).
 //
 // Reset: synchronous, active low, control state only (the data registers are qualified by
 // `valid_o`).

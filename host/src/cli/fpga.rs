@@ -50,7 +50,7 @@ pub struct ClassifyArgs {
     /// UART bit rate (the firmware's is fixed at build time: UART_BAUD in rtl/regmap/accel.toml).
     #[arg(long, default_value_t = firmware::regs::UART_BAUD as u32)]
     pub baud: u32,
-    /// Seconds to wait for each reply (an image takes ~1.1 s on the line at 115200 baud).
+    /// Seconds to wait for each reply (a 64x64x3 image takes ~0.53 s on the line at 230400 baud).
     #[arg(long, default_value_t = 30.0, value_parser = parse_timeout)]
     pub timeout: f64,
     /// Print JSON (a list of results) instead of one line per image.
@@ -417,6 +417,6 @@ fn run_flash(a: FlashArgs) -> anyhow::Result<()> {
         return Ok(());
     }
     plan.execute()?;
-    println!("done: watch the UART with `picocom -b 115200 /dev/ttyUSB1`");
+    println!("done: watch the UART with `picocom -b 230400 /dev/ttyUSB1`");
     Ok(())
 }
