@@ -25,7 +25,7 @@ pub const CONV_PARAM_BIAS_OFFSET: usize = 0;
 pub const CONV_PARAM_MULT_OFFSET: usize = 4;
 /// Byte offset of the u8 requantisation shift in a conv parameter record (the byte after it is unused and written 0).
 pub const CONV_PARAM_SHIFT_OFFSET: usize = 6;
-/// Conv engine lanes of the iCEBreaker build: five fit the UP5K next to PicoRV32 without its multiplier, counter CSRs and traps (BOARD_CPU_MUL, BOARD_CPU_COUNTERS, BOARD_CPU_CATCH) with the YoWASP toolchain (docs/fpga.md: 5,246 of 5,280 LCs measured at 21.75 MHz, seed 1). Five divide the paper CNN's 10 and 20 output channels: conv1 in 2 lane groups, conv2 in 4.
+/// Conv engine lanes of the iCEBreaker build: five fit the UP5K next to PicoRV32 without its multiplier, counter CSRs and traps (BOARD_CPU_MUL, BOARD_CPU_COUNTERS, BOARD_CPU_CATCH) with the YoWASP toolchain (docs/fpga.md: 5,219 of 5,280 LCs with soc_flash and the 3-entry fetch FIFO, measured at 21.75 MHz, seed 1). Five divide the paper CNN's 10 and 20 output channels: conv1 in 2 lane groups, conv2 in 4.
 pub const BOARD_CONV_LANES: usize = 5;
 /// Conv engine fetch FIFO depth of the iCEBreaker build: 3 (90 LCs more than 2, paid for by soc_flash) takes every cycle a deeper FIFO gives inside the SoC (the shipped model on the 5-lane board: conv1 MAC utilisation 0.82 with 2, 0.84 with 3 or 4; docs/fpga.md).
 pub const BOARD_FETCH_FIFO_DEPTH: usize = 3;
@@ -43,7 +43,7 @@ pub const BOARD_CPU_MUL: usize = 0;
 pub const OSC_HZ: usize = 12000000;
 /// The SoC clock of the iCEBreaker build (at BOARD_PNR_SEED): SB_PLL40_PAD output OSC_HZ * (DIVF + 1) / ((DIVR + 1) * 2^DIVQ) (icepll -i 12 -o 21.75). cnnfpga fpga build requires nextpnr's Fmax to exceed it by 5 %; every images/s figure of the board uses it.
 pub const BOARD_CLOCK_HZ: usize = 21750000;
-/// nextpnr placement seed of the iCEBreaker build (cnnfpga fpga build --seed defaults to it): at 95-99 % LC nextpnr's Fmax for the same netlist moves by 10-15 % with seed and target (21.7 to 24.7 MHz for the 3-lane board); seed 1 meets BOARD_CLOCK_HZ + 5 % with the 5-lane board (23.85 MHz, where seed 4 gave 21.97; docs/fpga.md). Find a new one after an RTL change if the build misses timing.
+/// nextpnr placement seed of the iCEBreaker build (cnnfpga fpga build --seed defaults to it): at 95-99 % LC nextpnr's Fmax for the same netlist moves by 10-15 % with seed and target (21.7 to 24.7 MHz for the 3-lane board); seed 1 meets BOARD_CLOCK_HZ + 5 % with the 5-lane board (24.15 MHz as flashed; the first 5-lane netlist gave 23.85 there and 21.97 at seed 4; docs/fpga.md). Find a new one after an RTL change if the build misses timing.
 pub const BOARD_PNR_SEED: usize = 1;
 /// SB_PLL40 reference divider (DIVR) for BOARD_CLOCK_HZ.
 pub const BOARD_PLL_DIVR: usize = 0;
