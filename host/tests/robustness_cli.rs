@@ -609,6 +609,27 @@ fn options_are_checked_up_front() {
             "--sparsity",
         );
     }
+    // the quantiser's fine-tuning settings (#17)
+    for (args, needle) in [
+        (
+            &["quantize", "--distill-weight", "2"][..],
+            "--distill-weight 2",
+        ),
+        (
+            &["quantize", "--distill-temperature", "NaN"],
+            "--distill-temperature NaN",
+        ),
+        (&["quantize", "--keep-last"], "--patience must be 0, not 2"),
+        (&["quantize", "--augment-final"], "--augment"),
+    ] {
+        refused(
+            &run(
+                args,
+                &[("--model", &fm), ("--data", &sample()), ("--out", &out)],
+            ),
+            needle,
+        );
+    }
     refused(
         &run(
             &["train", "--batch", "0"],
