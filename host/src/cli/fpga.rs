@@ -117,8 +117,8 @@ pub struct BuildArgs {
     /// --firmware.
     #[arg(long)]
     pub fast_mul: bool,
-    /// MAC lanes of the conv engine (default: the board's BOARD_CONV_LANES, 4 on the
-    /// iCEBreaker: docs/fpga.md "What fits").
+    /// MAC lanes of the conv engine (default: the board's BOARD_CONV_LANES in
+    /// rtl/regmap/accel.toml; docs/fpga.md "What fits").
     #[arg(long, value_parser = clap::value_parser!(u32).range(1..=8))]
     pub conv_lanes: Option<u32>,
     /// Place-and-route cache (default: <target dir>/fpga-cache).

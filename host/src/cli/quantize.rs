@@ -9,7 +9,6 @@ use std::time::Instant;
 use anyhow::{bail, Context};
 use clap::ValueEnum;
 
-use crate::augment::AugmentConfig;
 use crate::cli::train::AugmentKind;
 use crate::data::load_folder;
 use crate::eval::{argmax, evaluate, predict_dataset};
@@ -129,8 +128,8 @@ pub struct Args {
     /// so the validation images choose nothing (needs `--patience 0`).
     #[arg(long)]
     pub keep_last: bool,
-    /// Split seed (default: the float training's split seed, from model.json; else 42). Also seeds the
-    /// fine-tuning.
+    /// Split seed (default: the float training's split seed, from model.json; else 42). Also
+    /// seeds the fine-tuning.
     #[arg(long)]
     pub seed: Option<u64>,
     /// No per-epoch output.
@@ -187,10 +186,7 @@ pub fn run(a: Args) -> anyhow::Result<()> {
         calib_images: a.calib_images,
         p_layers: a.p_layers.clone(),
         np_layers: a.np_layers.clone(),
-        augment: a.augment.then(|| match a.augment_kind {
-            AugmentKind::Full => AugmentConfig::default(),
-            AugmentKind::Light => AugmentConfig::light(),
-        }),
+        augment: a.augment.then(|| a.augment_kind.config()),
         augment_final: a.augment_final,
         distill_weight: a.distill_weight,
         distill_temperature: a.distill_temperature,

@@ -36,6 +36,16 @@ pub enum AugmentKind {
     Light,
 }
 
+impl AugmentKind {
+    /// The transforms of this set (`train --augment` and `quantize --augment` alike).
+    pub fn config(self) -> AugmentConfig {
+        match self {
+            AugmentKind::Full => AugmentConfig::default(),
+            AugmentKind::Light => AugmentConfig::light(),
+        }
+    }
+}
+
 /// Learning-rate schedule of `--schedule`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
 pub enum ScheduleKind {
@@ -360,10 +370,7 @@ pub fn run(a: Args) -> anyhow::Result<()> {
         optim,
         patience,
         seed: a.seed,
-        augment: a.augment.then(|| match a.augment_kind {
-            AugmentKind::Full => AugmentConfig::default(),
-            AugmentKind::Light => AugmentConfig::light(),
-        }),
+        augment: a.augment.then(|| a.augment_kind.config()),
         augment_factor: a.augment_factor,
         keep_last,
         schedule: match a.schedule {
