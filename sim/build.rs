@@ -75,26 +75,27 @@ const MODELS: &[Model] = &[
         rust_type: "SocModel",
         trace: Trace::Twin,
     },
-    // The same SoC with PicoRV32's single-cycle-issue multiplier (ENABLE_FAST_MUL, DSPs on the
-    // board; the board's own CPU has none, BOARD_CPU_MUL): `SocConfig::IcebreakerFastMul`
-    // (kernel benchmarks, with the riscv32im firmware).
+    // The same SoC with PicoRV32 and its single-cycle-issue multiplier (ENABLE_FAST_MUL, DSPs
+    // on the board; the board's own CPU has none): `SocConfig::IcebreakerFastMul` (kernel
+    // benchmarks, with the riscv32im firmware).
     Model {
         name: "soc_fastmul",
         top: "soc_sim_top",
         filelist: "rtl/soc.f",
-        args: &["-DSIM", "--timescale", "1ns/1ps", "-GFastMul=1'b1"],
+        args: &["-DSIM", "--timescale", "1ns/1ps", "-GCpu=0", "-GFastMul=1'b1"],
         clock: "clk_i",
         rust_type: "SocFastMulModel",
         trace: Trace::Twin,
     },
-    // The simulation reference SoC (`SocConfig::Wide`): the board's CPU and UART with the
-    // accel_pkg default engines (LANES lanes, FETCH_FIFO_DEPTH, the P engine), which do not fit
-    // the UP5K next to PicoRV32 (docs/fpga.md). One traced build (it is the rarely used one).
+    // The PicoRV32 reference SoC (`SocConfig::Wide`): PicoRV32 (the board's BOARD_CPU_* shape)
+    // and the board's UART with the accel_pkg default engines (LANES lanes, FETCH_FIFO_DEPTH,
+    // the P engine), which do not fit the UP5K next to PicoRV32 (docs/fpga.md). One traced
+    // build (it is the rarely used one).
     Model {
         name: "soc_wide",
         top: "soc_sim_top",
         filelist: "rtl/soc.f",
-        args: &["-DSIM", "--timescale", "1ns/1ps", "-GWide=1'b1"],
+        args: &["-DSIM", "--timescale", "1ns/1ps", "-GCpu=0", "-GWide=1'b1"],
         clock: "clk_i",
         rust_type: "SocWideModel",
         trace: Trace::Always,
@@ -114,7 +115,9 @@ fn main() {
     println!("cargo:rerun-if-changed=build_support/vlgen.rs");
     println!("cargo:rerun-if-env-changed=VERILATOR");
     println!("cargo:rerun-if-env-changed=CI");
-    println!("cargo:rerun-if-env-changed=PICORV32_DIR");
+    for v in filelist::Vendor::ALL {
+        println!("cargo:rerun-if-env-changed={}", v.env_var());
+    }
     println!("cargo:rustc-check-cfg=cfg(sim_no_verilator)");
     println!(
         "cargo:rerun-if-changed={}",
@@ -146,14 +149,14 @@ fn main() {
         for l in &listing.lists {
             println!("cargo:rerun-if-changed={}", root.join(l).display());
         }
-        // PicoRV32's files are tracked when it is found (its absence stops the build below,
+        // the CPUs' files are tracked when they are found (their absence stops the build below,
         // once Verilator is known to be there)
         let files = listing
-            .files(&root, || filelist::picorv32_dir(&root))
+            .files(&root, |v| filelist::vendor_dir(&root, v))
             .unwrap_or_else(|_| {
                 let local = listing.entries.iter();
                 local
-                    .filter(|e| !e.starts_with(filelist::PICORV32_PREFIX))
+                    .filter(|e| filelist::Vendor::split(e).is_none())
                     .map(|e| root.join(e))
                     .collect()
             });

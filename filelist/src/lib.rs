@@ -1,12 +1,13 @@
 //! The RTL file lists (`rtl/accel.f`, `rtl/pengine.f`, `rtl/soc.f`,
-//! `rtl/board/icebreaker/sources.f`) and where PicoRV32's Verilog lives: the one reader, shared
+//! `rtl/board/icebreaker/sources.f`) and where the CPUs' Verilog lives: the one reader, shared
 //! by `sim/build.rs` (a build-dependency, hence no dependencies of its own), the host's
 //! `cnnfpga fpga build` and the lint tests. `rtl/synth_check.sh` reads the same format in bash;
 //! `sim/tests/synth_area.rs` checks that both readers agree.
 //!
 //! Format, one entry per line, paths relative to the repository root:
 //! - `path/to/file.sv`: a source file, in read order;
-//! - `$PICORV32/file.v`: a file in [`picorv32_dir`] (third-party, never copied into the repo);
+//! - `$PICORV32/file.v`, `$SERV/file.v`: a file in a third-party package's directory
+//!   ([`Vendor`], [`vendor_dir`]; installed by scripts/setup.sh, never copied into the repo);
 //! - `-f path/to/other.f`: the entries of another list, in place (recursively);
 //! - blank lines and lines starting with `#` or `//` are ignored, as is anything after ` #`.
 //!
@@ -17,8 +18,67 @@
 use std::fmt;
 use std::path::{Path, PathBuf};
 
-/// The prefix of entries in PicoRV32's directory.
-pub const PICORV32_PREFIX: &str = "$PICORV32/";
+/// A third-party RTL package a list can name files of (`$PICORV32/`, `$SERV/`): a pinned
+/// PyPI `pythondata-cpu-*` wheel in the project venv, or a directory from the environment.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Vendor {
+    /// PicoRV32 and picosoc (`pythondata_cpu_picorv32`, `$PICORV32_DIR`).
+    Picorv32,
+    /// SERV (`pythondata_cpu_serv`, `$SERV_DIR`).
+    Serv,
+}
+
+impl Vendor {
+    /// Every package, in prefix order.
+    pub const ALL: [Vendor; 2] = [Vendor::Picorv32, Vendor::Serv];
+
+    /// The entry prefix (`$PICORV32/`, `$SERV/`).
+    pub fn prefix(self) -> &'static str {
+        match self {
+            Vendor::Picorv32 => "$PICORV32/",
+            Vendor::Serv => "$SERV/",
+        }
+    }
+
+    /// The environment variable that overrides the venv lookup.
+    pub fn env_var(self) -> &'static str {
+        match self {
+            Vendor::Picorv32 => "PICORV32_DIR",
+            Vendor::Serv => "SERV_DIR",
+        }
+    }
+
+    /// The Python module whose `data_location` is the Verilog directory.
+    pub fn module(self) -> &'static str {
+        match self {
+            Vendor::Picorv32 => "pythondata_cpu_picorv32",
+            Vendor::Serv => "pythondata_cpu_serv",
+        }
+    }
+
+    /// A file the directory must hold.
+    fn marker(self) -> &'static str {
+        match self {
+            Vendor::Picorv32 => "picorv32.v",
+            Vendor::Serv => "rtl/serv_top.v",
+        }
+    }
+
+    /// The display name.
+    pub fn name(self) -> &'static str {
+        match self {
+            Vendor::Picorv32 => "PicoRV32",
+            Vendor::Serv => "SERV",
+        }
+    }
+
+    /// The package of `entry` and the path inside it, if `entry` names a vendor file.
+    pub fn split(entry: &str) -> Option<(Vendor, &str)> {
+        Self::ALL
+            .into_iter()
+            .find_map(|v| entry.strip_prefix(v.prefix()).map(|rest| (v, rest)))
+    }
+}
 
 /// What went wrong reading a list.
 #[derive(Debug)]
@@ -52,8 +112,10 @@ pub enum Error {
         /// The list that names it.
         list: PathBuf,
     },
-    /// The list names `$PICORV32/` files and PicoRV32's directory was not found.
-    NoPicorv32 {
+    /// The list names files of a third-party package whose directory was not found.
+    NoVendor {
+        /// The package.
+        vendor: Vendor,
         /// Why not.
         reason: String,
     },
@@ -73,9 +135,11 @@ impl fmt::Display for Error {
                 file.display(),
                 list.display()
             ),
-            Error::NoPicorv32 { reason } => write!(
+            Error::NoVendor { vendor, reason } => write!(
                 f,
-                "PicoRV32 RTL not found ({reason}): set PICORV32_DIR or run scripts/setup.sh"
+                "{} RTL not found ({reason}): set {} or run scripts/setup.sh",
+                vendor.name(),
+                vendor.env_var()
             ),
         }
     }
@@ -152,23 +216,24 @@ fn expand(
 }
 
 impl Listing {
-    /// The entries as paths: `rtl/...` under `root`, `$PICORV32/...` under `picorv32` (asked
-    /// for only when the list names such a file); each must exist.
+    /// The entries as paths: `rtl/...` under `root`, a vendor's (`$PICORV32/...`, `$SERV/...`)
+    /// under `vendor(v)` (asked for once per package, only when the list names its files); each
+    /// must exist.
     pub fn files(
         &self,
         root: &Path,
-        picorv32: impl FnOnce() -> Result<PathBuf, Error>,
+        mut vendor: impl FnMut(Vendor) -> Result<PathBuf, Error>,
     ) -> Result<Vec<PathBuf>, Error> {
-        let mut pico = None;
-        let mut picorv32 = Some(picorv32);
+        let mut dirs: Vec<(Vendor, PathBuf)> = Vec::new();
         let mut files = Vec::with_capacity(self.entries.len());
         for (e, list) in self.entries.iter().zip(&self.origin) {
-            let p = match e.strip_prefix(PICORV32_PREFIX) {
-                Some(rest) => {
-                    if pico.is_none() {
-                        pico = Some((picorv32.take().expect("called once"))()?);
+            let p = match Vendor::split(e) {
+                Some((v, rest)) => {
+                    if !dirs.iter().any(|(d, _)| *d == v) {
+                        dirs.push((v, vendor(v)?));
                     }
-                    pico.as_ref().expect("set above").join(rest)
+                    let dir = &dirs.iter().find(|(d, _)| *d == v).expect("pushed above").1;
+                    dir.join(rest)
                 }
                 None => root.join(e),
             };
@@ -184,42 +249,40 @@ impl Listing {
     }
 }
 
-/// The files of `list` under `root`, `$PICORV32/` resolved with [`picorv32_dir`].
+/// The files of `list` under `root`, vendor entries resolved with [`vendor_dir`].
 pub fn files(root: &Path, list: &str) -> Result<Vec<PathBuf>, Error> {
-    entries(root, list)?.files(root, || picorv32_dir(root))
+    entries(root, list)?.files(root, |v| vendor_dir(root, v))
 }
 
-/// The PicoRV32/picosoc Verilog directory: `$PICORV32_DIR`, else what the project venv's
-/// `pythondata_cpu_picorv32` package reports (`.venv/bin/python -c "import
+/// A third-party package's Verilog directory: `$PICORV32_DIR` / `$SERV_DIR`, else what the
+/// project venv's `pythondata_cpu_*` package reports (`.venv/bin/python -c "import
 /// pythondata_cpu_picorv32 as p; print(p.data_location)"`, installed by scripts/setup.sh).
-pub fn picorv32_dir(root: &Path) -> Result<PathBuf, Error> {
-    if let Some(d) = std::env::var_os("PICORV32_DIR") {
+pub fn vendor_dir(root: &Path, vendor: Vendor) -> Result<PathBuf, Error> {
+    if let Some(d) = std::env::var_os(vendor.env_var()) {
         return Ok(PathBuf::from(d));
     }
     let py = root.join(".venv/bin/python");
     let out = std::process::Command::new(&py)
         .args([
             "-c",
-            "import pythondata_cpu_picorv32 as p; print(p.data_location)",
+            &format!("import {} as p; print(p.data_location)", vendor.module()),
         ])
         .output();
+    let no = |reason: String| Error::NoVendor { vendor, reason };
     match out {
         Ok(o) if o.status.success() => {
             let d = PathBuf::from(String::from_utf8_lossy(&o.stdout).trim());
-            if d.join("picorv32.v").is_file() {
+            if d.join(vendor.marker()).is_file() {
                 Ok(d)
             } else {
-                Err(Error::NoPicorv32 {
-                    reason: format!("no picorv32.v in {}", d.display()),
-                })
+                Err(no(format!("no {} in {}", vendor.marker(), d.display())))
             }
         }
-        _ => Err(Error::NoPicorv32 {
-            reason: format!(
-                "{} -c 'import pythondata_cpu_picorv32' failed",
-                py.display()
-            ),
-        }),
+        _ => Err(no(format!(
+            "{} -c 'import {}' failed",
+            py.display(),
+            vendor.module()
+        ))),
     }
 }
 
@@ -272,14 +335,25 @@ mod tests {
             ]
         );
         assert_eq!(l.lists, ["top.f", "a.f", "b.f"]);
-        let files = l.files(&root, || Ok(root.join("pico"))).unwrap();
+        let files = l
+            .files(&root, |v| {
+                assert_eq!(v, Vendor::Picorv32);
+                Ok(root.join("pico"))
+            })
+            .unwrap();
         assert_eq!(files[0], root.join("pkg.sv"));
         assert_eq!(files[5], root.join("pico/cpu.v"));
-        // PicoRV32 is looked up only when a list needs it
+        // a package is looked up only when a list needs it
         let a = entries(&root, "a.f").unwrap();
-        assert!(a
-            .files(&root, || Err(Error::NoPicorv32 { reason: "x".into() }))
-            .is_ok());
+        let none = |vendor| {
+            Err(Error::NoVendor {
+                vendor,
+                reason: "x".into(),
+            })
+        };
+        assert!(a.files(&root, none).is_ok());
+        let e = l.files(&root, none).unwrap_err().to_string();
+        assert!(e.starts_with("PicoRV32 RTL not found (x): set PICORV32_DIR"), "{e}");
         std::fs::remove_dir_all(&root).unwrap();
     }
 
@@ -297,7 +371,7 @@ mod tests {
         );
         let msg = |l: &str| {
             entries(&root, l)
-                .and_then(|x| x.files(&root, || Ok(root.clone())))
+                .and_then(|x| x.files(&root, |_| Ok(root.clone())))
                 .unwrap_err()
                 .to_string()
         };

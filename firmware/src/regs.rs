@@ -30,9 +30,15 @@ pub const BOARD_CONV_LANES: usize = 5;
 /// Conv engine fetch FIFO depth of the iCEBreaker build: 3 (90 LCs more than 2, paid for by soc_flash) takes every cycle a deeper FIFO gives inside the SoC (the shipped model on the 5-lane board: conv1 MAC utilisation 0.82 with 2, 0.84 with 3 or 4; docs/fpga.md).
 pub const BOARD_FETCH_FIFO_DEPTH: usize = 3;
 /// 1: the iCEBreaker build carries the P-layer engine (it does not fit next to PicoRV32 and the conv engine yet: docs/fpga.md).
-pub const BOARD_ENABLE_PENGINE: usize = 0;
+pub const BOARD_ENABLE_PENGINE: usize = 1;
 /// 1: the iCEBreaker build's PicoRV32 uses the single-cycle multiplier (DSPs) instead of the iterative one.
 pub const BOARD_FAST_MUL: usize = 0;
+/// BOARD_CPU value: PicoRV32 (pythondata-cpu-picorv32), shaped by BOARD_CPU_COUNTERS, BOARD_CPU_CATCH, BOARD_CPU_MUL and BOARD_FAST_MUL.
+pub const CPU_PICORV32: usize = 0;
+/// BOARD_CPU value: SERV (pythondata-cpu-serv, bit-serial RV32I without CSRs, register file in one EBR; soc_core's Wishbone bridge). It halts on any SYSTEM instruction (ecall, ebreak): the red LED, the harness's Outcome::Trap.
+pub const CPU_SERV: usize = 1;
+/// The iCEBreaker build's CPU: CPU_PICORV32 or CPU_SERV.
+pub const BOARD_CPU: usize = 1;
 /// 1: the board's PicoRV32 has the rdcycle/rdinstret counter CSRs (ENABLE_COUNTERS, 32-bit). 0 saves their LCs for a conv lane; the firmware times layers with SYS.CYCLES either way, and the simulation harness counts retired instructions itself.
 pub const BOARD_CPU_COUNTERS: usize = 0;
 /// 1: the board's PicoRV32 traps on misaligned accesses and illegal instructions (CATCH_MISALIGN, CATCH_ILLINSN). 0 saves their LCs for a conv lane: then only ebreak/ecall trap (the red LED, the harness's Outcome::Trap), and an illegal or misaligned instruction runs on with undefined results.

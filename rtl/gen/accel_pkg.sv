@@ -31,9 +31,15 @@ package accel_pkg;
   // Conv engine fetch FIFO depth of the iCEBreaker build: 3 (90 LCs more than 2, paid for by soc_flash) takes every cycle a deeper FIFO gives inside the SoC (the shipped model on the 5-lane board: conv1 MAC utilisation 0.82 with 2, 0.84 with 3 or 4; docs/fpga.md).
   localparam int unsigned BOARD_FETCH_FIFO_DEPTH = 3;
   // 1: the iCEBreaker build carries the P-layer engine (it does not fit next to PicoRV32 and the conv engine yet: docs/fpga.md).
-  localparam int unsigned BOARD_ENABLE_PENGINE = 0;
+  localparam int unsigned BOARD_ENABLE_PENGINE = 1;
   // 1: the iCEBreaker build's PicoRV32 uses the single-cycle multiplier (DSPs) instead of the iterative one.
   localparam int unsigned BOARD_FAST_MUL = 0;
+  // BOARD_CPU value: PicoRV32 (pythondata-cpu-picorv32), shaped by BOARD_CPU_COUNTERS, BOARD_CPU_CATCH, BOARD_CPU_MUL and BOARD_FAST_MUL.
+  localparam int unsigned CPU_PICORV32 = 0;
+  // BOARD_CPU value: SERV (pythondata-cpu-serv, bit-serial RV32I without CSRs, register file in one EBR; soc_core's Wishbone bridge). It halts on any SYSTEM instruction (ecall, ebreak): the red LED, the harness's Outcome::Trap.
+  localparam int unsigned CPU_SERV = 1;
+  // The iCEBreaker build's CPU: CPU_PICORV32 or CPU_SERV.
+  localparam int unsigned BOARD_CPU = 1;
   // 1: the board's PicoRV32 has the rdcycle/rdinstret counter CSRs (ENABLE_COUNTERS, 32-bit). 0 saves their LCs for a conv lane; the firmware times layers with SYS.CYCLES either way, and the simulation harness counts retired instructions itself.
   localparam int unsigned BOARD_CPU_COUNTERS = 0;
   // 1: the board's PicoRV32 traps on misaligned accesses and illegal instructions (CATCH_MISALIGN, CATCH_ILLINSN). 0 saves their LCs for a conv lane: then only ebreak/ecall trap (the red LED, the harness's Outcome::Trap), and an illegal or misaligned instruction runs on with undefined results.

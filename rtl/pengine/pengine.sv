@@ -218,8 +218,11 @@ module pengine #(
   logic [5:0]       e_mag;
   logic [16:0]      e_cur;     // cursor + skip
   always_comb begin
-    ent_word_v = (retire && kind_q == KindEnt) ? mem_rdata_i : ent_buf_q;
-    ent_hit    = (retire && kind_q == KindEnt) || ent_ok_q;
+    // from the kept word only: forwarding the arriving word (one cycle earlier every four
+    // entries) put the bus answer, the byte pick, the skip shifter and the cursor adder on one
+    // path, 21 MHz in the board SoC
+    ent_word_v = ent_buf_q;
+    ent_hit    = ent_ok_q;
     ent_byte   = pick_byte(ent_word_v, ent_ptr_q[1:0]);
     e_skip     = ent_byte >> cfg_bits_q;
     e_neg      = ent_byte[cfg_bits_q - 3'd1];
@@ -393,7 +396,7 @@ module pengine #(
                 slot_neg_d = e_neg;
               end
             end
-          end else if (bus_free) begin
+          end else if (bus_free && !(retire && kind_q == KindEnt)) begin  // not while it lands
             valid_d = 1'b1;
             addr_d  = ent_ptr_q;
             kind_d  = KindEnt;

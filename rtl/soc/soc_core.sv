@@ -1,7 +1,8 @@
-// cnnfpga SoC core: PicoRV32 (no DIV; the iterative multiplier, counter CSRs and misalignment
-// and illegal-instruction traps by parameter: CpuMul, CpuCounters, CpuCatch, the board's
-// choices in accel_pkg BOARD_CPU_*; FastMul the single-cycle multiplier), a
-// 64-word boot ROM in LUTs (generated: copies the firmware from flash to RAM), 128 KB SPRAM shared with the accelerator engines through a fixed-priority
+// cnnfpga SoC core: the CPU (Cpu: PicoRV32 or SERV, the board's choice in accel_pkg BOARD_CPU;
+// PicoRV32 without DIV, its iterative multiplier, counter CSRs and misalignment and
+// illegal-instruction traps by parameter: CpuMul, CpuCounters, CpuCatch, the board's choices in
+// accel_pkg BOARD_CPU_*; FastMul the single-cycle multiplier; SERV bridged from Wishbone), a
+// 64-word boot ROM in an EBR (generated: copies the firmware from flash to RAM), 128 KB SPRAM shared with the accelerator engines through a fixed-priority
 // arbiter, SPI flash read window (soc_flash: single-SPI READ), and MMIO: system registers (UART TX, EXIT,
 // UART RX, cycle counter, ENGINE_WAIT), the NP conv engine and the P-layer engine (each optional:
 // EnableConv, EnablePengine). Memory map, flash layout and boot flow:
@@ -12,7 +13,8 @@
 // (single SPI, sequential words stream). Unmapped addresses and flash writes complete at once
 // (reads return 0) so a wild pointer cannot hang the bus.
 //
-// Reset: synchronous, active low (`rst_ni`), control state only; PicoRV32's `resetn` is the same.
+// Reset: synchronous, active low (`rst_ni`), control state only; PicoRV32's `resetn` is the
+// same, SERV's `i_rst` its inverse.
 `default_nettype none
 
 module soc_core #(
@@ -24,7 +26,8 @@ module soc_core #(
   parameter int unsigned ConvFifoDepth = accel_pkg::FETCH_FIFO_DEPTH,  // its prefetch FIFO (the board: BOARD_FETCH_FIFO_DEPTH)
   parameter bit          CpuCounters   = 1'(accel_pkg::BOARD_CPU_COUNTERS),  // PicoRV32 ENABLE_COUNTERS
   parameter bit          CpuCatch      = 1'(accel_pkg::BOARD_CPU_CATCH),  // CATCH_MISALIGN, CATCH_ILLINSN
-  parameter bit          CpuMul        = 1'(accel_pkg::BOARD_CPU_MUL)  // ENABLE_MUL (iterative) when FastMul = 0
+  parameter bit          CpuMul        = 1'(accel_pkg::BOARD_CPU_MUL),  // ENABLE_MUL (iterative) when FastMul = 0
+  parameter int unsigned Cpu           = accel_pkg::BOARD_CPU  // CPU_PICORV32 or CPU_SERV (the PicoRV32 parameters above then do nothing)
 ) (
   input  wire logic        clk_i,
   input  wire logic        rst_ni,
@@ -61,6 +64,12 @@ module soc_core #(
     if (accel_pkg::RAM_SIZE > (1 << ConvAddrBits) || accel_pkg::RAM_BASE % (1 << ConvAddrBits) != 0) begin
       $error("soc_core: RAM not addressable by the conv engine's %0d-bit offsets", ConvAddrBits);
     end
+    if ((accel_pkg::ROM_SIZE & (accel_pkg::ROM_SIZE - 1)) != 0 || accel_pkg::ROM_BASE % accel_pkg::ROM_SIZE != 0
+        || (accel_pkg::RAM_SIZE & (accel_pkg::RAM_SIZE - 1)) != 0 || accel_pkg::RAM_BASE % accel_pkg::RAM_SIZE != 0
+        || (accel_pkg::FLASH_SIZE & (accel_pkg::FLASH_SIZE - 1)) != 0
+        || accel_pkg::FLASH_BASE % accel_pkg::FLASH_SIZE != 0) begin
+      $error("soc_core: ROM, RAM and flash must each be a power of two at a multiple of its size");
+    end
     if (accel_pkg::RAM_BASE + accel_pkg::RAM_SIZE > (1 << EngineAddrBits)) begin
       $error("soc_core: RAM above the engines' %0d-bit pointers", EngineAddrBits);
     end
@@ -73,99 +82,208 @@ module soc_core #(
   logic [31:0] cpu_addr, cpu_wdata, cpu_rdata;
   logic [3:0]  cpu_wstrb;
 
-  logic        unused_la_read, unused_la_write, unused_pcpi_valid;
-  logic [31:0] unused_la_addr, unused_la_wdata, unused_pcpi_insn, unused_pcpi_rs1,
-               unused_pcpi_rs2, unused_eoi;
-  logic [3:0]  unused_la_wstrb;
-  logic        unused_trace_valid;
-  logic [35:0] unused_trace_data;
-
-  picorv32 #(
-    .ENABLE_COUNTERS   (CpuCounters),  // the firmware reads SYS.CYCLES, not rdcycle
-    .ENABLE_COUNTERS64 (1'b0),
-    .COMPRESSED_ISA    (1'b0),   // no C: 358 LCs less (the UP5K fit); the firmware is riscv32i
-    .TWO_STAGE_SHIFT   (1'b0),   // one-bit shift steps: 74 LCs less
-    .CATCH_MISALIGN    (CpuCatch),
-    .CATCH_ILLINSN     (CpuCatch),  // ebreak/ecall trap either way
-    .ENABLE_MUL        (CpuMul && !FastMul),  // 0 and no FastMul: no PCPI at all, RV32I
-    .ENABLE_FAST_MUL   (FastMul),
-    .ENABLE_DIV        (1'b0),   // nor div/rem: firmware/tests/target_build.rs checks the ELF
-    .ENABLE_IRQ        (1'b0),
-    .PROGADDR_RESET    (accel_pkg::ROM_BASE)
-  ) u_cpu (
-    .clk          (clk_i),
-    .resetn       (rst_ni),
-    .trap         (trap_o),
-    .mem_valid    (cpu_valid),
-    .mem_instr    (cpu_instr),
-    .mem_ready    (cpu_ready),
-    .mem_addr     (cpu_addr),
-    .mem_wdata    (cpu_wdata),
-    .mem_wstrb    (cpu_wstrb),
-    .mem_rdata    (cpu_rdata),
-    .mem_la_read  (unused_la_read),
-    .mem_la_write (unused_la_write),
-    .mem_la_addr  (unused_la_addr),
-    .mem_la_wdata (unused_la_wdata),
-    .mem_la_wstrb (unused_la_wstrb),
-    .pcpi_valid   (unused_pcpi_valid),
-    .pcpi_insn    (unused_pcpi_insn),
-    .pcpi_rs1     (unused_pcpi_rs1),
-    .pcpi_rs2     (unused_pcpi_rs2),
-    .pcpi_wr      (1'b0),
-    .pcpi_rd      (32'd0),
-    .pcpi_wait    (1'b0),
-    .pcpi_ready   (1'b0),
-    .irq          (32'd0),
-    .eoi          (unused_eoi),
-    .trace_valid  (unused_trace_valid),
-    .trace_data   (unused_trace_data)
-  );
-
-`ifdef SIM
-  // PicoRV32 prefetches the next word while decoding, so on a trap the last fetch address is
-  // one instruction past the faulting one: report the core's own PC in simulation.
-  assign pc_o = u_cpu.reg_pc;
-  logic unused_cpu_instr;
-  assign unused_cpu_instr = cpu_instr;
-`else
-  logic [31:0] pc_q;   // the last instruction fetch (the board has no debugger to ask)
-  always_ff @(posedge clk_i) begin
-    if (!rst_ni) begin
-      pc_q <= accel_pkg::ROM_BASE;
-    end else if (cpu_valid && cpu_instr) begin
-      pc_q <= cpu_addr;
+  initial begin
+    if (Cpu != accel_pkg::CPU_PICORV32 && Cpu != accel_pkg::CPU_SERV) begin
+      $error("soc_core: Cpu must be CPU_PICORV32 or CPU_SERV");
     end
   end
-  assign pc_o = pc_q;
+
+  if (Cpu == accel_pkg::CPU_SERV) begin : g_serv
+    // SERV (bit-serial RV32I, no CSRs): two Wishbone ports, never active at once (the data
+    // port only between the fetches of one instruction), bridged to the native bus above. The
+    // bridge registers the request (valid, port, byte enables) as PicoRV32 does, so that
+    // SERV's combinational `cyc`/`sel` decode does not reach the arbiter and the engines behind
+    // it (one cycle more per access; SERV makes one every ~40 cycles). SERV keeps `cyc` up for
+    // a few cycles after an ack (the data port until its second stage starts), so a request
+    // counts once: `acked_q` blocks a new one from the ack until `cyc` falls.
+    logic [31:0] ibus_adr, dbus_adr, dbus_dat;
+    logic [3:0]  dbus_sel, wstrb_q;
+    logic        ibus_cyc, dbus_cyc, dbus_we;
+    logic        rst_q, valid_q, dport_q, acked_q, halted_q, req;
+    logic [31:0] unused_ext_rs1, unused_ext_rs2;
+    logic [2:0]  unused_ext_funct3;
+    logic        unused_mdu_valid;
+
+    serv_rf_top #(
+      .RESET_PC       (accel_pkg::ROM_BASE),
+      .WITH_CSR       (0),        // no CSRs, traps or interrupts: the firmware uses none
+      .RESET_STRATEGY ("MINI")
+    ) u_cpu (
+      .clk          (clk_i),
+      .i_rst        (rst_q),      // registered: SERV gates its fetch request with it
+      .i_timer_irq  (1'b0),
+      .o_ibus_adr   (ibus_adr),
+      .o_ibus_cyc   (ibus_cyc),
+      .i_ibus_rdt   (cpu_rdata),
+      .i_ibus_ack   (valid_q && cpu_ready && !dport_q),
+      .o_dbus_adr   (dbus_adr),
+      .o_dbus_dat   (dbus_dat),
+      .o_dbus_sel   (dbus_sel),
+      .o_dbus_we    (dbus_we),
+      .o_dbus_cyc   (dbus_cyc),
+      .i_dbus_rdt   (cpu_rdata),
+      .i_dbus_ack   (valid_q && cpu_ready && dport_q),
+      .o_ext_rs1    (unused_ext_rs1),
+      .o_ext_rs2    (unused_ext_rs2),
+      .o_ext_funct3 (unused_ext_funct3),
+      .i_ext_rd     (32'd0),
+      .i_ext_ready  (1'b0),
+      .o_mdu_valid  (unused_mdu_valid)
+    );
+
+    assign req       = (ibus_cyc || dbus_cyc) && !acked_q && !valid_q && !halted_q;
+    assign cpu_valid = valid_q;
+    assign cpu_instr = !dport_q;
+    logic unused_instr;   // only PicoRV32's board PC register reads it
+    assign unused_instr = cpu_instr;
+    // SERV holds its address and data registers for the whole request
+    assign cpu_addr  = dport_q ? dbus_adr : ibus_adr;
+    assign cpu_wdata = dbus_dat;
+    assign cpu_wstrb = wstrb_q;
+
+    // Halt on a fetched SYSTEM instruction (ecall, ebreak; the firmware has no CSR accesses):
+    // no further bus request, as PicoRV32 traps. The PC is the last fetch's address.
+    logic [31:0] pc_q;
+    always_ff @(posedge clk_i) begin
+      rst_q <= !rst_ni;
+      if (!rst_ni) begin
+        valid_q  <= 1'b0;
+        dport_q  <= 1'b0;
+        wstrb_q  <= 4'd0;
+        acked_q  <= 1'b0;
+        halted_q <= 1'b0;
+        pc_q     <= accel_pkg::ROM_BASE;
+      end else begin
+        if (valid_q && cpu_ready) begin
+          valid_q <= 1'b0;
+          acked_q <= 1'b1;
+        end else if (req) begin
+          valid_q <= 1'b1;
+          dport_q <= dbus_cyc;
+          wstrb_q <= (dbus_cyc && dbus_we) ? dbus_sel : 4'd0;
+        end else if (!(ibus_cyc || dbus_cyc)) begin
+          acked_q <= 1'b0;
+        end
+        if (valid_q && cpu_ready && !dport_q) begin
+          pc_q <= ibus_adr;
+          if (cpu_rdata[6:0] == 7'b111_0011) begin
+            halted_q <= 1'b1;
+          end
+        end
+      end
+    end
+    assign trap_o = halted_q;
+    assign pc_o   = pc_q;
+`ifdef SIM
+    // retired instructions: each fetch answered (the one that halts included)
+    logic [31:0] instret_q;
+    always_ff @(posedge clk_i) begin
+      if (!rst_ni) begin
+        instret_q <= 32'd0;
+      end else if (valid_q && cpu_ready && !dport_q) begin
+        instret_q <= instret_q + 32'd1;
+      end
+    end
+    assign instret_o = instret_q;
+`else
+    assign instret_o = 32'd0;
+`endif
+  end else begin : g_picorv32
+    logic        unused_la_read, unused_la_write, unused_pcpi_valid;
+    logic [31:0] unused_la_addr, unused_la_wdata, unused_pcpi_insn, unused_pcpi_rs1,
+                 unused_pcpi_rs2, unused_eoi;
+    logic [3:0]  unused_la_wstrb;
+    logic        unused_trace_valid;
+    logic [35:0] unused_trace_data;
+
+    picorv32 #(
+      .ENABLE_COUNTERS   (CpuCounters),  // the firmware reads SYS.CYCLES, not rdcycle
+      .ENABLE_COUNTERS64 (1'b0),
+      .COMPRESSED_ISA    (1'b0),   // no C: 358 LCs less (the UP5K fit); the firmware is riscv32i
+      .TWO_STAGE_SHIFT   (1'b0),   // one-bit shift steps: 74 LCs less
+      .CATCH_MISALIGN    (CpuCatch),
+      .CATCH_ILLINSN     (CpuCatch),  // ebreak/ecall trap either way
+      .ENABLE_MUL        (CpuMul && !FastMul),  // 0 and no FastMul: no PCPI at all, RV32I
+      .ENABLE_FAST_MUL   (FastMul),
+      .ENABLE_DIV        (1'b0),   // nor div/rem: firmware/tests/target_build.rs checks the ELF
+      .ENABLE_IRQ        (1'b0),
+      .PROGADDR_RESET    (accel_pkg::ROM_BASE)
+    ) u_cpu (
+      .clk          (clk_i),
+      .resetn       (rst_ni),
+      .trap         (trap_o),
+      .mem_valid    (cpu_valid),
+      .mem_instr    (cpu_instr),
+      .mem_ready    (cpu_ready),
+      .mem_addr     (cpu_addr),
+      .mem_wdata    (cpu_wdata),
+      .mem_wstrb    (cpu_wstrb),
+      .mem_rdata    (cpu_rdata),
+      .mem_la_read  (unused_la_read),
+      .mem_la_write (unused_la_write),
+      .mem_la_addr  (unused_la_addr),
+      .mem_la_wdata (unused_la_wdata),
+      .mem_la_wstrb (unused_la_wstrb),
+      .pcpi_valid   (unused_pcpi_valid),
+      .pcpi_insn    (unused_pcpi_insn),
+      .pcpi_rs1     (unused_pcpi_rs1),
+      .pcpi_rs2     (unused_pcpi_rs2),
+      .pcpi_wr      (1'b0),
+      .pcpi_rd      (32'd0),
+      .pcpi_wait    (1'b0),
+      .pcpi_ready   (1'b0),
+      .irq          (32'd0),
+      .eoi          (unused_eoi),
+      .trace_valid  (unused_trace_valid),
+      .trace_data   (unused_trace_data)
+    );
+
+`ifdef SIM
+    // PicoRV32 prefetches the next word while decoding, so on a trap the last fetch address is
+    // one instruction past the faulting one: report the core's own PC in simulation.
+    assign pc_o = u_cpu.reg_pc;
+    logic unused_cpu_instr;
+    assign unused_cpu_instr = cpu_instr;
+`else
+    logic [31:0] pc_q;   // the last instruction fetch (the board has no debugger to ask)
+    always_ff @(posedge clk_i) begin
+      if (!rst_ni) begin
+        pc_q <= accel_pkg::ROM_BASE;
+      end else if (cpu_valid && cpu_instr) begin
+        pc_q <= cpu_addr;
+      end
+    end
+    assign pc_o = pc_q;
 `endif
 
 `ifdef SIM
-  // Retired instructions, counted here so that the harness has them whether or not the CPU has
-  // its counter CSRs (CpuCounters): PicoRV32 increments count_instr exactly when it leaves the
-  // fetch state with a decoded instruction (cpu_state_fetch and decoder_trigger, no IRQs).
-  logic [31:0] instret_q;
-  always_ff @(posedge clk_i) begin
-    if (!rst_ni) begin
-      instret_q <= 32'd0;
-    end else if (u_cpu.cpu_state == 8'b0100_0000 && u_cpu.decoder_trigger) begin
-      instret_q <= instret_q + 32'd1;
+    // Retired instructions, counted here so that the harness has them whether or not the CPU has
+    // its counter CSRs (CpuCounters): PicoRV32 increments count_instr exactly when it leaves the
+    // fetch state with a decoded instruction (cpu_state_fetch and decoder_trigger, no IRQs).
+    logic [31:0] instret_q;
+    always_ff @(posedge clk_i) begin
+      if (!rst_ni) begin
+        instret_q <= 32'd0;
+      end else if (u_cpu.cpu_state == 8'b0100_0000 && u_cpu.decoder_trigger) begin
+        instret_q <= instret_q + 32'd1;
+      end
     end
-  end
-  assign instret_o = instret_q;
+    assign instret_o = instret_q;
 `else
-  assign instret_o = 32'd0;
+    assign instret_o = 32'd0;
 `endif
+  end
 
   // ---------------------------------------------------------------------------------------------
   // Address decode
   // ---------------------------------------------------------------------------------------------
   logic sel_rom, sel_ram, sel_flash, sel_sys, sel_conv, sel_pe, sel_none;
   always_comb begin
-    sel_rom   = (cpu_addr - accel_pkg::ROM_BASE < accel_pkg::ROM_SIZE);
-    sel_ram   = (cpu_addr >= accel_pkg::RAM_BASE) && (cpu_addr - accel_pkg::RAM_BASE < accel_pkg::RAM_SIZE);
-    sel_flash = (cpu_addr >= accel_pkg::FLASH_BASE)
-                && (cpu_addr - accel_pkg::FLASH_BASE < accel_pkg::FLASH_SIZE)
+    // each region is a power of two at a multiple of its size (checked below): a mask compare
+    // instead of subtractors (carry chains)
+    sel_rom   = ((cpu_addr & ~(accel_pkg::ROM_SIZE - 1)) == accel_pkg::ROM_BASE);
+    sel_ram   = ((cpu_addr & ~(accel_pkg::RAM_SIZE - 1)) == accel_pkg::RAM_BASE);
+    sel_flash = ((cpu_addr & ~(accel_pkg::FLASH_SIZE - 1)) == accel_pkg::FLASH_BASE)
                 && (cpu_wstrb == 4'd0);
     sel_sys   = (cpu_addr[31:12] == accel_pkg::SYS_BASE[31:12]);
     sel_conv  = (cpu_addr[31:12] == accel_pkg::CONV_BASE[31:12]);
@@ -174,18 +292,16 @@ module soc_core #(
   end
 
   // ---------------------------------------------------------------------------------------------
-  // Boot ROM (generated, LUT logic: copies the firmware from flash to RAM; writes are ignored)
+  // Boot ROM (generated, one EBR: copies the firmware from flash to RAM; writes are ignored)
   // ---------------------------------------------------------------------------------------------
-  logic [31:0] rom_rdata, rom_rdata_q;
+  logic [31:0] rom_rdata_q;
   logic        simple_ready_q;   // ROM, SYS, absent engines and the default responder
 
-  soc_boot_rom u_rom (
+  soc_boot_rom u_rom (   // registered read: an EBR
+    .clk_i  (clk_i),
     .addr_i (cpu_addr[RomAw+1:2]),
-    .data_o (rom_rdata)
+    .data_q (rom_rdata_q)
   );
-  always_ff @(posedge clk_i) begin
-    rom_rdata_q <= rom_rdata;
-  end
 
   // ---------------------------------------------------------------------------------------------
   // System registers: UART TX, UART RX, EXIT, CYCLES
@@ -342,11 +458,30 @@ module soc_core #(
   // ---------------------------------------------------------------------------------------------
   logic        pe_reg_ready;
   logic [31:0] pe_reg_rdata;
-  logic        pe_mem_valid, pe_mem_ready;
+  logic        pe_mem_valid, pe_mem_ready, pe_arb_valid;
   logic [31:0] pe_mem_addr, pe_mem_wdata;
   logic [3:0]  pe_mem_wstrb;
 
   if (EnablePengine) begin : g_pengine
+    // The RAM's answer reaches the P engine one cycle late, from registers: the engine forwards
+    // read data straight into its entry decoder, cursor adder and input-word compare, and that
+    // path behind the arbiter and the SPRAM's output ran at 18 MHz on the board (21.75 needed).
+    // Cost: 3 cycles per P-engine transaction instead of 2. The request stays masked from the
+    // arbiter in the late cycle so that it counts once.
+    logic        pe_late_q, pe_arb_ready;
+    logic [31:0] pe_rdata_q;
+    always_ff @(posedge clk_i) begin
+      if (!rst_ni) begin
+        pe_late_q <= 1'b0;
+      end else begin
+        pe_late_q <= pe_arb_ready;
+      end
+      pe_rdata_q <= ram_rdata;
+    end
+    assign pe_arb_ready = ram_m_ready[2];
+    assign pe_mem_ready = pe_late_q;
+    assign pe_arb_valid = pe_mem_valid && !pe_late_q;
+
     pengine #(
       .AddrW (EngineAddrBits)
     ) u_pengine (
@@ -363,7 +498,7 @@ module soc_core #(
       .mem_addr_o  (pe_mem_addr),
       .mem_wdata_o (pe_mem_wdata),
       .mem_wstrb_o (pe_mem_wstrb),
-      .mem_rdata_i (ram_rdata),
+      .mem_rdata_i (pe_rdata_q),
       .busy_o      (pe_busy)
     );
   end else begin : g_no_pengine
@@ -374,8 +509,10 @@ module soc_core #(
     assign pe_mem_wdata = 32'd0;
     assign pe_mem_wstrb = 4'd0;
     assign pe_busy      = 1'b0;
-    logic unused_pe_mem_ready;
-    assign unused_pe_mem_ready = pe_mem_ready;
+    assign pe_arb_valid = 1'b0;
+    assign pe_mem_ready = 1'b0;
+    logic unused_pe_arb_ready;
+    assign unused_pe_arb_ready = ram_m_ready[2];
   end
 
   // ---------------------------------------------------------------------------------------------
@@ -392,7 +529,7 @@ module soc_core #(
   ) u_arbiter (
     .clk_i       (clk_i),
     .rst_ni      (rst_ni),
-    .m_valid_i   ({pe_mem_valid, conv_mem_valid, cpu_valid && sel_ram}),
+    .m_valid_i   ({pe_arb_valid, conv_mem_valid, cpu_valid && sel_ram}),
     .m_addr_i    ({pe_mem_addr, conv_mem_addr, cpu_addr}),
     .m_wdata_i   ({pe_mem_wdata, conv_mem_wdata, cpu_wdata}),
     .m_wstrb_i   ({pe_mem_wstrb, conv_mem_wstrb, cpu_wstrb}),
@@ -404,16 +541,13 @@ module soc_core #(
     .ram_rdata_i (spram_rdata)
   );
   assign conv_mem_ready = ram_m_ready[1];
-  assign pe_mem_ready   = ram_m_ready[2];
 
-  ice40up5k_spram #(
-    .WORDS (32768)
-  ) u_spram (
-    .clk   (clk_i),
-    .wen   (spram_wen),
-    .addr  ({7'd0, spram_addr}),
-    .wdata (spram_wdata),
-    .rdata (spram_rdata)
+  soc_spram u_spram (
+    .clk_i   (clk_i),
+    .wen_i   (spram_wen),
+    .addr_i  (spram_addr),
+    .wdata_i (spram_wdata),
+    .rdata_o (spram_rdata)
   );
 
   // ---------------------------------------------------------------------------------------------

@@ -199,6 +199,8 @@ pub struct SocBench {
     pub conv_lanes: usize,
     /// Its conv engine fetch FIFO depth.
     pub conv_fifo_depth: usize,
+    /// The CPU (`SERV`, `PicoRV32`).
+    pub cpu: String,
     /// Whether it has the P engine.
     pub pengine: bool,
     /// MAC utilisation of each conv layer run on the conv engine: MACs / (cycles x lanes).
@@ -277,6 +279,7 @@ pub fn run(
         config: cfg.config.name().to_string(),
         conv_lanes,
         conv_fifo_depth,
+        cpu: cfg.config.cpu().to_string(),
         pengine,
         conv_utilisation,
         firmware_bytes: fw.image.len(),
@@ -300,13 +303,14 @@ impl SocBench {
         let mut s = String::new();
         let _ = writeln!(
             s,
-            "SoC configuration `{}`{}: conv engine {} lane(s), fetch FIFO {}, P engine {}",
+            "SoC configuration `{}`{}: CPU {}, conv engine {} lane(s), fetch FIFO {}, P engine {}",
             self.config,
             if self.config == SocConfig::Icebreaker.name() {
                 " (what the iCEBreaker bitstream carries)"
             } else {
                 " (not the board's)"
             },
+            self.cpu,
             self.conv_lanes,
             self.conv_fifo_depth,
             if self.pengine { "yes" } else { "no" }

@@ -355,8 +355,8 @@ pub struct RunOptions {
     pub max_cycles: u64,
     /// Write an FST waveform here.
     pub trace: Option<PathBuf>,
-    /// Which SoC: the iCEBreaker board configuration (default), its fast-multiplier variant or
-    /// the wide simulation reference.
+    /// Which SoC: the iCEBreaker board configuration (default), or a PicoRV32 reference (with
+    /// the fast multiplier, or with the default engines).
     pub config: SocConfig,
 }
 
@@ -822,3 +822,4 @@ impl Transcript {
         Ok(t)
     }
 }
+

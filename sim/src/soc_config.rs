@@ -7,17 +7,17 @@
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
 pub enum SocConfig {
     /// The iCEBreaker build exactly as `cnnfpga fpga build` synthesises it: the accel_pkg
-    /// `BOARD_*` parameters (CPU, conv lanes, FIFO depth, P engine, UART divider).
+    /// `BOARD_*` parameters (CPU: SERV, conv lanes, FIFO depth, P engine, UART divider).
     #[default]
     Icebreaker,
-    /// The board SoC with PicoRV32's single-cycle multiplier (`BOARD_FAST_MUL` = 1 would
-    /// make it the board's; 4 DSPs on the UP5K). The shipped firmware is `riscv32i` and never
+    /// The board SoC with PicoRV32 and its single-cycle multiplier instead of SERV (4 DSPs on
+    /// the UP5K; does not fit next to the board's engines). The shipped firmware is `riscv32i` and never
     /// uses it (its products are calls, [`crate::soc::TARGET`]); the kernels benchmark runs
     /// the `riscv32im` build here ([`crate::soc::TARGET_MUL`]).
     IcebreakerFastMul,
-    /// The simulation reference: the board's CPU and UART with the accel_pkg default engines
-    /// (`LANES`-lane conv engine with the `FETCH_FIFO_DEPTH` FIFO, the P engine), which do not
-    /// fit the UP5K next to PicoRV32.
+    /// The PicoRV32 reference: PicoRV32 (the `BOARD_CPU_*` shape: no multiplier) and the
+    /// board's UART with the accel_pkg default engines (`LANES`-lane conv engine with the
+    /// `FETCH_FIFO_DEPTH` FIFO, the P engine), which do not fit the UP5K next to PicoRV32.
     Wide,
 }
 
@@ -41,6 +41,16 @@ impl SocConfig {
     /// The configuration called `name`, if any.
     pub fn from_name(name: &str) -> Option<SocConfig> {
         Self::ALL.into_iter().find(|c| c.name() == name)
+    }
+
+    /// The CPU: `SERV` (the board's, accel_pkg `BOARD_CPU`) or `PicoRV32`.
+    pub fn cpu(self) -> &'static str {
+        match self {
+            SocConfig::Icebreaker if firmware::regs::BOARD_CPU == firmware::regs::CPU_SERV => {
+                "SERV"
+            }
+            _ => "PicoRV32",
+        }
     }
 
     /// Conv engine lanes, conv fetch FIFO depth and whether the P engine is present.

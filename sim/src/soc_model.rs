@@ -1,7 +1,7 @@
 //! Which Verilated SoC [`crate::soc::run`] and [`crate::soc::Session`] drive, by configuration
-//! name ([`SocConfig`]): the iCEBreaker board SoC (`soc`, the default), the same with PicoRV32's
-//! fast multiplier (`soc_fastmul`, `-GFastMul`), or the wide simulation reference (`soc_wide`,
-//! `-GWide`). All are generated from one top (`rtl/soc/sim/soc_sim_top.sv`); this enum forwards
+//! name ([`SocConfig`]): the iCEBreaker board SoC (`soc`, the default: SERV), the same with
+//! PicoRV32 and its fast multiplier (`soc_fastmul`, `-GCpu=0 -GFastMul`), or the PicoRV32
+//! reference with the default engines (`soc_wide`, `-GCpu=0 -GWide`). All are generated from one top (`rtl/soc/sim/soc_sim_top.sv`); this enum forwards
 //! the port accessors the harness uses, so the run loop is written once.
 
 use crate::soc_config::SocConfig;
@@ -11,9 +11,9 @@ use crate::vl::{SocFastMulModel, SocModel, SocWideModel};
 pub(crate) enum SocVariant {
     /// `soc`: the board configuration.
     Board(Box<SocModel>),
-    /// `soc_fastmul`: the board configuration with `ENABLE_FAST_MUL`.
+    /// `soc_fastmul`: the board configuration with PicoRV32 and `ENABLE_FAST_MUL`.
     FastMul(Box<SocFastMulModel>),
-    /// `soc_wide`: the simulation reference engines.
+    /// `soc_wide`: PicoRV32 with the default engines.
     Wide(Box<SocWideModel>),
 }
 

@@ -120,7 +120,8 @@ fn paper_cnn_on_the_board_soc_matches_the_host() {
     }
 }
 
-/// The wide simulation reference (5-lane conv engine and the P engine).
+/// The PicoRV32 reference (`wide`: PicoRV32 with the default 5-lane conv engine and the P
+/// engine).
 #[test]
 fn paper_cnn_on_the_wide_engines_matches_the_host() {
     let blob = paper_blob();

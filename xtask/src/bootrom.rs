@@ -242,7 +242,8 @@ pub fn assemble(prog: &[Op]) -> Vec<(u32, String)> {
     out
 }
 
-/// Renders the ROM as a combinational SystemVerilog module (yosys maps it to LUTs).
+/// Renders the ROM as a SystemVerilog module with a registered read (one cycle, as the SoC bus
+/// answers anyway), so that yosys maps it to one EBR instead of ~80 LUTs.
 pub fn render_sv(map: &RegMap) -> String {
     let words = assemble(&program(map));
     let rom = map
@@ -262,21 +263,26 @@ pub fn render_sv(map: &RegMap) -> String {
         "// SoC boot ROM (see xtask/src/bootrom.rs): copies the firmware image from FLASH_FW to FW in RAM\n\
          // and jumps to it; without a valid image (magic CNFW, length <= FW_LEN) it writes\n",
     );
-    let _ = writeln!(s, "// {BOOT_FAIL:#x} to SYS.EXIT and halts. Read-only, combinational; the SoC registers the output.");
-    s.push_str("`default_nettype none\n\nmodule soc_boot_rom (\n");
+    let _ = writeln!(s, "// {BOOT_FAIL:#x} to SYS.EXIT and halts. Read-only; the read is registered (an EBR on the iCE40).");
+    s.push_str("`default_nettype none\n\nmodule soc_boot_rom (\n  input  wire logic        clk_i,\n");
     let _ = writeln!(
         s,
         "  input  wire logic [{}:0] addr_i,  // word index",
         aw - 1
     );
-    s.push_str("  output logic      [31:0] data_o\n);\n  always_comb begin\n    case (addr_i)\n");
+    s.push_str("  output logic      [31:0] data_q   // the word at the previous cycle's addr_i\n);\n");
+    let _ = writeln!(
+        s,
+        "  (* ram_style = \"block\" *) logic [31:0] mem_q [{n}];  // yosys: an EBR, not LUTs\n  initial begin"
+    );
     for (i, (w, t)) in words.iter().enumerate() {
-        let _ = writeln!(
-            s,
-            "      {aw}'d{i}: data_o = 32'h{w:08x};  // {:#06x}: {t}",
-            i * 4
-        );
+        let _ = writeln!(s, "    mem_q[{i}] = 32'h{w:08x};  // {:#06x}: {t}", i * 4);
     }
-    s.push_str("      default: data_o = 32'h00000000;\n    endcase\n  end\nendmodule\n\n`default_nettype wire\n");
+    let _ = writeln!(
+        s,
+        "    for (int i = {}; i < {n}; i++) begin\n      mem_q[i] = 32'h00000000;\n    end\n  end",
+        words.len()
+    );
+    s.push_str("  always_ff @(posedge clk_i) begin\n    data_q <= mem_q[addr_i];\n  end\nendmodule\n\n`default_nettype wire\n");
     s
 }

@@ -63,8 +63,8 @@ pub struct SocArgs {
     /// CNN).
     #[arg(long)]
     pub engines_only: bool,
-    /// SoC configuration: `icebreaker` (the bitstream's), `icebreaker-fastmul` or `wide` (the
-    /// simulation reference, which does not fit the board).
+    /// SoC configuration: `icebreaker` (the bitstream's: SERV and both engines),
+    /// `icebreaker-fastmul` or `wide` (PicoRV32 references, which do not fit the board).
     #[arg(long, default_value = "icebreaker", value_parser = crate::cli::sim::parse_config)]
     pub board: sim::SocConfig,
     /// Another clock to quote images/s at besides the board clock (the PLL's

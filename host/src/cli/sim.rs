@@ -28,10 +28,10 @@ pub struct Args {
     /// Stop with an error after this many cycles.
     #[arg(long, default_value_t = 2_000_000_000)]
     pub max_cycles: u64,
-    /// SoC configuration: `icebreaker` (the board's bitstream: its CPU, engines, lanes and
-    /// UART, from rtl/regmap/accel.toml), `icebreaker-fastmul` (the same with PicoRV32's
-    /// single-cycle multiplier) or `wide` (the simulation reference: 5-lane conv engine and P
-    /// engine, which do not fit the UP5K).
+    /// SoC configuration: `icebreaker` (the board's bitstream: SERV, both engines, lanes and
+    /// UART, from rtl/regmap/accel.toml), `icebreaker-fastmul` (PicoRV32 with its single-cycle
+    /// multiplier instead of SERV) or `wide` (the PicoRV32 reference: PicoRV32 with the
+    /// default engines, which does not fit the UP5K).
     #[arg(long, default_value = "icebreaker", value_parser = parse_config)]
     pub board: SocConfig,
 }

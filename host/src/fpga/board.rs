@@ -69,16 +69,11 @@ impl Board {
     }
 
     /// The RTL source files in read order (the `filelist` crate reads the list and its `-f`
-    /// includes), `$PICORV32/` expanded to `picorv32_dir`.
-    pub fn source_files(
-        &self,
-        root: &Path,
-        picorv32_dir: &Path,
-    ) -> Result<Vec<PathBuf>, FpgaError> {
+    /// includes), `$PICORV32/` and `$SERV/` expanded to the venv's packages
+    /// ([`filelist::vendor_dir`]: `$PICORV32_DIR`, `$SERV_DIR` or scripts/setup.sh's `.venv`).
+    pub fn source_files(&self, root: &Path) -> Result<Vec<PathBuf>, FpgaError> {
         let list = format!("{}/{}", self.dir, self.sources);
-        filelist::entries(root, &list)
-            .and_then(|l| l.files(root, || Ok(picorv32_dir.to_path_buf())))
-            .map_err(|e| FpgaError::Sources(e.to_string()))
+        filelist::files(root, &list).map_err(|e| FpgaError::Sources(e.to_string()))
     }
 }
 
@@ -96,10 +91,4 @@ pub fn repo_root() -> PathBuf {
         }
     }
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..")
-}
-
-/// The PicoRV32/picosoc Verilog directory: `$PICORV32_DIR`, else what the project venv's
-/// `pythondata_cpu_picorv32` reports ([`filelist::picorv32_dir`]).
-pub fn picorv32_dir(root: &Path) -> Result<PathBuf, FpgaError> {
-    filelist::picorv32_dir(root).map_err(|e| FpgaError::Sources(e.to_string()))
 }

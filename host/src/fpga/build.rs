@@ -180,8 +180,7 @@ pub fn build(cfg: &BuildConfig, progress: &mut dyn FnMut(Stage)) -> Result<Build
     }
 
     // ---- bitstream (cached) ----
-    let picorv32 = super::board::picorv32_dir(&cfg.root)?;
-    let sources = cfg.board.source_files(&cfg.root, &picorv32)?;
+    let sources = cfg.board.source_files(&cfg.root)?;
     let pcf = cfg.board.pcf_path(&cfg.root);
     let versions = vec![
         tools::version("yosys", "-V"),

@@ -14,6 +14,7 @@
 `default_nettype none
 
 module icebreaker_soc #(
+  parameter int unsigned Cpu           = accel_pkg::BOARD_CPU,
   parameter bit          FastMul       = 1'(accel_pkg::BOARD_FAST_MUL),
   parameter bit          EnableConv    = 1'b1,
   parameter bit          EnablePengine = 1'(accel_pkg::BOARD_ENABLE_PENGINE),
@@ -69,6 +70,7 @@ module icebreaker_soc #(
 
   soc_core #(
     .UartDiv       (UartDiv),
+    .Cpu           (Cpu),
     .FastMul       (FastMul),
     .EnableConv    (EnableConv),
     .EnablePengine (EnablePengine),

@@ -9,6 +9,7 @@ rtl/gen/soc_boot_rom.sv
 rtl/soc/soc_uart_tx.sv
 rtl/soc/soc_uart_rx.sv
 rtl/soc/soc_ram_arbiter.sv
+rtl/soc/soc_spram.sv
 rtl/soc/soc_flash.sv
 rtl/soc/soc_core.sv
 rtl/board/icebreaker/icebreaker_soc.sv

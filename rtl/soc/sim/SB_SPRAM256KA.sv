@@ -1,5 +1,5 @@
 // Behavioural model of the iCE40 UP5K SPRAM primitive (16K x 16, nibble write mask), for
-// simulation only; the board build uses the real primitive through picosoc's ice40up5k_spram.v.
+// simulation only; the board build uses the real primitive (rtl/soc/soc_spram.sv instantiates four).
 // Read data appears after the clock edge that sampled the address (CHIPSELECT high, WREN low).
 // STANDBY/SLEEP/POWEROFF are ignored (the SoC ties them to normal operation).
 // Name and ports follow the vendor primitive, hence not the project's naming style.

@@ -9,12 +9,13 @@
 //
 // Other configurations, by name (sim::soc::SocConfig): `Wide = 1` swaps in the simulation
 // reference engines (accel_pkg LANES lanes, FETCH_FIFO_DEPTH, the P engine); `FastMul = 1`
-// PicoRV32's single-cycle multiplier.
+// PicoRV32's single-cycle multiplier (with `Cpu = CPU_PICORV32`).
 `default_nettype none
 
 module soc_sim_top #(
-  parameter bit FastMul = 1'(accel_pkg::BOARD_FAST_MUL),
-  parameter bit Wide    = 1'b0
+  parameter int unsigned Cpu     = accel_pkg::BOARD_CPU,
+  parameter bit          FastMul = 1'(accel_pkg::BOARD_FAST_MUL),
+  parameter bit          Wide    = 1'b0
 ) (
   input  wire logic   clk_i,
   input  wire logic   rst_ni,
@@ -34,6 +35,7 @@ module soc_sim_top #(
   logic [6:0] unused_flash;
 
   icebreaker_soc #(
+    .Cpu           (Cpu),
     .FastMul       (FastMul),
     .EnablePengine (Wide ? 1'b1 : 1'(accel_pkg::BOARD_ENABLE_PENGINE)),
     .ConvLanes     (Wide ? accel_pkg::LANES : accel_pkg::BOARD_CONV_LANES),
