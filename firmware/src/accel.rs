@@ -8,8 +8,12 @@
 //! engine is absent (soc_core `EnableConv`/`EnablePengine` = 0: `SYS.ENGINE_WAIT` says which
 //! exist), disabled at run time ([`AccelBackend::new`] `software_only`), or cannot take it
 //! (kernel larger than `HWCFG.KMAX`, `k*k*cin` over the weight buffer, a dimension over
-//! `DIM_MAX`, an array outside RAM). NP dense layers always run in software. A P layer in
-//! software sums the rows of its input index from it, when one was set
+//! `DIM_MAX`, an array outside RAM). An NP dense layer whose P layer was set
+//! ([`AccelBackend::set_dense_as_p`], [`crate::kernels::DenseAsP`]: the signed digits of its
+//! `i8` weights over `D` copies of its input, built once per model) is that P layer, bias and
+//! requantisation included: per image the CPU copies the input `D` times and the P engine does
+//! the rest (the same bits, docs/numerics.md); without one it runs in the software NP kernel. A
+//! P layer in software sums the rows of its input index from it, when one was set
 //! ([`AccelBackend::set_p_index`], [`crate::kernels::PIndex`]), and walks its entry bytes
 //! otherwise.
 //!
@@ -24,7 +28,7 @@
 use crate::backend::{
     ArgsError, Backend, ConvArgs, DenseArgs, DenseOut, DensePArgs, SoftwareBackend,
 };
-use crate::kernels::{self, PIndex};
+use crate::kernels::{self, DenseAsP, PIndex};
 use crate::regs::{self, conv, pengine, sys};
 use core::fmt;
 
@@ -125,6 +129,8 @@ pub struct AccelBackend<'t, B: Bus> {
     params: [u8; CONV_PARAMS_MAX],
     /// The input index of a P layer for the software kernel ([`AccelBackend::set_p_index`]).
     p_index: Option<PIndex<'t>>,
+    /// An NP dense layer's P layer for the P engine ([`AccelBackend::set_dense_as_p`]).
+    dense_as_p: Option<DenseAsP<'t>>,
 }
 
 /// Bytes per output channel in the conv engine's parameter table (`CONV.PARAM_ADDR`): the
@@ -238,6 +244,7 @@ impl<'t, B: Bus> AccelBackend<'t, B> {
             last_engine_cycles: 0,
             params: [0; CONV_PARAMS_MAX],
             p_index: None,
+            dense_as_p: None,
         }
     }
 
@@ -246,6 +253,14 @@ impl<'t, B: Bus> AccelBackend<'t, B> {
     /// per model, after [`AccelBackend::new`] says the P engine is absent.
     pub fn set_p_index(&mut self, index: PIndex<'t>) {
         self.p_index = Some(index);
+    }
+
+    /// Lets the NP dense layer `table` was built for run as its P layer on the P engine (used
+    /// only for that layer; one layer: the last table set). Build it once per model, when
+    /// [`AccelBackend::new`] says the P engine is in use: without the engine that P layer runs
+    /// in the software P kernel, exact but slower than the NP kernel.
+    pub fn set_dense_as_p(&mut self, table: DenseAsP<'t>) {
+        self.dense_as_p = Some(table);
     }
 
     /// Whether the conv engine / P engine will be used.
@@ -315,7 +330,11 @@ impl<'t, B: Bus> AccelBackend<'t, B> {
             (conv::OUT_ADDR, ram_addr(out)?),
         ];
         let b = conv::BASE;
-        for (reg, v) in ptrs.into_iter().chain(shape) {
+        // two loops, not a chain: its iterator costs 0.15 KB of the soft-core's FW area
+        for (reg, v) in ptrs {
+            self.bus.write(b + reg, v);
+        }
+        for (reg, v) in shape {
             self.bus.write(b + reg, v);
         }
         Some(self.start_and_wait(Engine::Conv, b))
@@ -387,11 +406,23 @@ impl<B: Bus> Backend for AccelBackend<'_, B> {
     }
 
     fn dense(&mut self, args: &DenseArgs<'_>, out: DenseOut<'_>) -> Result<(), AccelError> {
+        // with its P layer set, the layer is that P layer (`DenseAsP`): on the P engine (else
+        // in software, like any P layer); the table goes back into its slot after
+        if let Some(mut t) = self.dense_as_p.take() {
+            if let Some(p) = t.p_layer(args) {
+                let r = self.dense_p(&p, out);
+                self.dense_as_p = Some(t);
+                return r;
+            }
+            self.dense_as_p = Some(t);
+        }
         self.last = Engine::Software;
         self.last_engine_cycles = 0;
         Ok(SoftwareBackend.dense(args, out)?)
     }
 
+    // called from `dense` too: one copy of the P engine driver (the FW area is nearly full)
+    #[inline(never)]
     fn dense_p(&mut self, args: &DensePArgs<'_>, mut out: DenseOut<'_>) -> Result<(), AccelError> {
         if let Some(r) = self.try_dense_p(args, &mut out) {
             return r;

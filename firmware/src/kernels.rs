@@ -71,7 +71,9 @@ fn need(what: &'static str, expected: Option<usize>, got: usize) -> Result<(), A
     }
 }
 
+mod dense_as_p;
 mod pindex;
+pub use dense_as_p::{dense_as_p_bound, dense_via_p, naf, DenseAsP, DENSE_AS_P_MAX_DIGITS};
 pub use pindex::{PIndex, PINDEX_MAX_N_IN};
 
 /// True when every `*` is a call: the firmware for the board's PicoRV32, which has no

@@ -9,8 +9,11 @@
 //! The RAM layout (areas `FW`, `ARENA`, `MODEL`, `INPUT`, `STACK` in the 128 KB SPRAM) and the
 //! flash layout, with addresses, sizes and uses, are in the generated `docs/registers.md`
 //! ("Layout areas"); they are not copied here, so they cannot go stale. One use is the
-//! firmware's alone: `bin/soc.rs` keeps the P layer's input index (`kernels::PIndex`) in the
-//! part of `MODEL` after the blob, when the P layer runs in software.
+//! firmware's alone: `bin/soc.rs` keeps a table built once per model in the part of `MODEL`
+//! after the blob: with the P engine, the P layer of the first NP dense layer
+//! (`kernels::DenseAsP`: its entries, row lengths and the input copies it reads), without it,
+//! the P layer's input index (`kernels::PIndex`). A table that does not fit is not built (that
+//! layer runs in software, or its rows past the space are walked).
 
 pub use crate::regs::{
     ARENA_ADDR, ARENA_LEN, FLASH_BASE, FLASH_FW_ADDR, FLASH_FW_LEN, FLASH_FW_OFFSET,

@@ -348,7 +348,7 @@ impl<'a> Model<'a> {
                     })
                 }
             };
-            if len == 0 || len > MAX_NAME_LEN || core::str::from_utf8(name).is_err() {
+            if len == 0 || len > MAX_NAME_LEN || !is_utf8(name) {
                 return Err(FormatError::BadName { class });
             }
             at += 1 + len;
@@ -431,6 +431,18 @@ impl<'a> Model<'a> {
     pub fn class_name(&self, i: usize) -> Option<&'a str> {
         self.class_names().nth(i)
     }
+    /// Name of class `i` as its bytes (UTF-8, checked by the parser): for printing them as
+    /// they are, without `core::str::from_utf8` (the soft-core firmware, whose FW area it
+    /// would cost 0.7 KB).
+    pub fn class_name_bytes(&self, i: usize) -> Option<&'a [u8]> {
+        let mut bytes = &self.blob[self.names.0..self.names.1];
+        for _ in 0..i {
+            let (&len, rest) = bytes.split_first()?;
+            bytes = rest.get(usize::from(len)..)?;
+        }
+        let (&len, rest) = bytes.split_first()?;
+        rest.get(..usize::from(len))
+    }
     /// Layer `i`.
     pub fn layer(&self, i: usize) -> Option<Layer<'a>> {
         if i >= self.n_layers {
@@ -485,12 +497,47 @@ impl<'a> Model<'a> {
     }
     /// Largest non-final layer output in bytes (u8 activations); 0 for a one-layer model.
     pub fn max_activation(&self) -> usize {
-        self.recs[..self.n_layers.saturating_sub(1)]
-            .iter()
-            .map(|r| r.output.len())
-            .max()
-            .unwrap_or(0)
+        // an index loop: the iterator form divides by the record size (a call on the
+        // soft-core, which has no divider, and the only one besides the UART's digits)
+        let (mut max, mut i) = (0, 0);
+        while i + 1 < self.n_layers {
+            max = max.max(self.recs.get(i).map_or(0, |r| r.output.len()));
+            i += 1;
+        }
+        max
     }
+}
+
+/// Whether `b` is well-formed UTF-8, exactly as `core::str::from_utf8(b).is_ok()` (unit tests:
+/// every sequence of up to three bytes and every four-byte one over boundary bytes) in a fifth
+/// of its code: the well-formed byte sequences of the Unicode Standard's table 3-7 (no overlong
+/// forms, no surrogates, nothing above U+10FFFF), one code point at a time.
+pub(crate) fn is_utf8(b: &[u8]) -> bool {
+    let mut i = 0;
+    while let Some(&c) = b.get(i) {
+        // continuation bytes after `c`, and the range of the first of them
+        let (n, lo, hi) = match c {
+            0x00..=0x7F => (0, 0, 0),
+            0xC2..=0xDF => (1, 0x80, 0xBF),
+            0xE0 => (2, 0xA0, 0xBF),
+            0xE1..=0xEC | 0xEE..=0xEF => (2, 0x80, 0xBF),
+            0xED => (2, 0x80, 0x9F),
+            0xF0 => (3, 0x90, 0xBF),
+            0xF1..=0xF3 => (3, 0x80, 0xBF),
+            0xF4 => (3, 0x80, 0x8F),
+            _ => return false,
+        };
+        let Some(tail) = b.get(i + 1..i + 1 + n) else {
+            return false;
+        };
+        if let Some((&first, rest)) = tail.split_first() {
+            if first < lo || first > hi || rest.iter().any(|&x| x & 0xC0 != 0x80) {
+                return false;
+            }
+        }
+        i += 1 + n;
+    }
+    true
 }
 
 /// Iterator over the class names of a [`Model`].
@@ -514,3 +561,45 @@ impl<'a> Iterator for ClassNames<'a> {
 mod encode;
 #[cfg(feature = "alloc")]
 pub use encode::{encode, encode_p_row, LayerDesc, ModelDesc};
+
+#[cfg(test)]
+mod tests {
+    use super::is_utf8;
+
+    fn same(b: &[u8]) {
+        assert_eq!(is_utf8(b), core::str::from_utf8(b).is_ok(), "{b:02x?}");
+    }
+
+    /// `is_utf8` is `core::str::from_utf8(..).is_ok()`: every sequence of up to three bytes,
+    /// every four-byte one over the bytes where the rules change, and those after ASCII or a
+    /// valid prefix (a code point is checked from where the last one ended).
+    #[test]
+    fn is_utf8_is_core_from_utf8() {
+        same(&[]);
+        for a in 0..=255u8 {
+            same(&[a]);
+            for b in 0..=255u8 {
+                same(&[a, b]);
+                for c in 0..=255u8 {
+                    same(&[a, b, c]);
+                }
+            }
+        }
+        let edges = [
+            0x00, 0x41, 0x7F, 0x80, 0x8F, 0x90, 0x9F, 0xA0, 0xBF, 0xC0, 0xC1, 0xC2, 0xDF, 0xE0,
+            0xE1, 0xEC, 0xED, 0xEE, 0xEF, 0xF0, 0xF1, 0xF3, 0xF4, 0xF5, 0xF7, 0xF8, 0xFF,
+        ];
+        for a in 0..=255u8 {
+            for &b in &edges {
+                for &c in &edges {
+                    for &d in &edges {
+                        same(&[a, b, c, d]);
+                        same(&[0x41, a, b, c, d]);
+                        same(&[0xC3, 0xA9, a, b, c, d]);
+                        same(&[a, b, c, d, 0xE2, 0x82, 0xAC]);
+                    }
+                }
+            }
+        }
+    }
+}

@@ -259,6 +259,103 @@ impl PCode {
     }
 }
 
+/// Why [`encode_p_entries`] could not encode a row.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum PEncodeError {
+    /// The code width is outside `PBITS_MIN..=PBITS_MAX`.
+    Bits {
+        /// The code width given.
+        bits: u8,
+    },
+    /// The weight of this input needs a larger magnitude than the code width holds.
+    Weight {
+        /// Input index.
+        index: usize,
+    },
+    /// The entries do not fit the output slice (one byte per weight always suffices).
+    Full {
+        /// Length of the output slice.
+        capacity: usize,
+    },
+}
+
+impl core::fmt::Display for PEncodeError {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        match *self {
+            PEncodeError::Bits { bits } => write!(f, "P code width {bits} outside 2..=7"),
+            PEncodeError::Weight { index } => {
+                write!(f, "weight of input {index} needs a larger P code")
+            }
+            PEncodeError::Full { capacity } => {
+                write!(f, "P row entries do not fit {capacity} bytes")
+            }
+        }
+    }
+}
+
+impl core::error::Error for PEncodeError {}
+
+/// Writes the entry bytes of one P-layer row into the start of `out` and returns their count:
+/// the one P-row encoder (the host exporter's `model::encode_p_row` and the firmware's
+/// [`crate::kernels::DenseAsP`] call it; a `dyn` iterator, so the soft-core holds one copy).
+///
+/// `weights` yields the weight of each input in order as a code whose `skip` is ignored:
+/// `magnitude` 0 for a zero weight, else the weight `(-1)^negative * 2^(magnitude-1)` with
+/// `magnitude - 1 <= PCode::max_shift(bits)`. The encoder sets the skips: zero runs longer than
+/// `PCode::max_skip(bits)` get filler entries (magnitude 0), trailing zeros no entries. Every
+/// entry advances the cursor by at least one input, so a row of `n` weights has at most `n`
+/// entries and an `out` of `n` bytes always suffices.
+#[inline(never)]
+pub fn encode_p_entries(
+    weights: &mut dyn Iterator<Item = PCode>,
+    bits: u8,
+    out: &mut [u8],
+) -> Result<usize, PEncodeError> {
+    if !(PBITS_MIN..=PBITS_MAX).contains(&bits) {
+        return Err(PEncodeError::Bits { bits });
+    }
+    let max_skip = PCode::max_skip(bits);
+    let max_mag = PCode::max_shift(bits) + 1;
+    let full = PEncodeError::Full {
+        capacity: out.len(),
+    };
+    let (mut n, mut zeros) = (0usize, 0usize);
+    for (index, w) in weights.enumerate() {
+        if w.magnitude == 0 {
+            zeros += 1;
+            continue;
+        }
+        if w.magnitude > max_mag {
+            return Err(PEncodeError::Weight { index });
+        }
+        loop {
+            // the weight's entry once the zeros fit its skip field, else a filler, which
+            // advances skip + 1 positions
+            let code = if zeros <= usize::from(max_skip) {
+                PCode {
+                    skip: zeros as u8,
+                    ..w
+                }
+            } else {
+                PCode {
+                    skip: max_skip,
+                    negative: false,
+                    magnitude: 0,
+                }
+            };
+            *out.get_mut(n).ok_or(full)? = code.encode(bits);
+            n += 1;
+            if code.magnitude != 0 {
+                break;
+            }
+            zeros -= usize::from(max_skip) + 1;
+        }
+        zeros = 0;
+    }
+    Ok(n)
+}
+
 /// P-layer (pruned power-of-two) dense accumulators, computed with shifts and adds only.
 ///
 /// - `entries`: all rows' entry bytes, row after row; `row_len[o]` is row `o`'s entry count;

@@ -5,7 +5,7 @@ mod common;
 
 use common::Rng;
 use firmware::args::{ArgsError, ConvArgs, DenseArgs, DenseOut, DensePArgs};
-use firmware::kernels::{self, dot, PIndex, PINDEX_MAX_N_IN};
+use firmware::kernels::{self, dot, DenseAsP, PIndex, PINDEX_MAX_N_IN};
 use firmware::model::{encode_p_row, I32s, RequantParams, Shape, U16s};
 use firmware::numerics::{self, requantize, scale, PCode, Requant, MULT_MAX, SHIFT_MAX, SHIFT_MIN};
 use proptest::prelude::*;
@@ -206,8 +206,147 @@ fn check_dense_p(
     }
 }
 
+/// NP dense weights for the signed-digit tests: the full `i8` range (`-128` too, which the model
+/// reader rejects but the kernels take), with the edge values and all-zero rows made common.
+fn dense_as_p_weights(r: &mut Rng, n_in: usize, n_out: usize) -> Vec<i8> {
+    let edges = [-128, 127, -127, 0, 85, -85, 1, -1, 86, -86, 64, -64];
+    let mut w = Vec::with_capacity(n_in * n_out);
+    for _ in 0..n_out {
+        let (zero_row, edge_pct) = (r.chance(15), r.range(0, 100) as u32);
+        for _ in 0..n_in {
+            w.push(if zero_row {
+                0
+            } else if r.chance(edge_pct) {
+                edges[r.usize(0, edges.len() - 1)]
+            } else {
+                r.next() as i8
+            });
+        }
+    }
+    w
+}
+
+/// Bias for the signed-digit tests: ordinary values, or near `i32::MIN`/`i32::MAX` so that the
+/// accumulators wrap (the NP kernel wraps; so must the P layer).
+fn dense_as_p_bias(r: &mut Rng, n_out: usize) -> Vec<i32> {
+    if r.chance(30) {
+        (0..n_out)
+            .map(|_| {
+                let k = r.range(0, 1 << 20) as i32;
+                if r.chance(50) {
+                    i32::MAX - k
+                } else {
+                    i32::MIN + k
+                }
+            })
+            .collect()
+    } else {
+        r.bias(n_out)
+    }
+}
+
+/// Largest NAF digit count over `w` (at least 1) and the smallest code width holding every
+/// digit's shift, computed independently of the kernel (by the NAF recursion).
+fn naf_digits_and_bits(w: &[i8]) -> (usize, u8) {
+    let (mut digits, mut top) = (1usize, 0u32);
+    for &x in w {
+        let (mut v, mut s, mut n) = (i32::from(x), 0u32, 0usize);
+        while v != 0 {
+            if v & 1 != 0 {
+                let d = 2 - (v & 3); // +1 or -1: the next digit of the non-adjacent form
+                v -= d;
+                n += 1;
+                top = top.max(s);
+            }
+            v >>= 1;
+            s += 1;
+        }
+        digits = digits.max(n);
+    }
+    let bits = (numerics::PBITS_MIN..=numerics::PBITS_MAX)
+        .find(|&b| u32::from(PCode::max_shift(b)) >= top)
+        .unwrap();
+    (digits, bits)
+}
+
+/// An NP dense layer through its P layer ([`kernels::DenseAsP`]): the table built at every
+/// storage alignment, then the software P kernel and the P reference (`dense_p_acc`, which the
+/// P engine implements bit for bit) on it, against the NP reference and kernel. Returns the
+/// table bytes.
+fn check_dense_as_p(input: &[u8], w: &[i8], bias: &[i32], rq: Option<&[Requant]>) -> usize {
+    let (n_in, n_out) = (input.len(), bias.len());
+    let mut acc = vec![0i32; n_out];
+    numerics::dense_acc(input, w, bias, &mut acc);
+    let b = le_i32(bias);
+    let args = DenseArgs {
+        input,
+        weights: w,
+        bias: I32s::new(&b),
+    };
+    let (digits, bits) = naf_digits_and_bits(w);
+    let bound = kernels::dense_as_p_bound(n_in, n_out);
+    let mut bytes = 0;
+    for off in 0..4 {
+        let mut store = vec![0xA5u8; bound + off];
+        let Ok((mut t, rest)) = DenseAsP::build(w, n_in, n_out, &mut store[off..]) else {
+            panic!("{n_in} -> {n_out}: no table in {bound} bytes");
+        };
+        assert_eq!((t.digits(), t.bits()), (digits, bits), "{n_in} -> {n_out}");
+        assert!(t.bytes() + rest.len() <= bound);
+        bytes = t.bytes();
+        // the P layer as the engine computes it: the P reference, raw accumulators
+        let p = t.p_layer(&args).expect("built for these arguments");
+        assert_eq!(p.input.len(), digits * n_in);
+        assert!(p.input.chunks(n_in).all(|c| c == input), "input copies");
+        let rows: Vec<u16> = p.row_len.iter().collect();
+        let mut p_acc = vec![0i32; n_out];
+        numerics::dense_p_acc(p.input, p.entries, &rows, p.bits, bias, &mut p_acc);
+        assert_eq!(p_acc, acc, "P reference vs NP reference, {n_in} -> {n_out}");
+        // and the software P kernel through `dense_via_p`, with the layer's output stage
+        match rq {
+            None => {
+                let mut got = vec![0x5555_5555; n_out];
+                kernels::dense_via_p(&args, &mut t, DenseOut::Logits(&mut got)).unwrap();
+                assert_eq!(got, acc, "logits, {n_in} -> {n_out}");
+            }
+            Some(rq) => {
+                let mut want = vec![0u8; n_out];
+                numerics::requantize_all(&acc, rq, &mut want);
+                let q = RqBytes::new(rq);
+                let mut got = vec![0xAAu8; n_out];
+                let out = DenseOut::Act {
+                    rq: q.view(),
+                    out: &mut got,
+                };
+                kernels::dense_via_p(&args, &mut t, out).unwrap();
+                assert_eq!(got, want, "activations, {n_in} -> {n_out}");
+            }
+        }
+    }
+    // the NP kernel agrees with the reference too (the layer the P layer replaces)
+    check_dense(input, w, bias, rq);
+    bytes
+}
+
 proptest! {
     #![proptest_config(ProptestConfig { cases: 400, ..ProptestConfig::default() })]
+
+    #[test]
+    fn dense_as_p_matches_dense(
+        n_in in 1usize..400, n_out in 1usize..12, logits in any::<bool>(), seed in any::<u64>(),
+    ) {
+        let mut r = Rng::new(seed);
+        let w = dense_as_p_weights(&mut r, n_in, n_out);
+        let mut input = r.bytes(n_in);
+        for x in input.iter_mut() {
+            if r.chance(20) {
+                *x = if r.chance(50) { 0 } else { 255 };
+            }
+        }
+        let bias = dense_as_p_bias(&mut r, n_out);
+        let rq = r.rq(n_out);
+        check_dense_as_p(&input, &w, &bias, (!logits).then_some(&rq[..]));
+    }
 
     #[test]
     fn dot_matches_naive(a in proptest::collection::vec(any::<u8>(), 0..40), seed in any::<u64>()) {
@@ -432,6 +571,99 @@ fn named_regressions() {
     let mut acc = [0];
     numerics::dense_p_acc(&input, &entries, &[n0], bits, &[0], &mut acc);
     assert_eq!(acc[0], 64 - 199);
+}
+
+#[test]
+fn dense_as_p_named_cases() {
+    let input: Vec<u8> = (0..64).map(|i| (i * 37 % 256) as u8).collect();
+    // all-zero weights: one copy, no entries, the outputs are the biases
+    let n = check_dense_as_p(&input, &[0; 128], &[7, -7], None);
+    assert_eq!(n, 2 * 2 + 64, "row lengths and one input copy");
+    // one weight per extreme: -128 = -2^7 (one digit), 127 = 2^7 - 2^0 (two): 5-bit codes
+    let mut w = vec![0i8; 64];
+    (w[0], w[63]) = (-128, 127);
+    assert_eq!(naf_digits_and_bits(&w), (2, 5));
+    check_dense_as_p(&input, &w, &[0], None);
+    // 85 = 2^6 + 2^4 + 2^2 + 2^0: four digits, shifts up to 6 fit 4-bit codes
+    assert_eq!(naf_digits_and_bits(&[85, -85, 3]), (4, 4));
+    check_dense_as_p(&input[..3], &[85, -85, 3], &[1], None);
+    // accumulators that wrap: the NP kernel wraps, and so does the P layer
+    check_dense_as_p(&[255; 64], &[127; 64], &[i32::MAX], None);
+    check_dense_as_p(&[255; 64], &[-128; 64], &[i32::MIN + 5], None);
+    // long zero runs between the digits: filler entries (5-bit codes skip at most 7)
+    let mut w = vec![0i8; 300];
+    (w[0], w[150], w[299]) = (127, -86, 85);
+    check_dense_as_p(
+        &vec![200; 300],
+        &w,
+        &[0],
+        Some(&[Requant { m: 1, shift: 9 }]),
+    );
+}
+
+#[test]
+fn dense_as_p_capacity_limits_and_identity() {
+    let mut r = Rng::new(11);
+    let (n_in, n_out) = (50, 3);
+    let w = dense_as_p_weights(&mut r, n_in, n_out);
+    let mut big = vec![0u8; kernels::dense_as_p_bound(n_in, n_out) + 3];
+    let need = {
+        let (t, _) = DenseAsP::build(&w, n_in, n_out, &mut big[..]).unwrap();
+        t.bytes()
+    };
+    // from a 4-aligned start the table takes exactly `bytes()` (its copies, 4 x 50 bytes, end
+    // 2-aligned), from another one the bytes up to the next 4-aligned address more
+    let base = big.as_ptr() as usize;
+    for off in 0..4 {
+        let pad = (4 - (base + off) % 4) % 4;
+        let exact = &mut big[off..off + pad + need];
+        let (t, rest) = DenseAsP::build(&w, n_in, n_out, exact).unwrap();
+        assert_eq!((t.bytes(), rest.len()), (need, 0));
+        let short = &mut big[off..off + pad + need - 1];
+        let back = DenseAsP::build(&w, n_in, n_out, short).unwrap_err();
+        assert_eq!(back.len(), pad + need - 1, "the storage comes back whole");
+    }
+    // shapes the P layer cannot express: no table
+    let mut store = vec![0u8; 1 << 20];
+    assert!(DenseAsP::build(&w, 0, n_out, &mut store).is_err());
+    assert!(DenseAsP::build(&w, n_in, 0, &mut store).is_err());
+    assert!(DenseAsP::build(&w, n_in, n_out + 1, &mut store).is_err());
+    assert!(DenseAsP::build(&w, n_in, n_out - 1, &mut store).is_err());
+    assert!(DenseAsP::build(&w[1..], n_in, n_out, &mut store).is_err());
+    // the copies must fit the engine's 16-bit input length: 4 x 20,000 inputs do not,
+    // 1 x 60,000 do
+    let wide = vec![85i8; 20_000];
+    assert!(DenseAsP::build(&wide, 20_000, 1, &mut store).is_err());
+    let wide = vec![64i8; 60_000];
+    assert!(DenseAsP::build(&wide, 60_000, 1, &mut store).is_ok());
+    // a table serves only the weights it was built from, at their address, and its input length
+    let copy = w.clone();
+    let (b, input) = (le_i32(&[0; 3]), r.bytes(n_in));
+    let (mut t, _) = DenseAsP::build(&w, n_in, n_out, &mut store).unwrap();
+    let mine = DenseArgs {
+        input: &input,
+        weights: &w,
+        bias: I32s::new(&b),
+    };
+    assert!(t.built_for(&mine));
+    let other = DenseArgs {
+        weights: &copy,
+        ..mine
+    };
+    let short = DenseArgs {
+        input: &input[1..],
+        ..mine
+    };
+    for a in [&other, &short] {
+        assert!(!t.built_for(a) && t.p_layer(a).is_none());
+        let mut out = [0i32; 3];
+        let r = kernels::dense_via_p(a, &mut t, DenseOut::Logits(&mut out));
+        assert_eq!(r, Err(ArgsError::Shape));
+    }
+    // inconsistent output arguments fail as in the P kernel
+    let mut out = [0i32; 2];
+    let r = kernels::dense_via_p(&mine, &mut t, DenseOut::Logits(&mut out));
+    assert!(matches!(r, Err(ArgsError::Len { .. })), "{r:?}");
 }
 
 #[test]

@@ -6,7 +6,7 @@ mod common;
 use common::{blob, random_model, reference_run, Out};
 use firmware::accel::{AccelBackend, Bus};
 use firmware::backend::SoftwareBackend;
-use firmware::kernels::PIndex;
+use firmware::kernels::{DenseAsP, PIndex};
 use firmware::model::*;
 use firmware::numerics::Requant;
 use firmware::runner::*;
@@ -253,6 +253,41 @@ proptest! {
             let index = PIndex::for_layer(&layer, &mut store).unwrap();
             prop_assert!(index.words() <= words);
             backend.set_p_index(index);
+        }
+        let mut arena = vec![0u8; arena_bytes(&m)];
+        let mut logits = vec![0i32; m.n_classes()];
+        for k in 0..3 {
+            let input = common::Rng::new(img_seed ^ k).bytes(m.input_shape().len());
+            let mut rec = Record::default();
+            run(&m, &input, &mut arena, &mut backend, &mut logits, &mut rec).unwrap();
+            prop_assert_eq!(&rec.outs, &reference_run(&m, &input));
+        }
+    }
+
+    /// What the soft-core does with a P engine: the first NP dense layer's P layer
+    /// (`DenseAsP`) built once into storage of any size, handed to `AccelBackend`, then several
+    /// images. Without an engine on this bus the backend runs that P layer with the software P
+    /// kernel: every layer's output is still the reference's (a table that does not fit leaves
+    /// the layer to the NP kernel).
+    #[test]
+    fn accel_backend_with_a_dense_as_p_table_matches_reference(
+        seed in any::<u64>(), img_seed in any::<u64>(), bytes in 0usize..3000,
+    ) {
+        let d = random_model(seed);
+        let b = blob(&d);
+        let m = Model::parse(&b).unwrap();
+        let mut store = vec![0u8; bytes];
+        let mut backend = AccelBackend::new(NoEngines, false);
+        let mut rest = &mut store[..];
+        for layer in m.layers() {
+            match DenseAsP::for_layer(&layer, rest) {
+                Ok((t, _)) => {
+                    prop_assert!(t.bytes() <= bytes);
+                    backend.set_dense_as_p(t);
+                    break;
+                }
+                Err(back) => rest = back,
+            }
         }
         let mut arena = vec![0u8; arena_bytes(&m)];
         let mut logits = vec![0i32; m.n_classes()];

@@ -43,10 +43,10 @@ fn bench_soc_json_on_a_small_model() {
     assert_eq!(v["blob_bytes"], blob.len());
     let runs = [&v["engines"], &v["software"]];
     let mut cycles = Vec::new();
-    for (r, (mode, engines)) in runs.iter().zip([
-        ("engines", ["conv", "conv", p, "sw"]),
-        ("software", ["sw"; 4]),
-    ]) {
+    for (r, (mode, engines)) in runs
+        .iter()
+        .zip([("engines", ["conv", "conv", p, p]), ("software", ["sw"; 4])])
+    {
         assert_eq!(r["mode"], mode);
         assert_eq!(r["class"], host_class, "{mode}");
         assert_eq!(

@@ -2,8 +2,9 @@
 //!
 //! - `golden_vectors_through_the_engines`: every shipped golden vector (`models/*/golden`,
 //!   written by `cnnfpga export`) is driven layer by layer through the Verilated conv and P
-//!   engines (`sim::engines::EngineBackend` under `firmware::runner::run`): every layer's output
-//!   and the logits must equal the vector bit for bit;
+//!   engines (`sim::engines::EngineBackend` under `firmware::runner::run`; the NP head on the P
+//!   engine too, as the P layer of its signed-digit decomposition): every layer's output and
+//!   the logits must equal the vector bit for bit;
 //! - `engines_vs_float_model_within_the_derived_bound`: the shipped model's layers on the RTL
 //!   for every `data/sample` image, dequantised, against the float model's layer outputs
 //!   (`finetuned.safetensors`, the float weights the integer model approximates), within the
@@ -105,12 +106,12 @@ fn golden_vectors_through_the_engines() {
                 .collect();
             assert_eq!(got, logits, "{what}: logits");
             assert_eq!(class as u64, v["class"].as_u64().unwrap(), "{what}: class");
-            // every conv and P layer really ran on an engine
+            // every layer really ran on an engine: NP dense layers on the P engine, as the P
+            // layer of their signed-digit decomposition (firmware::kernels::DenseAsP)
             for (i, l) in model.layers().enumerate() {
                 let want = match l.kind {
                     LayerKind::Conv { .. } => Ran::ConvEngine,
-                    LayerKind::DenseP { .. } => Ran::PEngine,
-                    LayerKind::Dense { .. } => Ran::Software,
+                    LayerKind::DenseP { .. } | LayerKind::Dense { .. } => Ran::PEngine,
                 };
                 assert_eq!(be.ran[i], want, "{what}: layer {i}");
             }

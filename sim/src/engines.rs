@@ -1,13 +1,16 @@
 //! The standalone Verilated engines as a `firmware::backend::Backend`: conv layers on the conv
 //! engine ([`crate::conv::Engine`], shipped parameters), P layers on the P engine
-//! ([`crate::pengine::PEngine`]), NP dense layers (the head) in software as on the SoC
-//! (`firmware::accel::AccelBackend` does the same). With `firmware::runner::run` this runs a
-//! whole model layer by layer on the RTL without the soft-core: the golden-vector and
-//! RTL-vs-float tests use it (much faster than the SoC, same engine bits).
+//! ([`crate::pengine::PEngine`]), NP dense layers (the head) on the P engine too, as the P layer
+//! of their signed-digit decomposition (`firmware::kernels::DenseAsP`), as on the SoC
+//! (`firmware::accel::AccelBackend` does the same; a layer whose P layer exceeds the engine's
+//! limits runs in software). With `firmware::runner::run` this runs a whole model layer by layer
+//! on the RTL without the soft-core: the golden-vector and RTL-vs-float tests use it (much
+//! faster than the SoC, same engine bits).
 
 use firmware::backend::{
     ArgsError, Backend, ConvArgs, DenseArgs, DenseOut, DensePArgs, SoftwareBackend,
 };
+use firmware::kernels::DenseAsP;
 use firmware::numerics::Requant;
 
 use crate::conv::{DefaultModel, Engine, EnginePorts};
@@ -19,9 +22,10 @@ use crate::pengine::{PEngine, PLayer};
 pub enum Ran {
     /// The Verilated conv engine.
     ConvEngine,
-    /// The Verilated P engine.
+    /// The Verilated P engine (P layers, and NP dense layers as their P layer).
     PEngine,
-    /// Software (`firmware::backend::SoftwareBackend`): a layer no engine computes.
+    /// Software (`firmware::backend::SoftwareBackend`): a layer no engine takes (an NP dense
+    /// layer whose P layer exceeds the P engine's limits).
     Software,
 }
 
@@ -99,6 +103,14 @@ impl Backend for EngineBackend {
     }
 
     fn dense(&mut self, a: &DenseArgs<'_>, out: DenseOut<'_>) -> Result<(), String> {
+        // the layer's P layer, built here per call (the SoC builds it once per model)
+        let (n_in, n_out) = (a.input.len(), a.bias.len());
+        let mut store = vec![0u8; firmware::kernels::dense_as_p_bound(n_in, n_out)];
+        if let Ok((mut t, _)) = DenseAsP::build(a.weights, n_in, n_out, &mut store) {
+            if let Some(p) = t.p_layer(a) {
+                return self.dense_p(&p, out);
+            }
+        }
         self.ran.push(Ran::Software);
         SoftwareBackend.dense(a, out).map_err(|e| e.to_string())
     }

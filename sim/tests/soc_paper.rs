@@ -113,7 +113,7 @@ fn paper_cnn_on_the_board_soc_matches_the_host() {
         assert_eq!(t.engines, (true, pengine));
         let on: Vec<&str> = t.layers.iter().map(|l| l.engine.as_str()).collect();
         let p = if pengine { "pengine" } else { "sw" };
-        assert_eq!(on, ["conv", "conv", p, "sw"]);
+        assert_eq!(on, ["conv", "conv", p, p]);
         if seed == 0 {
             expect_transcript("soc_paper_board.txt", &text);
         }
@@ -130,7 +130,7 @@ fn paper_cnn_on_the_wide_engines_matches_the_host() {
         let (t, text, _) = run_checked_on(SocConfig::Wide, blob, &img, false, 60_000_000);
         assert_eq!(t.engines, (true, true));
         let on: Vec<&str> = t.layers.iter().map(|l| l.engine.as_str()).collect();
-        assert_eq!(on, ["conv", "conv", "pengine", "sw"]);
+        assert_eq!(on, ["conv", "conv", "pengine", "pengine"]);
         if seed == 0 {
             expect_transcript("soc_paper_engines.txt", &text);
         }

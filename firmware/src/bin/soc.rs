@@ -4,14 +4,16 @@
 //! header) to `FW_ADDR` in RAM and jumps there; `_start` sets `sp`, zeroes `.bss` and calls
 //! `main`. `main` runs a multiply and requantisation self-test, copies the model blob (`FLASH_MODEL_ADDR`,
 //! `total_len` bytes) and the input image (`FLASH_INPUT_ADDR`, `h*w*c` bytes) to RAM when the
-//! flash holds a blob (else it uses RAM as a harness left it), builds the P layer's input
-//! index (`firmware::kernels::PIndex`) in the rest of the `MODEL` area when the P layer runs in
-//! software (once per model: the serve mode keeps it for every request), runs the model with
+//! flash holds a blob (else it uses RAM as a harness left it), builds a table in the rest of
+//! the `MODEL` area once per model (the serve mode keeps it for every request): with the P
+//! engine, the P layer of the first NP dense layer that fits (`firmware::kernels::DenseAsP`:
+//! that layer then runs on the P engine), without it, the P layer's input index
+//! (`firmware::kernels::PIndex`, for the software P layer), runs the model with
 //! [`firmware::accel::AccelBackend`] (the engines the SoC has; every layer in software when the
 //! image header's flags word has `FW_FLAG_SOFTWARE`), prints the transcript below over the UART
 //! and writes the exit code to `SYS.EXIT`. With `FW_FLAG_SERVE` in the flags word (the board
 //! build's default) it instead loads the model, prints the banner, the model, engine and
-//! `pindex` lines and `serve <h>x<w>x<c> bytes <n>`, and then answers request frames on the UART forever
+//! `pdigits`/`pindex` lines and `serve <h>x<w>x<c> bytes <n>`, and then answers request frames on the UART forever
 //! (`firmware::proto`; docs/fpga.md): one reply line per frame, never an exit:
 //!
 //! ```text
@@ -31,6 +33,7 @@
 //! loaded model and image from flash
 //! model <blob bytes> bytes, <n> layers, input <h>x<w>x<c>, <classes> classes
 //! engines conv <0|1> pengine <0|1>
+//! pdigits layer <i> rows <rows> of <rows> bytes <table bytes> cycles <build cycles>
 //! pindex layer <i> rows <covered> of <rows> bytes <table bytes> cycles <build cycles>
 //! layer <i> <conv|dense|dense_p> out <h>x<w>x<c> macs <n> on <conv|pengine|sw> cycles <n>
 //! ...
@@ -40,7 +43,8 @@
 //! run cycles <n>
 //! ```
 //!
-//! The `pindex` line appears only when a P layer runs in software; its build comes before the
+//! The `pdigits` line appears when an NP dense layer runs on the P engine, the `pindex` line
+//! when a P layer runs in software (at most one of them); the table's build comes before the
 //! run and is in none of the run's cycle counts. Cycles: the SoC's free-running 32-bit `SYS.CYCLES` register, extended to 64 bits in
 //! software. The board's PicoRV32 has no counter CSRs (`BOARD_CPU_COUNTERS` = 0: their LCs went
 //! to a conv lane), so there is no `rdcycle` and no retired-instruction count here; the
@@ -69,9 +73,9 @@ mod soc {
     use firmware::accel::{AccelBackend, AccelError, Engine, Mmio};
     use firmware::backend::{Backend, ConvArgs, DenseArgs, DenseOut, DensePArgs};
     use firmware::exit as code;
-    use firmware::kernels::PIndex;
+    use firmware::kernels::{DenseAsP, PIndex};
     use firmware::memmap::*;
-    use firmware::model::{LayerKind, Model};
+    use firmware::model::{Layer, LayerKind, Model};
     use firmware::numerics::{requantize, scale, Requant};
     use firmware::proto::{self, FrameReader, ProtoError, Step};
     use firmware::regs::sys::{
@@ -136,25 +140,42 @@ mod soc {
         // nearly full FW area); the UART's bit time dominates a byte's cost anyway
         #[inline(never)]
         fn s(&mut self, s: &str) -> &mut Self {
-            for &b in s.as_bytes() {
+            self.bytes(s.as_bytes())
+        }
+        /// Bytes as they are (class names: UTF-8 checked by the model parser).
+        #[inline(never)]
+        fn bytes(&mut self, b: &[u8]) -> &mut Self {
+            for &b in b {
                 self.byte(b);
             }
             self
         }
+        /// Decimal, by subtracting powers of ten: no division (the CPU has no divider, and
+        /// the library's takes 0.35 KB of the FW area).
         fn u32(&mut self, mut v: u32) -> &mut Self {
-            let mut d = [0u8; 10];
-            let mut n = 0;
-            loop {
-                d[n] = b'0' + (v % 10) as u8;
-                v /= 10;
-                n += 1;
-                if v == 0 {
-                    break;
+            const POW10: [u32; 10] = [
+                1_000_000_000,
+                100_000_000,
+                10_000_000,
+                1_000_000,
+                100_000,
+                10_000,
+                1_000,
+                100,
+                10,
+                1,
+            ];
+            let mut lead = true;
+            for &p in &POW10 {
+                let mut d = b'0';
+                while v >= p {
+                    v -= p;
+                    d += 1;
                 }
-            }
-            while n > 0 {
-                n -= 1;
-                self.byte(d[n]);
+                lead &= d == b'0' && p != 1;
+                if !lead {
+                    self.byte(d);
+                }
             }
             self
         }
@@ -390,6 +411,25 @@ mod soc {
         Ok(true)
     }
 
+    /// The `pindex` / `pdigits` line: a table built at start-up for `layer`, with its rows,
+    /// size and build time (since `t0`).
+    #[inline(never)]
+    fn table_line(name: &str, layer: &Layer<'_>, rows: usize, bytes: usize, t0: u64) {
+        let t1 = cycles();
+        Uart.s(name)
+            .s(" layer ")
+            .usize(layer.index)
+            .s(" rows ")
+            .usize(rows)
+            .s(" of ")
+            .usize(layer.output.c)
+            .s(" bytes ")
+            .usize(bytes)
+            .s(" cycles ")
+            .u64(t1.wrapping_sub(t0))
+            .nl();
+    }
+
     /// One inference, shared by the one-shot and the serve mode (not inlined: one copy of the
     /// runner in the image).
     #[inline(never)]
@@ -471,7 +511,7 @@ mod soc {
                         if i > 0 {
                             uart.s(",");
                         }
-                        uart.s(model.class_name(i).unwrap_or("?"));
+                        uart.bytes(model.class_name_bytes(i).unwrap_or(b"?"));
                     }
                     uart.nl();
                 }
@@ -485,8 +525,8 @@ mod soc {
                     match infer(model, input, arena, backend, logits, &mut quiet) {
                         Ok(info) => {
                             let t1 = cycles();
-                            let name = model.class_name(info.class).unwrap_or("?");
-                            uart.s("result class ").usize(info.class).s(" ").s(name);
+                            let name = model.class_name_bytes(info.class).unwrap_or(b"?");
+                            uart.s("result class ").usize(info.class).s(" ").bytes(name);
                             uart.s(" logits");
                             for &l in logits.iter() {
                                 uart.s(" ").i32(l);
@@ -539,15 +579,17 @@ mod soc {
                 exit(code::MODEL_REJECTED);
             }
         };
-        // the rest of the MODEL area, after the blob (a multiple of 4 bytes long): the P
-        // layer's input index, when the P layer runs in software (below)
+        // the rest of the MODEL area, after the blob (a multiple of 4 bytes long): the NP
+        // dense layers' P rows when the P engine is in use, else the P layer's input index
+        // (below)
         let used = model.blob().len();
         // SAFETY: [MODEL_ADDR + used, MODEL_ADDR + MODEL_MAX_LEN) is the part of the MODEL area
-        // after the blob (used <= MODEL_MAX_LEN, 4-aligned), which nothing else reads or writes.
+        // after the blob (used <= MODEL_MAX_LEN, 4-aligned), which nothing else reads or writes
+        // (only one of the two uses below views it).
         let spare = unsafe {
             core::slice::from_raw_parts_mut(
-                (MODEL_ADDR as usize + used) as *mut u16,
-                (MODEL_MAX_LEN as usize - used) / 2,
+                (MODEL_ADDR as usize + used) as *mut u8,
+                MODEL_MAX_LEN as usize - used,
             )
         };
         let s = model.input_shape();
@@ -589,26 +631,35 @@ mod soc {
             .s(" pengine ")
             .u32(pe_on.into())
             .nl();
-        // without the P engine: the P layer's input index, once per model, in `spare`
-        let p_layer = model
-            .layers()
-            .find(|l| matches!(l.kind, LayerKind::DenseP { .. }));
-        if let (false, Some(layer)) = (pe_on, p_layer) {
+        // once per model, in `spare`: with the P engine, the P layer of the first NP dense
+        // layer whose table fits (the other NP dense layers run in software); without it, the
+        // first P layer's input index (as u16)
+        let mut store = spare;
+        for layer in model.layers() {
             let t0 = cycles();
-            if let Some(index) = PIndex::for_layer(&layer, spare) {
-                let t1 = cycles();
-                uart.s("pindex layer ")
-                    .usize(layer.index)
-                    .s(" rows ")
-                    .usize(index.rows())
-                    .s(" of ")
-                    .usize(layer.output.c)
-                    .s(" bytes ")
-                    .usize(2 * index.words())
-                    .s(" cycles ")
-                    .u64(t1.wrapping_sub(t0))
-                    .nl();
-                backend.inner.set_p_index(index);
+            if pe_on {
+                match DenseAsP::for_layer(&layer, store) {
+                    Ok((table, _)) => {
+                        table_line("pdigits", &layer, layer.output.c, table.bytes(), t0);
+                        backend.inner.set_dense_as_p(table);
+                        break;
+                    }
+                    Err(back) => store = back,
+                }
+            } else if matches!(layer.kind, LayerKind::DenseP { .. }) {
+                // SAFETY: `store` (all of `spare`) starts 4-aligned; the u16 view covers its
+                // first half-words and is its only use from here on.
+                let words = unsafe {
+                    core::slice::from_raw_parts_mut(
+                        store.as_mut_ptr().cast::<u16>(),
+                        store.len() / 2,
+                    )
+                };
+                if let Some(index) = PIndex::for_layer(&layer, words) {
+                    table_line("pindex", &layer, index.rows(), 2 * index.words(), t0);
+                    backend.inner.set_p_index(index);
+                }
+                break;
             }
         }
         // SAFETY: [ARENA_ADDR, +ARENA_LEN) is RAM used by nothing else (the linker keeps
@@ -659,8 +710,8 @@ mod soc {
             }
         };
         let t1 = cycles();
-        let name = model.class_name(info.class).unwrap_or("?");
-        uart.s("class ").usize(info.class).s(" ").s(name).nl();
+        let name = model.class_name_bytes(info.class).unwrap_or(b"?");
+        uart.s("class ").usize(info.class).s(" ").bytes(name).nl();
         uart.s("logits");
         for &l in logits.iter() {
             uart.s(" ").i32(l);

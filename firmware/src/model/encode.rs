@@ -7,7 +7,7 @@
 extern crate alloc;
 
 use super::*;
-use crate::numerics::{PCode, Requant, PBITS_MAX, PBITS_MIN};
+use crate::numerics::{encode_p_entries, PCode, PEncodeError, Requant, PBITS_MAX, PBITS_MIN};
 use alloc::string::String;
 use alloc::vec::Vec;
 
@@ -87,67 +87,73 @@ impl LayerDesc {
     }
 }
 
-/// Appends the entry bytes of one P-layer row to `out` and returns the row's entry count.
+/// Appends the entry bytes of one P-layer row to `out` and returns the row's entry count
+/// (the encoding is [`crate::numerics::encode_p_entries`]'s).
 ///
 /// `weights[i]` is the weight of input `i` in units of `2^n2`: `0` or `±2^s` with
 /// `0 <= s <= PCode::max_shift(bits)`. Zero runs longer than `PCode::max_skip(bits)` use
 /// filler entries (magnitude 0); trailing zeros need no entries. Errors carry `layer`:
 /// `BadLayer { field: "bits" }`, `BadLayer { field: "p_weight", value: i }` for an
-/// unrepresentable weight at input `i`, `BadLayer { field: "row_len" }` past `u16::MAX` entries.
+/// unrepresentable weight at input `i`, `BadLayer { field: "row_len" }` past `u16::MAX` entries;
+/// `out` is then as before the call.
 pub fn encode_p_row(
     layer: u16,
     weights: &[i32],
     bits: u8,
     out: &mut Vec<u8>,
 ) -> Result<u16, FormatError> {
-    if !(PBITS_MIN..=PBITS_MAX).contains(&bits) {
-        return Err(FormatError::BadLayer {
-            layer,
-            field: "bits",
-            value: bits.into(),
-        });
-    }
-    let max_skip = usize::from(PCode::max_skip(bits));
-    let max_shift = u32::from(PCode::max_shift(bits));
-    let start = out.len();
-    let mut zeros = 0usize;
-    for (i, &w) in weights.iter().enumerate() {
-        if w == 0 {
-            zeros += 1;
-            continue;
-        }
-        let mag = w.unsigned_abs();
-        if !mag.is_power_of_two() || mag.trailing_zeros() > max_shift {
-            return Err(FormatError::BadLayer {
-                layer,
-                field: "p_weight",
-                value: i as u32,
-            });
-        }
-        while zeros > max_skip {
-            // a filler advances skip + 1 positions
-            out.push(
-                PCode {
-                    skip: max_skip as u8,
-                    negative: false,
-                    magnitude: 0,
-                }
-                .encode(bits),
-            );
-            zeros -= max_skip + 1;
-        }
-        let code = PCode {
-            skip: zeros as u8,
-            negative: w < 0,
-            magnitude: mag.trailing_zeros() as u8 + 1,
-        };
-        out.push(code.encode(bits));
-        zeros = 0;
-    }
-    u16::try_from(out.len() - start).map_err(|_| FormatError::BadLayer {
+    let bad = |field, value| FormatError::BadLayer {
         layer,
-        field: "row_len",
-        value: (out.len() - start) as u32,
+        field,
+        value,
+    };
+    if !(PBITS_MIN..=PBITS_MAX).contains(&bits) {
+        return Err(bad("bits", bits.into()));
+    }
+    // the weights as codes: 0, or a power of two whose shift the code width holds
+    let max_shift = u32::from(PCode::max_shift(bits));
+    let code = |w: i32| {
+        let mag = w.unsigned_abs();
+        PCode {
+            skip: 0,
+            negative: w < 0,
+            magnitude: if w == 0 {
+                0
+            } else {
+                mag.trailing_zeros() as u8 + 1
+            },
+        }
+    };
+    if let Some(i) = weights.iter().position(|&w| {
+        let mag = w.unsigned_abs();
+        w != 0 && (!mag.is_power_of_two() || mag.trailing_zeros() > max_shift)
+    }) {
+        return Err(bad("p_weight", i as u32));
+    }
+    let start = out.len();
+    // at most one entry per weight
+    out.resize(start + weights.len(), 0);
+    let encoded = encode_p_entries(
+        &mut weights.iter().map(|&w| code(w)),
+        bits,
+        &mut out[start..],
+    );
+    let n = match encoded {
+        Ok(n) => n,
+        Err(PEncodeError::Weight { index }) => {
+            out.truncate(start);
+            return Err(bad("p_weight", index as u32));
+        }
+        Err(_) => {
+            // unreachable: the width was checked and `out` holds one byte per weight
+            out.truncate(start);
+            return Err(bad("row_len", weights.len() as u32));
+        }
+    };
+    out.truncate(start + n);
+    u16::try_from(n).map_err(|_| {
+        out.truncate(start);
+        bad("row_len", n as u32)
     })
 }
 
