@@ -353,7 +353,10 @@ mod tests {
         };
         assert!(a.files(&root, none).is_ok());
         let e = l.files(&root, none).unwrap_err().to_string();
-        assert!(e.starts_with("PicoRV32 RTL not found (x): set PICORV32_DIR"), "{e}");
+        assert!(
+            e.starts_with("PicoRV32 RTL not found (x): set PICORV32_DIR"),
+            "{e}"
+        );
         std::fs::remove_dir_all(&root).unwrap();
     }
 

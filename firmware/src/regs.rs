@@ -25,20 +25,20 @@ pub const CONV_PARAM_BIAS_OFFSET: usize = 0;
 pub const CONV_PARAM_MULT_OFFSET: usize = 4;
 /// Byte offset of the u8 requantisation shift in a conv parameter record (the byte after it is unused and written 0).
 pub const CONV_PARAM_SHIFT_OFFSET: usize = 6;
-/// Conv engine lanes of the iCEBreaker build: five fit the UP5K next to PicoRV32 without its multiplier, counter CSRs and traps (BOARD_CPU_MUL, BOARD_CPU_COUNTERS, BOARD_CPU_CATCH) with the YoWASP toolchain (docs/fpga.md: 5,219 of 5,280 LCs with soc_flash and the 3-entry fetch FIFO, measured at 21.75 MHz, seed 1). Five divide the paper CNN's 10 and 20 output channels: conv1 in 2 lane groups, conv2 in 4.
+/// Conv engine lanes of the iCEBreaker build: five fit the UP5K next to PicoRV32 without its multiplier, counter CSRs and traps (BOARD_CPU_MUL, BOARD_CPU_COUNTERS, BOARD_CPU_CATCH) with the YoWASP toolchain (docs/fpga.md: 5,016 of 5,280 LCs with soc_flash, the 3-entry fetch FIFO, the boot ROM in EBR and soc_spram, measured at 21.75 MHz, seed 4). Five divide the paper CNN's 10 and 20 output channels: conv1 in 2 lane groups, conv2 in 4.
 pub const BOARD_CONV_LANES: usize = 5;
 /// Conv engine fetch FIFO depth of the iCEBreaker build: 3 (90 LCs more than 2, paid for by soc_flash) takes every cycle a deeper FIFO gives inside the SoC (the shipped model on the 5-lane board: conv1 MAC utilisation 0.82 with 2, 0.84 with 3 or 4; docs/fpga.md).
 pub const BOARD_FETCH_FIFO_DEPTH: usize = 3;
-/// 1: the iCEBreaker build carries the P-layer engine (it does not fit next to PicoRV32 and the conv engine yet: docs/fpga.md).
-pub const BOARD_ENABLE_PENGINE: usize = 1;
+/// 1: the iCEBreaker build carries the P-layer engine. It does not fit next to PicoRV32 and the 5-lane conv engine (5,016 LC of 5,280 without it, the engine ~1,230); with SERV it does (docs/fpga.md).
+pub const BOARD_ENABLE_PENGINE: usize = 0;
 /// 1: the iCEBreaker build's PicoRV32 uses the single-cycle multiplier (DSPs) instead of the iterative one.
 pub const BOARD_FAST_MUL: usize = 0;
 /// BOARD_CPU value: PicoRV32 (pythondata-cpu-picorv32), shaped by BOARD_CPU_COUNTERS, BOARD_CPU_CATCH, BOARD_CPU_MUL and BOARD_FAST_MUL.
 pub const CPU_PICORV32: usize = 0;
 /// BOARD_CPU value: SERV (pythondata-cpu-serv, bit-serial RV32I without CSRs, register file in one EBR; soc_core's Wishbone bridge). It halts on any SYSTEM instruction (ecall, ebreak): the red LED, the harness's Outcome::Trap.
 pub const CPU_SERV: usize = 1;
-/// The iCEBreaker build's CPU: CPU_PICORV32 or CPU_SERV.
-pub const BOARD_CPU: usize = 1;
+/// The iCEBreaker build's CPU: CPU_PICORV32 or CPU_SERV. PicoRV32 for now: SERV fits with the P engine (5,226 LC with it, 22.18 MHz at seed 4 with a 21.0 MHz PLL) but runs the firmware ~10x slower per instruction: software-only runs and the model check at start-up take ~10x longer (docs/fpga.md, SERV rows).
+pub const BOARD_CPU: usize = 0;
 /// 1: the board's PicoRV32 has the rdcycle/rdinstret counter CSRs (ENABLE_COUNTERS, 32-bit). 0 saves their LCs for a conv lane; the firmware times layers with SYS.CYCLES either way, and the simulation harness counts retired instructions itself.
 pub const BOARD_CPU_COUNTERS: usize = 0;
 /// 1: the board's PicoRV32 traps on misaligned accesses and illegal instructions (CATCH_MISALIGN, CATCH_ILLINSN). 0 saves their LCs for a conv lane: then only ebreak/ecall trap (the red LED, the harness's Outcome::Trap), and an illegal or misaligned instruction runs on with undefined results.
@@ -49,8 +49,8 @@ pub const BOARD_CPU_MUL: usize = 0;
 pub const OSC_HZ: usize = 12000000;
 /// The SoC clock of the iCEBreaker build (at BOARD_PNR_SEED): SB_PLL40_PAD output OSC_HZ * (DIVF + 1) / ((DIVR + 1) * 2^DIVQ) (icepll -i 12 -o 21.75). cnnfpga fpga build requires nextpnr's Fmax to exceed it by 5 %; every images/s figure of the board uses it.
 pub const BOARD_CLOCK_HZ: usize = 21750000;
-/// nextpnr placement seed of the iCEBreaker build (cnnfpga fpga build --seed defaults to it): at 95-99 % LC nextpnr's Fmax for the same netlist moves by 10-15 % with seed and target (21.7 to 24.7 MHz for the 3-lane board); seed 1 meets BOARD_CLOCK_HZ + 5 % with the 5-lane board (24.15 MHz as flashed; the first 5-lane netlist gave 23.85 there and 21.97 at seed 4; docs/fpga.md). Find a new one after an RTL change if the build misses timing.
-pub const BOARD_PNR_SEED: usize = 1;
+/// nextpnr placement seed of the iCEBreaker build (cnnfpga fpga build --seed defaults to it): at 95-99 % LC nextpnr's Fmax for the same netlist moves by 10-15 % with seed and target (21.7 to 24.7 MHz for the 3-lane board); seed 4 meets BOARD_CLOCK_HZ + 5 % with the board as flashed (24.21 MHz, icetime 23.65; seed 1 gave 23.32, icetime 22.50; docs/fpga.md). Find a new one after an RTL change if the build misses timing.
+pub const BOARD_PNR_SEED: usize = 4;
 /// SB_PLL40 reference divider (DIVR) for BOARD_CLOCK_HZ.
 pub const BOARD_PLL_DIVR: usize = 0;
 /// SB_PLL40 feedback divider (DIVF) for BOARD_CLOCK_HZ.
@@ -116,19 +116,19 @@ pub const FW_ADDR: u32 = 0x0002_0000;
 /// Offset of FW from RAM_BASE.
 pub const FW_OFFSET: u32 = 0x0000_0000;
 /// Size of FW in bytes.
-pub const FW_LEN: u32 = 0x0000_8000;
+pub const FW_LEN: u32 = 0x0000_9000;
 /// Address of area ARENA (in RAM): Inference arena: the ping-pong activation buffers (firmware::runner::arena_bytes).
-pub const ARENA_ADDR: u32 = 0x0002_8000;
+pub const ARENA_ADDR: u32 = 0x0002_9000;
 /// Offset of ARENA from RAM_BASE.
-pub const ARENA_OFFSET: u32 = 0x0000_8000;
+pub const ARENA_OFFSET: u32 = 0x0000_9000;
 /// Size of ARENA in bytes.
 pub const ARENA_LEN: u32 = 0x0000_5000;
 /// Address of area MODEL (in RAM): Model blob (4-byte aligned; the engines read weights, biases and requantisation arrays in place).
-pub const MODEL_ADDR: u32 = 0x0002_D000;
+pub const MODEL_ADDR: u32 = 0x0002_E000;
 /// Offset of MODEL from RAM_BASE.
-pub const MODEL_OFFSET: u32 = 0x0000_D000;
+pub const MODEL_OFFSET: u32 = 0x0000_E000;
 /// Size of MODEL in bytes.
-pub const MODEL_LEN: u32 = 0x0000_D000;
+pub const MODEL_LEN: u32 = 0x0000_C000;
 /// Address of area INPUT (in RAM): Input image, HWC u8 (64x64x3 = 12 KB fits).
 pub const INPUT_ADDR: u32 = 0x0003_A000;
 /// Offset of INPUT from RAM_BASE.

@@ -83,6 +83,11 @@ pub trait Observer {
     }
     /// Called before layer `index` runs (after the cycle read).
     fn layer_start(&mut self, _index: usize) {}
+    /// Whether [`LayerInfo::macs`] is wanted (0 otherwise): a P layer's count scans its
+    /// entries, ~3 M cycles per image on the board's bit-serial CPU for the shipped model.
+    fn wants_macs(&self) -> bool {
+        true
+    }
     /// Called after every layer with its output (the host writes golden vectors from here).
     fn layer_done(&mut self, _info: &LayerInfo, _output: LayerOutput<'_>) {}
 }
@@ -208,7 +213,11 @@ pub fn run<B: Backend + ?Sized, O: Observer + ?Sized>(
         let internal = || RunError::Internal { layer: i };
         let src = src.get(..n_src).ok_or_else(internal)?;
         // before the timed region: counting a P layer's non-zero weights scans its entries
-        let macs = layer.macs();
+        let macs = if observer.wants_macs() {
+            layer.macs()
+        } else {
+            0
+        };
         let t0 = observer.cycles();
         observer.layer_start(i);
         let be = |error| RunError::Backend { layer: i, error };

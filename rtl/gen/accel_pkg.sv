@@ -26,20 +26,20 @@ package accel_pkg;
   localparam int unsigned CONV_PARAM_MULT_OFFSET = 4;
   // Byte offset of the u8 requantisation shift in a conv parameter record (the byte after it is unused and written 0).
   localparam int unsigned CONV_PARAM_SHIFT_OFFSET = 6;
-  // Conv engine lanes of the iCEBreaker build: five fit the UP5K next to PicoRV32 without its multiplier, counter CSRs and traps (BOARD_CPU_MUL, BOARD_CPU_COUNTERS, BOARD_CPU_CATCH) with the YoWASP toolchain (docs/fpga.md: 5,219 of 5,280 LCs with soc_flash and the 3-entry fetch FIFO, measured at 21.75 MHz, seed 1). Five divide the paper CNN's 10 and 20 output channels: conv1 in 2 lane groups, conv2 in 4.
+  // Conv engine lanes of the iCEBreaker build: five fit the UP5K next to PicoRV32 without its multiplier, counter CSRs and traps (BOARD_CPU_MUL, BOARD_CPU_COUNTERS, BOARD_CPU_CATCH) with the YoWASP toolchain (docs/fpga.md: 5,016 of 5,280 LCs with soc_flash, the 3-entry fetch FIFO, the boot ROM in EBR and soc_spram, measured at 21.75 MHz, seed 4). Five divide the paper CNN's 10 and 20 output channels: conv1 in 2 lane groups, conv2 in 4.
   localparam int unsigned BOARD_CONV_LANES = 5;
   // Conv engine fetch FIFO depth of the iCEBreaker build: 3 (90 LCs more than 2, paid for by soc_flash) takes every cycle a deeper FIFO gives inside the SoC (the shipped model on the 5-lane board: conv1 MAC utilisation 0.82 with 2, 0.84 with 3 or 4; docs/fpga.md).
   localparam int unsigned BOARD_FETCH_FIFO_DEPTH = 3;
-  // 1: the iCEBreaker build carries the P-layer engine (it does not fit next to PicoRV32 and the conv engine yet: docs/fpga.md).
-  localparam int unsigned BOARD_ENABLE_PENGINE = 1;
+  // 1: the iCEBreaker build carries the P-layer engine. It does not fit next to PicoRV32 and the 5-lane conv engine (5,016 LC of 5,280 without it, the engine ~1,230); with SERV it does (docs/fpga.md).
+  localparam int unsigned BOARD_ENABLE_PENGINE = 0;
   // 1: the iCEBreaker build's PicoRV32 uses the single-cycle multiplier (DSPs) instead of the iterative one.
   localparam int unsigned BOARD_FAST_MUL = 0;
   // BOARD_CPU value: PicoRV32 (pythondata-cpu-picorv32), shaped by BOARD_CPU_COUNTERS, BOARD_CPU_CATCH, BOARD_CPU_MUL and BOARD_FAST_MUL.
   localparam int unsigned CPU_PICORV32 = 0;
   // BOARD_CPU value: SERV (pythondata-cpu-serv, bit-serial RV32I without CSRs, register file in one EBR; soc_core's Wishbone bridge). It halts on any SYSTEM instruction (ecall, ebreak): the red LED, the harness's Outcome::Trap.
   localparam int unsigned CPU_SERV = 1;
-  // The iCEBreaker build's CPU: CPU_PICORV32 or CPU_SERV.
-  localparam int unsigned BOARD_CPU = 1;
+  // The iCEBreaker build's CPU: CPU_PICORV32 or CPU_SERV. PicoRV32 for now: SERV fits with the P engine (5,226 LC with it, 22.18 MHz at seed 4 with a 21.0 MHz PLL) but runs the firmware ~10x slower per instruction: software-only runs and the model check at start-up take ~10x longer (docs/fpga.md, SERV rows).
+  localparam int unsigned BOARD_CPU = 0;
   // 1: the board's PicoRV32 has the rdcycle/rdinstret counter CSRs (ENABLE_COUNTERS, 32-bit). 0 saves their LCs for a conv lane; the firmware times layers with SYS.CYCLES either way, and the simulation harness counts retired instructions itself.
   localparam int unsigned BOARD_CPU_COUNTERS = 0;
   // 1: the board's PicoRV32 traps on misaligned accesses and illegal instructions (CATCH_MISALIGN, CATCH_ILLINSN). 0 saves their LCs for a conv lane: then only ebreak/ecall trap (the red LED, the harness's Outcome::Trap), and an illegal or misaligned instruction runs on with undefined results.
@@ -50,8 +50,8 @@ package accel_pkg;
   localparam int unsigned OSC_HZ = 12000000;
   // The SoC clock of the iCEBreaker build (at BOARD_PNR_SEED): SB_PLL40_PAD output OSC_HZ * (DIVF + 1) / ((DIVR + 1) * 2^DIVQ) (icepll -i 12 -o 21.75). cnnfpga fpga build requires nextpnr's Fmax to exceed it by 5 %; every images/s figure of the board uses it.
   localparam int unsigned BOARD_CLOCK_HZ = 21750000;
-  // nextpnr placement seed of the iCEBreaker build (cnnfpga fpga build --seed defaults to it): at 95-99 % LC nextpnr's Fmax for the same netlist moves by 10-15 % with seed and target (21.7 to 24.7 MHz for the 3-lane board); seed 1 meets BOARD_CLOCK_HZ + 5 % with the 5-lane board (24.15 MHz as flashed; the first 5-lane netlist gave 23.85 there and 21.97 at seed 4; docs/fpga.md). Find a new one after an RTL change if the build misses timing.
-  localparam int unsigned BOARD_PNR_SEED = 1;
+  // nextpnr placement seed of the iCEBreaker build (cnnfpga fpga build --seed defaults to it): at 95-99 % LC nextpnr's Fmax for the same netlist moves by 10-15 % with seed and target (21.7 to 24.7 MHz for the 3-lane board); seed 4 meets BOARD_CLOCK_HZ + 5 % with the board as flashed (24.21 MHz, icetime 23.65; seed 1 gave 23.32, icetime 22.50; docs/fpga.md). Find a new one after an RTL change if the build misses timing.
+  localparam int unsigned BOARD_PNR_SEED = 4;
   // SB_PLL40 reference divider (DIVR) for BOARD_CLOCK_HZ.
   localparam int unsigned BOARD_PLL_DIVR = 0;
   // SB_PLL40 feedback divider (DIVF) for BOARD_CLOCK_HZ.
@@ -101,15 +101,15 @@ package accel_pkg;
   // FW (in RAM): Firmware code, read-only data, data and bss (the boot ROM jumps to FW_ADDR).
   localparam logic [31:0] FW_ADDR = 32'h00020000;
   localparam logic [31:0] FW_OFFSET = 32'h00000000;
-  localparam logic [31:0] FW_LEN = 32'h00008000;
+  localparam logic [31:0] FW_LEN = 32'h00009000;
   // ARENA (in RAM): Inference arena: the ping-pong activation buffers (firmware::runner::arena_bytes).
-  localparam logic [31:0] ARENA_ADDR = 32'h00028000;
-  localparam logic [31:0] ARENA_OFFSET = 32'h00008000;
+  localparam logic [31:0] ARENA_ADDR = 32'h00029000;
+  localparam logic [31:0] ARENA_OFFSET = 32'h00009000;
   localparam logic [31:0] ARENA_LEN = 32'h00005000;
   // MODEL (in RAM): Model blob (4-byte aligned; the engines read weights, biases and requantisation arrays in place).
-  localparam logic [31:0] MODEL_ADDR = 32'h0002d000;
-  localparam logic [31:0] MODEL_OFFSET = 32'h0000d000;
-  localparam logic [31:0] MODEL_LEN = 32'h0000d000;
+  localparam logic [31:0] MODEL_ADDR = 32'h0002e000;
+  localparam logic [31:0] MODEL_OFFSET = 32'h0000e000;
+  localparam logic [31:0] MODEL_LEN = 32'h0000c000;
   // INPUT (in RAM): Input image, HWC u8 (64x64x3 = 12 KB fits).
   localparam logic [31:0] INPUT_ADDR = 32'h0003a000;
   localparam logic [31:0] INPUT_OFFSET = 32'h0001a000;

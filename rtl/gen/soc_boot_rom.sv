@@ -20,7 +20,7 @@ module soc_boot_rom (
     mem_q[5] = 32'h57465337;  // 0x0014: lui t1, 0x57465
     mem_q[6] = 32'he4330313;  // 0x0018: addi t1, t1, -445
     mem_q[7] = 32'h02629c63;  // 0x001c: bne t0, t1, fail
-    mem_q[8] = 32'h000083b7;  // 0x0020: lui t2, 0x8
+    mem_q[8] = 32'h000093b7;  // 0x0020: lui t2, 0x9
     mem_q[9] = 32'h02c3e863;  // 0x0024: bltu t2, a2, fail
     mem_q[10] = 32'h01050513;  // 0x0028: addi a0, a0, 16
     mem_q[11] = 32'h000205b7;  // 0x002c: lui a1, 0x20

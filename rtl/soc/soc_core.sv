@@ -458,7 +458,7 @@ module soc_core #(
   // ---------------------------------------------------------------------------------------------
   logic        pe_reg_ready;
   logic [31:0] pe_reg_rdata;
-  logic        pe_mem_valid, pe_mem_ready, pe_arb_valid;
+  logic        pe_arb_valid;
   logic [31:0] pe_mem_addr, pe_mem_wdata;
   logic [3:0]  pe_mem_wstrb;
 
@@ -468,7 +468,7 @@ module soc_core #(
     // path behind the arbiter and the SPRAM's output ran at 18 MHz on the board (21.75 needed).
     // Cost: 3 cycles per P-engine transaction instead of 2. The request stays masked from the
     // arbiter in the late cycle so that it counts once.
-    logic        pe_late_q, pe_arb_ready;
+    logic        pe_mem_valid, pe_mem_ready, pe_late_q, pe_arb_ready;
     logic [31:0] pe_rdata_q;
     always_ff @(posedge clk_i) begin
       if (!rst_ni) begin
@@ -504,13 +504,11 @@ module soc_core #(
   end else begin : g_no_pengine
     assign pe_reg_ready = 1'b0;
     assign pe_reg_rdata = 32'd0;
-    assign pe_mem_valid = 1'b0;
     assign pe_mem_addr  = 32'd0;
     assign pe_mem_wdata = 32'd0;
     assign pe_mem_wstrb = 4'd0;
     assign pe_busy      = 1'b0;
     assign pe_arb_valid = 1'b0;
-    assign pe_mem_ready = 1'b0;
     logic unused_pe_arb_ready;
     assign unused_pe_arb_ready = ram_m_ready[2];
   end

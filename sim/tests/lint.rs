@@ -68,9 +68,9 @@ lint_tests! {
     soc_uart_tx => ("rtl/soc/soc_uart_tx.sv", "soc_uart_tx"),
 }
 
-/// The SoC from its file list (PicoRV32 from the venv, waived in rtl/soc/lint.vlt as
-/// third-party code): the simulation top in its named configurations (the board's, `Wide`,
-/// `FastMul`), and `soc_core` with both engines and with each left out.
+/// The SoC from its file list (PicoRV32 and SERV from the venv, waived in rtl/soc/lint.vlt as
+/// third-party code): the simulation top in its named configurations (the board's with SERV,
+/// PicoRV32, `Wide`, `FastMul`), and `soc_core` with both engines and with each left out.
 #[test]
 fn soc_core_all_engine_configurations() {
     let root = root();
@@ -78,7 +78,9 @@ fn soc_core_all_engine_configurations() {
     for (top, params) in [
         ("soc_sim_top", &[][..]),
         ("soc_sim_top", &["-GWide=1'b1"]),
-        ("soc_sim_top", &["-GFastMul=1'b1"]),
+        ("soc_sim_top", &["-GCpu=0"]),
+        ("soc_sim_top", &["-GCpu=0", "-GFastMul=1'b1"]),
+        ("soc_sim_top", &["-GCpu=0", "-GWide=1'b1"]),
         ("soc_core", &[]),
         ("soc_core", &["-GEnableConv=0"]),
         ("soc_core", &["-GEnablePengine=0"]),

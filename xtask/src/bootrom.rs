@@ -264,13 +264,17 @@ pub fn render_sv(map: &RegMap) -> String {
          // and jumps to it; without a valid image (magic CNFW, length <= FW_LEN) it writes\n",
     );
     let _ = writeln!(s, "// {BOOT_FAIL:#x} to SYS.EXIT and halts. Read-only; the read is registered (an EBR on the iCE40).");
-    s.push_str("`default_nettype none\n\nmodule soc_boot_rom (\n  input  wire logic        clk_i,\n");
+    s.push_str(
+        "`default_nettype none\n\nmodule soc_boot_rom (\n  input  wire logic        clk_i,\n",
+    );
     let _ = writeln!(
         s,
         "  input  wire logic [{}:0] addr_i,  // word index",
         aw - 1
     );
-    s.push_str("  output logic      [31:0] data_q   // the word at the previous cycle's addr_i\n);\n");
+    s.push_str(
+        "  output logic      [31:0] data_q   // the word at the previous cycle's addr_i\n);\n",
+    );
     let _ = writeln!(
         s,
         "  (* ram_style = \"block\" *) logic [31:0] mem_q [{n}];  // yosys: an EBR, not LUTs\n  initial begin"

@@ -83,6 +83,7 @@ impl BuildConfig {
     /// Top-level parameters as `(name, value)`, in the top's order.
     pub fn params(&self) -> Vec<(String, String)> {
         vec![
+            ("Cpu".into(), firmware::regs::BOARD_CPU.to_string()),
             ("FastMul".into(), u8::from(self.fast_mul).to_string()),
             ("EnableConv".into(), u8::from(self.conv).to_string()),
             ("EnablePengine".into(), u8::from(self.pengine).to_string()),

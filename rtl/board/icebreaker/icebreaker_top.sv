@@ -8,6 +8,7 @@
 `default_nettype none
 
 module icebreaker_top #(
+  parameter int unsigned Cpu           = accel_pkg::BOARD_CPU,
   parameter bit          FastMul       = 1'(accel_pkg::BOARD_FAST_MUL),
   parameter bit          EnableConv    = 1'b1,
   parameter bit          EnablePengine = 1'(accel_pkg::BOARD_ENABLE_PENGINE),
@@ -54,6 +55,7 @@ module icebreaker_top #(
   logic [31:0] exit_code, pc, instret, cycle;
 
   icebreaker_soc #(
+    .Cpu           (Cpu),
     .FastMul       (FastMul),
     .EnableConv    (EnableConv),
     .EnablePengine (EnablePengine),
