@@ -157,7 +157,8 @@ impl std::error::Error for Error {
 /// A list with its `-f` includes expanded.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Listing {
-    /// The entries as written (`rtl/...` or `$PICORV32/...`), in read order, each once.
+    /// The entries as written (`rtl/...`, `$PICORV32/...` or `$SERV/...`), in read order, each
+    /// once.
     pub entries: Vec<String>,
     /// Every list read (the top one first), relative to the root: what a build depends on.
     pub lists: Vec<String>,
@@ -229,11 +230,14 @@ impl Listing {
         for (e, list) in self.entries.iter().zip(&self.origin) {
             let p = match Vendor::split(e) {
                 Some((v, rest)) => {
-                    if !dirs.iter().any(|(d, _)| *d == v) {
-                        dirs.push((v, vendor(v)?));
-                    }
-                    let dir = &dirs.iter().find(|(d, _)| *d == v).expect("pushed above").1;
-                    dir.join(rest)
+                    let i = match dirs.iter().position(|(d, _)| *d == v) {
+                        Some(i) => i,
+                        None => {
+                            dirs.push((v, vendor(v)?));
+                            dirs.len() - 1
+                        }
+                    };
+                    dirs[i].1.join(rest)
                 }
                 None => root.join(e),
             };

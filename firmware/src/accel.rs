@@ -290,7 +290,8 @@ impl<'t, B: Bus> AccelBackend<'t, B> {
     /// ~10 instructions per microsecond, they cost ~0.1 M cycles per conv layer). Only valid
     /// while what the key's pointers point to stays put and unchanged (the SoC firmware: one
     /// model and fixed buffers for its lifetime); off by default. Each remembered conv layer
-    /// keeps its own parameter table; [`PROGS`] runs are kept, the oldest are not replaced.
+    /// keeps its own parameter table; [`PROGS`] runs are kept, the oldest are not replaced, and
+    /// a conv layer whose table no longer fits forgets them all and turns remembering off.
     pub fn remember_runs(&mut self, on: bool) {
         self.remember = on;
         self.n_progs = 0;
@@ -314,7 +315,8 @@ impl<'t, B: Bus> AccelBackend<'t, B> {
         Some(self.start_and_wait(engine))
     }
 
-    /// Starts recording a run of `engine` with `key` (when remembering and a slot is free).
+    /// Starts recording a run of `engine` with `key` in the slot after the remembered runs
+    /// ([`AccelBackend::finish`] keeps it if remembering and a slot is left).
     fn record_start(&mut self, engine: Engine, key: &[usize; PROG_KEY]) {
         let p = &mut self.progs[self.n_progs];
         p.engine = engine;
@@ -322,7 +324,7 @@ impl<'t, B: Bus> AccelBackend<'t, B> {
         p.n = 0;
     }
 
-    /// A register write, recorded if a run is being recorded.
+    /// A register write, recorded in the run [`AccelBackend::record_start`] began.
     fn write(&mut self, reg: u32, v: u32) {
         self.bus.write(reg, v);
         let p = &mut self.progs[self.n_progs];
@@ -431,13 +433,14 @@ impl<'t, B: Bus> AccelBackend<'t, B> {
         {
             return None;
         }
-        // a remembered layer keeps its own parameter table: the next free part of `params`,
-        // or (none left) the whole table for this run, which is then not remembered
+        // a remembered layer keeps its own parameter table: the next free part of `params`;
+        // none left, the whole table is this run's, so every remembered run is forgotten (its
+        // table is overwritten) and nothing more is remembered
         let need = a.cout * CONV_PARAM_BYTES;
         let at = if self.params_used + need <= CONV_PARAMS_MAX {
             self.params_used
         } else {
-            self.n_progs = PROGS; // full: remember nothing more
+            self.remember_runs(false);
             0
         };
         let len = pack_conv_params(
@@ -452,7 +455,7 @@ impl<'t, B: Bus> AccelBackend<'t, B> {
             (conv::PARAM_ADDR, ram_addr(&self.params[at..at + len])?),
             (conv::OUT_ADDR, ram_addr(out)?),
         ];
-        if self.remember && self.n_progs < PROGS {
+        if self.remember {
             self.params_used = at + len;
         }
         self.record_start(Engine::Conv, &key);

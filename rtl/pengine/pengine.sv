@@ -16,7 +16,9 @@
 // non-zero weight and parks it in a one-deep slot; the fetch/accumulate side (X) takes the slot,
 // issues the activation read and adds the shifted byte when the data returns, while D already
 // decodes the next entry. The input word last read is kept (hit: no bus read). Steady state: one
-// bus transaction (2 cycles on the SoC RAM) per non-zero weight plus one per 4 entry bytes.
+// bus transaction (3 cycles in the SoC, which hands the RAM's answer over a cycle late) per
+// non-zero weight plus one per 4 entry bytes; D decodes from the kept entry word only (an
+// arriving word is decoded the cycle after).
 //
 // Bus master: PicoRV32 native (valid/ready, one transaction at a time, held until ready).
 // Register slave: PicoRV32-native-style, offsets below (the SoC decodes the 4 KB block).

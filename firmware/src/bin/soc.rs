@@ -684,14 +684,17 @@ mod soc {
             last: &last,
             quiet: false,
         };
-        // a warm-up run records the engine runs: the timed run below is an image in steady
-        // state, as is every request after the first in serve mode (docs/performance.md)
-        let mut warm = Report {
-            uart: Uart,
-            last: &last,
-            quiet: true,
-        };
-        let _ = infer(&model, input, arena, &mut backend, logits, &mut warm);
+        // with an engine, a warm-up run records the engine runs: the timed run below is an
+        // image in steady state, as is every request after the first in serve mode
+        // (docs/performance.md); software-only there is nothing to record
+        if conv_on || pe_on {
+            let mut warm = Report {
+                uart: Uart,
+                last: &last,
+                quiet: true,
+            };
+            let _ = infer(&model, input, arena, &mut backend, logits, &mut warm);
+        }
         let t0 = cycles();
         let info = match infer(&model, input, arena, &mut backend, logits, &mut report) {
             Ok(info) => info,

@@ -19,7 +19,7 @@ pub struct Board {
     pub top: &'static str,
     /// Pin constraints file in `dir`.
     pub pcf: &'static str,
-    /// Source list in `dir` (read order; `$PICORV32/` = the venv's PicoRV32 data directory).
+    /// Source list in `dir` (read order; `$PICORV32/`, `$SERV/` = the venv's CPU data directories).
     pub sources: &'static str,
     /// Clock the SoC runs at (the PLL's output), MHz.
     pub clock_mhz: f64,
