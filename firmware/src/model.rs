@@ -43,7 +43,7 @@ pub const MAX_LAYERS: usize = 16;
 /// Longest class name in bytes (UTF-8).
 pub const MAX_NAME_LEN: usize = 32;
 /// Largest blob in bytes (`total_len`): 16 MiB. The SoC holds at most `memmap::MODEL_MAX_LEN`
-/// (52 KB; `cnnfpga export` refuses more); the host also evaluates larger experiments (an
+/// (48 KB; `cnnfpga export` refuses more); the host also evaluates larger experiments (an
 /// all-NP MLP on 64x64x3 is about 3 MB). Bounds what the host reads for one model file.
 pub const MAX_BLOB_LEN: usize = 1 << 24;
 /// Largest activation in bytes, the input image included (`h * w * c` of the input and of

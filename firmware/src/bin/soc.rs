@@ -9,8 +9,9 @@
 //! engine, the P layer of the first NP dense layer that fits (`firmware::kernels::DenseAsP`:
 //! that layer then runs on the P engine), without it, the P layer's input index
 //! (`firmware::kernels::PIndex`, for the software P layer), runs the model with
-//! [`firmware::accel::AccelBackend`] (the engines the SoC has; every layer in software when the
-//! image header's flags word has `FW_FLAG_SOFTWARE`), prints the transcript below over the UART
+//! [`firmware::accel::AccelBackend`] (the engines the SoC has, their runs remembered and
+//! replayed after one quiet warm-up run; every layer in software when the image header's flags
+//! word has `FW_FLAG_SOFTWARE`), prints the transcript below over the UART
 //! and writes the exit code to `SYS.EXIT`. With `FW_FLAG_SERVE` in the flags word (the board
 //! build's default) it instead loads the model, prints the banner, the model, engine and
 //! `pdigits`/`pindex` lines and `serve <h>x<w>x<c> bytes <n>`, and then answers request frames on the UART forever
