@@ -109,7 +109,7 @@ fn paper_cnn_on_the_board_soc_matches_the_host() {
     assert!(lanes >= 1);
     for seed in 0..2 {
         let img = image(100 + seed, 64, 64, 3);
-        let (t, text, _) = run_checked(blob, &img, false, 400_000_000);
+        let (t, text, _) = run_checked(blob, &img, false, 100_000_000);
         assert_eq!(t.engines, (true, pengine));
         let on: Vec<&str> = t.layers.iter().map(|l| l.engine.as_str()).collect();
         let p = if pengine { "pengine" } else { "sw" };
@@ -145,10 +145,10 @@ fn software_only_matches_the_host_and_the_engines() {
     let blob = paper_cnn(9, 24, 24, 20);
     for seed in 0..2 {
         let img = image(200 + seed, 24, 24, 3);
-        let (t, text, _) = run_checked(&blob, &img, true, 2_000_000_000);
+        let (t, text, _) = run_checked(&blob, &img, true, 200_000_000);
         assert_eq!(t.engines, (false, false));
         assert!(t.layers.iter().all(|l| l.engine == "sw"));
-        let (e, _, _) = run_checked(&blob, &img, false, 400_000_000);
+        let (e, _, _) = run_checked(&blob, &img, false, 50_000_000);
         assert_eq!((e.class, &e.logits), (t.class, &t.logits));
         if seed == 0 {
             expect_transcript("soc_small_software.txt", &text);
