@@ -15,10 +15,11 @@
 //! Argument lengths are checked once per call, so kernels never panic on inconsistent
 //! arguments; the unchecked accesses inside rely on those checks (SAFETY comments).
 //! The firmware has no division (`div`/`rem`): the SoC's CPU is built without a divider. The
-//! board's CPU has no multiplier either (`BOARD_CPU_MUL` = 0): built for `riscv32i`, every
-//! product is a call of [`crate::softmul`], and the convolution and dense loops stay rolled
-//! there (`SOFT_MUL`); on the board only the P layer's requantisation and the head layer
-//! multiply on the CPU.
+//! board's CPU has no multiplier either (SERV; PicoRV32 with `BOARD_CPU_MUL` = 0): the firmware
+//! is built for `riscv32i`, where the convolution and dense loops stay rolled (`SOFT_MUL`) and
+//! take each `u8 x i8` product from a quarter-square table ([`mul_u8_i8`]: two table reads
+//! instead of a [`crate::softmul`] call), skipping zero inputs; other products (requantisation)
+//! call [`crate::softmul`].
 //!
 //! Deviations from the reference that are exact by construction:
 //! - accumulation order: `bias + sum of products` in row/step order; i32 wrapping addition is
@@ -76,12 +77,53 @@ mod pindex;
 pub use dense_as_p::{dense_as_p_bound, dense_via_p, naf, DenseAsP, DENSE_AS_P_MAX_DIGITS};
 pub use pindex::{PIndex, PINDEX_MAX_N_IN};
 
-/// True when every `*` is a call: the firmware for the board's PicoRV32, which has no
-/// multiplier (`BOARD_CPU_MUL` = 0), is built for `riscv32i`, and LLVM calls `__mulsi3`
-/// ([`crate::softmul`]) for each product. The kernels then keep their loops rolled
-/// (`block4x2`, `dense_rows5`): the calls dominate the time, and unrolled copies of them only
-/// cost code (the FW area would overflow). The unit tests run both loop shapes on the host.
+/// True when every `*` is a call: the firmware for the board's CPU, which has no multiplier,
+/// is built for `riscv32i`, and LLVM calls `__mulsi3` ([`crate::softmul`]) for each product.
+/// The kernels then keep their loops rolled (`block4x2`, `dense_rows5`), take the `u8 x i8`
+/// products from the quarter-square table ([`mul_u8_i8`]) and skip zero inputs: unrolled
+/// copies would only cost code (the FW area would overflow). The unit tests run both loop
+/// shapes on the host.
 const SOFT_MUL: bool = cfg!(all(target_arch = "riscv32", not(target_feature = "m")));
+
+/// `floor(n^2 / 4)` at index `n + 128`, for `n` in `-128..=383`: the quarter-square table of
+/// [`mul_u8_i8`] (1 KB; offset so that no absolute value is needed).
+static QSQ: [u16; 512] = {
+    let mut t = [0u16; 512];
+    let mut i = 0;
+    while i < 512 {
+        let n = i as i32 - 128;
+        t[i] = (n * n / 4) as u16;
+        i += 1;
+    }
+    t
+};
+
+/// `x * y` for an activation `x` and an `i8` weight `y`, without a multiply:
+/// `x * y = floor((x + y)^2 / 4) - floor((x - y)^2 / 4)`, exact because `x + y` and `x - y`
+/// differ by `2y` (same parity, so both squares leave the same remainder mod 4). Two table
+/// reads and a few adds instead of a `__mulsi3` call of up to eight shift-add steps: the
+/// rolled (`SOFT_MUL`) loops' product. A unit test checks all 65,536 pairs.
+#[inline(always)]
+fn mul_u8_i8(x: u8, y: i8) -> i32 {
+    let (x, y) = (i32::from(x), i32::from(y));
+    // SAFETY: x in 0..=255 and y in -128..=127 (their types), so x + y + 128 is in 0..=510
+    // and x - y + 128 in 1..=511: both inside the 512-entry table.
+    unsafe {
+        i32::from(*QSQ.get_unchecked((x + y + 128) as usize))
+            - i32::from(*QSQ.get_unchecked((x - y + 128) as usize))
+    }
+}
+
+/// `x * y` as the loops of shape `ROLLED` compute it: a multiply, or with `ROLLED`
+/// ([`SOFT_MUL`]) the quarter-square product [`mul_u8_i8`].
+#[inline(always)]
+fn mac_prod<const ROLLED: bool>(x: u8, y: i8) -> i32 {
+    if ROLLED {
+        mul_u8_i8(x, y)
+    } else {
+        i32::from(x) * i32::from(y)
+    }
+}
 
 /// [`requantize`] computed without 64-bit shifts, equal to it for every input (unit tests and
 /// proptest): PicoRV32 as the SoC builds it shifts one bit per cycle, so the reference's 64-bit
@@ -229,19 +271,28 @@ unsafe fn block4x2<const ROLLED: bool>(
         ($($o:expr),*) => {$({
             // SAFETY: offsets stay inside the current row (see the loops), whose addresses the
             // caller guarantees.
-            let (y0, y1) = unsafe { (i32::from(*w0.add($o)), i32::from(*w1.add($o))) };
-            let x = i32::from(unsafe { *a0.add($o) });
-            s0 = s0.wrapping_add(x * y0);
-            s1 = s1.wrapping_add(x * y1);
-            let x = i32::from(unsafe { *a1.add($o) });
-            s2 = s2.wrapping_add(x * y0);
-            s3 = s3.wrapping_add(x * y1);
-            let x = i32::from(unsafe { *a2.add($o) });
-            s4 = s4.wrapping_add(x * y0);
-            s5 = s5.wrapping_add(x * y1);
-            let x = i32::from(unsafe { *a3.add($o) });
-            s6 = s6.wrapping_add(x * y0);
-            s7 = s7.wrapping_add(x * y1);
+            let (y0, y1) = unsafe { (*w0.add($o), *w1.add($o)) };
+            // rolled (products from the table), a zero input (ReLU) adds nothing: skip its two
+            let x = unsafe { *a0.add($o) };
+            if !ROLLED || x != 0 {
+                s0 = s0.wrapping_add(mac_prod::<ROLLED>(x, y0));
+                s1 = s1.wrapping_add(mac_prod::<ROLLED>(x, y1));
+            }
+            let x = unsafe { *a1.add($o) };
+            if !ROLLED || x != 0 {
+                s2 = s2.wrapping_add(mac_prod::<ROLLED>(x, y0));
+                s3 = s3.wrapping_add(mac_prod::<ROLLED>(x, y1));
+            }
+            let x = unsafe { *a2.add($o) };
+            if !ROLLED || x != 0 {
+                s4 = s4.wrapping_add(mac_prod::<ROLLED>(x, y0));
+                s5 = s5.wrapping_add(mac_prod::<ROLLED>(x, y1));
+            }
+            let x = unsafe { *a3.add($o) };
+            if !ROLLED || x != 0 {
+                s6 = s6.wrapping_add(mac_prod::<ROLLED>(x, y0));
+                s7 = s7.wrapping_add(mac_prod::<ROLLED>(x, y1));
+            }
             pin!(s0, s1, s2, s3, s4, s5, s6, s7);
         })*};
     }
@@ -489,15 +540,15 @@ unsafe fn dense_rows5<const ROLLED: bool>(
         ($($o:expr),*) => {$({
             // SAFETY: offset `o` is before `end16` or `end` by the loop conditions below,
             // and the rows are as long as the input.
-            let a = i32::from(unsafe { *x.add($o) });
-            // a zero input (ReLU) adds nothing: where each product is a call, skip its five
+            let a = unsafe { *x.add($o) };
+            // a zero input (ReLU) adds nothing: where each product costs table reads, skip its five
             if !ROLLED || a != 0 {
                 unsafe {
-                    s0 = s0.wrapping_add(a * i32::from(*p0.add($o)));
-                    s1 = s1.wrapping_add(a * i32::from(*p1.add($o)));
-                    s2 = s2.wrapping_add(a * i32::from(*p2.add($o)));
-                    s3 = s3.wrapping_add(a * i32::from(*p3.add($o)));
-                    s4 = s4.wrapping_add(a * i32::from(*p4.add($o)));
+                    s0 = s0.wrapping_add(mac_prod::<ROLLED>(a, *p0.add($o)));
+                    s1 = s1.wrapping_add(mac_prod::<ROLLED>(a, *p1.add($o)));
+                    s2 = s2.wrapping_add(mac_prod::<ROLLED>(a, *p2.add($o)));
+                    s3 = s3.wrapping_add(mac_prod::<ROLLED>(a, *p3.add($o)));
+                    s4 = s4.wrapping_add(mac_prod::<ROLLED>(a, *p4.add($o)));
                 }
                 pin!(s0, s1, s2, s3, s4);
             }
@@ -722,7 +773,16 @@ pub fn dense_p_indexed(
 
 #[cfg(test)]
 mod tests {
-    use super::{conv_blocks, dense_rows5, requant, FastRq};
+    use super::{conv_blocks, dense_rows5, mul_u8_i8, requant, FastRq};
+
+    #[test]
+    fn quarter_square_product_is_exact_for_every_pair() {
+        for x in 0..=255u8 {
+            for y in -128..=127i8 {
+                assert_eq!(mul_u8_i8(x, y), i32::from(x) * i32::from(y), "{x} * {y}");
+            }
+        }
+    }
     use crate::args::ConvArgs;
     use crate::model::{I32s, RequantParams, Shape, U16s};
     use crate::numerics::{self, requantize, Requant, MULT_MAX, SHIFT_MAX, SHIFT_MIN};

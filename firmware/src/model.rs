@@ -80,6 +80,16 @@ pub struct Shape {
 impl Shape {
     /// Element count `h * w * c` (`None` on overflow).
     pub const fn checked_len(self) -> Option<usize> {
+        // below 2^16 neither product can overflow a 32-bit usize: plain multiplies, which
+        // the soft-core without a multiplier does in a few shift-add steps, where an
+        // overflow-checked one is a 64-bit multiply (`__muldi3`) twice per layer and image
+        const S: usize = 1 << 16;
+        if self.h < S && self.w < S && self.c < S {
+            let hw = self.h * self.w;
+            if hw < S {
+                return Some(hw * self.c);
+            }
+        }
         match self.h.checked_mul(self.w) {
             Some(hw) => hw.checked_mul(self.c),
             None => None,
@@ -187,6 +197,11 @@ pub struct Model<'a> {
     names: (usize, usize),
     n_layers: usize,
     recs: [Rec; MAX_LAYERS],
+    /// [`Model::max_activation`], computed once by the parser (every inference asks for it).
+    max_act: usize,
+    /// Every layer's view, built once by the parser ([`Model::layer_ref`]): building one
+    /// per layer and image cost the soft-core ~10 k cycles each.
+    views: [Option<Layer<'a>>; MAX_LAYERS],
 }
 
 /// Reads the `total_len` field after checking magic and version: how many bytes of a larger
@@ -390,7 +405,7 @@ impl<'a> Model<'a> {
                 outputs,
             });
         }
-        Ok(Model {
+        let mut model = Model {
             blob,
             input,
             n_classes,
@@ -398,7 +413,17 @@ impl<'a> Model<'a> {
             names,
             n_layers,
             recs,
-        })
+            max_act: 0,
+            views: [None; MAX_LAYERS],
+        };
+        model.max_act = model.scan_max_activation();
+        for i in 0..n_layers {
+            let view = model.build_layer(i);
+            if let Some(v) = model.views.get_mut(i) {
+                *v = view;
+            }
+        }
+        Ok(model)
     }
 
     /// The blob this model was parsed from (exactly `total_len` bytes, CRC included).
@@ -445,6 +470,16 @@ impl<'a> Model<'a> {
     }
     /// Layer `i`.
     pub fn layer(&self, i: usize) -> Option<Layer<'a>> {
+        self.layer_ref(i).copied()
+    }
+
+    /// Layer `i` by reference (`None` past the last): what [`Model::layer`] returns, without
+    /// moving the ~90-byte view (the runner's per-layer call).
+    pub fn layer_ref(&self, i: usize) -> Option<&Layer<'a>> {
+        self.views.get(i)?.as_ref()
+    }
+
+    fn build_layer(&self, i: usize) -> Option<Layer<'a>> {
         if i >= self.n_layers {
             return None;
         }
@@ -497,6 +532,9 @@ impl<'a> Model<'a> {
     }
     /// Largest non-final layer output in bytes (u8 activations); 0 for a one-layer model.
     pub fn max_activation(&self) -> usize {
+        self.max_act
+    }
+    fn scan_max_activation(&self) -> usize {
         // an index loop: the iterator form divides by the record size (a call on the
         // soft-core, which has no divider, and the only one besides the UART's digits)
         let (mut max, mut i) = (0, 0);

@@ -25,20 +25,20 @@ pub const CONV_PARAM_BIAS_OFFSET: usize = 0;
 pub const CONV_PARAM_MULT_OFFSET: usize = 4;
 /// Byte offset of the u8 requantisation shift in a conv parameter record (the byte after it is unused and written 0).
 pub const CONV_PARAM_SHIFT_OFFSET: usize = 6;
-/// Conv engine lanes of the iCEBreaker build: five fit the UP5K next to PicoRV32 without its multiplier, counter CSRs and traps (BOARD_CPU_MUL, BOARD_CPU_COUNTERS, BOARD_CPU_CATCH) with the YoWASP toolchain (docs/fpga.md: 5,016 of 5,280 LCs with soc_flash, the 3-entry fetch FIFO, the boot ROM in EBR and soc_spram, measured at 21.75 MHz, seed 4). Five divide the paper CNN's 10 and 20 output channels: conv1 in 2 lane groups, conv2 in 4.
+/// Conv engine lanes of the iCEBreaker build: five fit the UP5K next to SERV and the P engine (5,226 of 5,280 LCs with soc_flash, the 3-entry fetch FIFO, the boot ROM in EBR and soc_spram; YoWASP toolchain, docs/fpga.md), as they did next to PicoRV32 without its multiplier, counter CSRs and traps and without the P engine (5,016). Five divide the paper CNN's 10 and 20 output channels: conv1 in 2 lane groups, conv2 in 4.
 pub const BOARD_CONV_LANES: usize = 5;
 /// Conv engine fetch FIFO depth of the iCEBreaker build: 3 (90 LCs more than 2, paid for by soc_flash) takes every cycle a deeper FIFO gives inside the SoC (the shipped model on the 5-lane board: conv1 MAC utilisation 0.82 with 2, 0.84 with 3 or 4; docs/fpga.md).
 pub const BOARD_FETCH_FIFO_DEPTH: usize = 3;
-/// 1: the iCEBreaker build carries the P-layer engine. It does not fit next to PicoRV32 and the 5-lane conv engine (5,016 LC of 5,280 without it, the engine ~1,230); with SERV it does (docs/fpga.md).
-pub const BOARD_ENABLE_PENGINE: usize = 0;
+/// 1: the iCEBreaker build carries the P-layer engine: next to SERV and the 5-lane conv engine the SoC takes 5,226 of 5,280 LCs (docs/fpga.md). It does not fit next to PicoRV32 (5,016 LC without it, the engine ~1,230).
+pub const BOARD_ENABLE_PENGINE: usize = 1;
 /// 1: the iCEBreaker build's PicoRV32 uses the single-cycle multiplier (DSPs) instead of the iterative one.
 pub const BOARD_FAST_MUL: usize = 0;
 /// BOARD_CPU value: PicoRV32 (pythondata-cpu-picorv32), shaped by BOARD_CPU_COUNTERS, BOARD_CPU_CATCH, BOARD_CPU_MUL and BOARD_FAST_MUL.
 pub const CPU_PICORV32: usize = 0;
 /// BOARD_CPU value: SERV (pythondata-cpu-serv, bit-serial RV32I without CSRs, register file in one EBR; soc_core's Wishbone bridge). It halts on any SYSTEM instruction (ecall, ebreak): the red LED, the harness's Outcome::Trap.
 pub const CPU_SERV: usize = 1;
-/// The iCEBreaker build's CPU: CPU_PICORV32 or CPU_SERV. PicoRV32 for now: SERV fits with the P engine (5,226 LC with it, 22.18 MHz at seed 4 with a 21.0 MHz PLL) but runs the firmware ~10x slower per instruction: software-only runs and the model check at start-up take ~10x longer (docs/fpga.md, SERV rows).
-pub const BOARD_CPU: usize = 0;
+/// The iCEBreaker build's CPU: CPU_PICORV32 or CPU_SERV. SERV (since #13's second round): 364 LCs instead of PicoRV32's ~1,550, so the P engine fits next to the 5-lane conv engine; it runs the firmware ~10x slower per instruction (the model check at start-up, software-only runs; docs/fpga.md, SERV rows).
+pub const BOARD_CPU: usize = 1;
 /// 1: the board's PicoRV32 has the rdcycle/rdinstret counter CSRs (ENABLE_COUNTERS, 32-bit). 0 saves their LCs for a conv lane; the firmware times layers with SYS.CYCLES either way, and the simulation harness counts retired instructions itself.
 pub const BOARD_CPU_COUNTERS: usize = 0;
 /// 1: the board's PicoRV32 traps on misaligned accesses and illegal instructions (CATCH_MISALIGN, CATCH_ILLINSN). 0 saves their LCs for a conv lane: then only ebreak/ecall trap (the red LED, the harness's Outcome::Trap), and an illegal or misaligned instruction runs on with undefined results.
@@ -47,14 +47,14 @@ pub const BOARD_CPU_CATCH: usize = 0;
 pub const BOARD_CPU_MUL: usize = 0;
 /// The iCEBreaker's oscillator (pin 35), the PLL's reference.
 pub const OSC_HZ: usize = 12000000;
-/// The SoC clock of the iCEBreaker build (at BOARD_PNR_SEED): SB_PLL40_PAD output OSC_HZ * (DIVF + 1) / ((DIVR + 1) * 2^DIVQ) (icepll -i 12 -o 21.75). cnnfpga fpga build requires nextpnr's Fmax to exceed it by 5 %; every images/s figure of the board uses it.
-pub const BOARD_CLOCK_HZ: usize = 21750000;
-/// nextpnr placement seed of the iCEBreaker build (cnnfpga fpga build --seed defaults to it): at 95-99 % LC nextpnr's Fmax for the same netlist moves by 10-15 % with seed and target (21.7 to 24.7 MHz for the 3-lane board); seed 4 meets BOARD_CLOCK_HZ + 5 % with the board as flashed (24.21 MHz, icetime 23.65; seed 1 gave 23.32, icetime 22.50; docs/fpga.md). Find a new one after an RTL change if the build misses timing.
+/// The SoC clock of the iCEBreaker build (at BOARD_PNR_SEED): SB_PLL40_PAD output OSC_HZ * (DIVF + 1) / ((DIVR + 1) * 2^DIVQ) (icepll -i 12 -o 21). cnnfpga fpga build requires nextpnr's Fmax to exceed it by 5 %; every images/s figure of the board uses it.
+pub const BOARD_CLOCK_HZ: usize = 21000000;
+/// nextpnr placement seed of the iCEBreaker build (cnnfpga fpga build --seed defaults to it): at 95-99 % LC nextpnr's Fmax for the same netlist moves by 10-15 % with seed and target; seed 4 meets BOARD_CLOCK_HZ + 5 % with the board as flashed (SERV + both engines: 22.16 MHz, icetime 21.22; docs/fpga.md). Find a new one after an RTL change if the build misses timing.
 pub const BOARD_PNR_SEED: usize = 4;
 /// SB_PLL40 reference divider (DIVR) for BOARD_CLOCK_HZ.
 pub const BOARD_PLL_DIVR: usize = 0;
 /// SB_PLL40 feedback divider (DIVF) for BOARD_CLOCK_HZ.
-pub const BOARD_PLL_DIVF: usize = 57;
+pub const BOARD_PLL_DIVF: usize = 55;
 /// SB_PLL40 output divider (DIVQ, a power of two) for BOARD_CLOCK_HZ.
 pub const BOARD_PLL_DIVQ: usize = 5;
 /// SB_PLL40 loop filter range for the PFD frequency OSC_HZ / (DIVR + 1) (icepll).
@@ -62,7 +62,7 @@ pub const BOARD_PLL_FILTER_RANGE: usize = 1;
 /// UART bit rate, both directions (the FT2232H's channel B). 230400: the firmware's serve loop keeps up with back-to-back bytes at 345600 baud (a byte every 630 cycles at 21.75 MHz) and loses bytes at 500000 (every 440), measured by sim/tests/soc_uart.rs at each rate; 230400 leaves it at least 1.5x headroom and halves the 115200 link's 1.07 s per 64x64x3 request.
 pub const UART_BAUD: usize = 230400;
 /// Clock cycles per UART bit on the board: round(BOARD_CLOCK_HZ / UART_BAUD) (a test checks it). The simulated board SoC uses the same divider.
-pub const BOARD_UART_DIV: usize = 94;
+pub const BOARD_UART_DIV: usize = 91;
 /// Entries (32-bit words) of the engine's read-prefetch FIFO (the iCEBreaker build: BOARD_FETCH_FIFO_DEPTH).
 pub const FETCH_FIFO_DEPTH: usize = 4;
 

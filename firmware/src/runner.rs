@@ -63,6 +63,14 @@ pub struct RunInfo {
 }
 
 impl RunInfo {
+    /// An empty result (no layers), for [`run_into`] to fill.
+    pub const fn new() -> RunInfo {
+        RunInfo {
+            class: 0,
+            n_layers: 0,
+            layers: [NO_LAYER; MAX_LAYERS],
+        }
+    }
     /// Per-layer information, in layer order.
     pub fn layers(&self) -> &[LayerInfo] {
         &self.layers[..self.n_layers]
@@ -90,6 +98,12 @@ pub trait Observer {
     }
     /// Called after every layer with its output (the host writes golden vectors from here).
     fn layer_done(&mut self, _info: &LayerInfo, _output: LayerOutput<'_>) {}
+}
+
+impl Default for RunInfo {
+    fn default() -> RunInfo {
+        RunInfo::new()
+    }
 }
 
 impl Observer for () {}
@@ -159,6 +173,7 @@ impl<E: fmt::Debug + fmt::Display> core::error::Error for RunError<E> {}
 
 /// Runs `model` on `input` (`[h][w][c]` u8 pixels), writing the logits into `logits`
 /// (`n_classes` entries) and returning the class (first maximum) and per-layer information.
+/// [`run_into`] does the same into a caller's [`RunInfo`].
 pub fn run<B: Backend + ?Sized, O: Observer + ?Sized>(
     model: &Model<'_>,
     input: &[u8],
@@ -167,6 +182,23 @@ pub fn run<B: Backend + ?Sized, O: Observer + ?Sized>(
     logits: &mut [i32],
     observer: &mut O,
 ) -> Result<RunInfo, RunError<B::Error>> {
+    let mut info = RunInfo::new();
+    run_into(model, input, arena, backend, logits, observer, &mut info)?;
+    Ok(info)
+}
+
+/// [`run`] with the result written into `info` (its previous contents replaced; on an error
+/// it holds the layers done so far): the SoC firmware keeps one [`RunInfo`] (~900 bytes) in
+/// place instead of moving it, which the soft-core does byte by byte.
+pub fn run_into<B: Backend + ?Sized, O: Observer + ?Sized>(
+    model: &Model<'_>,
+    input: &[u8],
+    arena: &mut [u8],
+    backend: &mut B,
+    logits: &mut [i32],
+    observer: &mut O,
+    info: &mut RunInfo,
+) -> Result<(), RunError<B::Error>> {
     let in_len = model.input_shape().len();
     if input.len() != in_len {
         return Err(RunError::InputLen {
@@ -195,12 +227,11 @@ pub fn run<B: Backend + ?Sized, O: Observer + ?Sized>(
         arena[pad..pad + 2 * buf].split_at_mut(buf)
     };
 
-    let mut info = RunInfo {
-        class: 0,
-        n_layers: model.n_layers(),
-        layers: [NO_LAYER; MAX_LAYERS],
-    };
-    for (i, layer) in model.layers().enumerate() {
+    info.class = 0;
+    info.n_layers = 0;
+    // by reference: moving each ~90-byte `Layer` is a byte copy on the soft-core
+    let mut i = 0;
+    while let Some(layer) = model.layer_ref(i) {
         let n_src = layer.input.len();
         let n_dst = layer.output.len();
         let (src, dst): (&[u8], &mut [u8]) = if i == 0 {
@@ -218,21 +249,24 @@ pub fn run<B: Backend + ?Sized, O: Observer + ?Sized>(
         } else {
             0
         };
-        let t0 = observer.cycles();
-        observer.layer_start(i);
-        let be = |error| RunError::Backend { layer: i, error };
-        let mut li = LayerInfo {
+        // written in place: the soft-core copies a moved struct byte by byte (memcpy)
+        let li = info.layers.get_mut(i).ok_or_else(internal)?;
+        *li = LayerInfo {
             index: i,
             kind: layer.kind,
             output: layer.output,
             macs,
             cycles: None,
         };
+        info.n_layers = i + 1;
+        let t0 = observer.cycles();
+        observer.layer_start(i);
+        let be = |error| RunError::Backend { layer: i, error };
         if layer.is_final {
             let out = DenseOut::Logits(&mut *logits);
-            dense_layer(backend, &layer, src, out).map_err(be)?;
+            dense_layer(backend, layer, src, out).map_err(be)?;
             li.cycles = elapsed(t0, observer.cycles());
-            observer.layer_done(&li, LayerOutput::Logits(logits));
+            observer.layer_done(li, LayerOutput::Logits(logits));
         } else {
             let dst = dst.get_mut(..n_dst).ok_or_else(internal)?;
             let rq = layer.rq.ok_or_else(internal)?;
@@ -250,16 +284,16 @@ pub fn run<B: Backend + ?Sized, O: Observer + ?Sized>(
                     };
                     backend.conv(&args, dst).map_err(be)?;
                 }
-                _ => dense_layer(backend, &layer, src, DenseOut::Act { rq, out: &mut *dst })
+                _ => dense_layer(backend, layer, src, DenseOut::Act { rq, out: &mut *dst })
                     .map_err(be)?,
             }
             li.cycles = elapsed(t0, observer.cycles());
-            observer.layer_done(&li, LayerOutput::Activations(dst));
+            observer.layer_done(li, LayerOutput::Activations(dst));
         }
-        info.layers[i] = li;
+        i += 1;
     }
     info.class = argmax(logits).unwrap_or(0);
-    Ok(info)
+    Ok(())
 }
 
 fn elapsed(t0: Option<u64>, t1: Option<u64>) -> Option<u64> {

@@ -1,11 +1,13 @@
-//! Integer multiplication without a multiplier, shaped for the board's PicoRV32.
+//! Integer multiplication without a multiplier, shaped for the board's soft-cores.
 //!
-//! The board's CPU has no multiplier (`BOARD_CPU_MUL` = 0: its LCs went to a conv lane), so
-//! the firmware is built for `riscv32i` and LLVM turns every `*` into a call of `__mulsi3`
-//! (32-bit) or `__muldi3` (64-bit). compiler_builtins' versions loop over all significant bits
-//! of their *first* operand (a negative `i8` weight sign-extends to 32 of them) and isolate
-//! each bit with shifts by 31, which this CPU executes one bit per cycle (`4 + n` cycles for
-//! a shift by `n`): up to ~3,000 cycles for one `i8 x u8` product. The soft-core binary
+//! The board's CPU has no multiplier (SERV has none; PicoRV32 is built without, `BOARD_CPU_MUL`
+//! = 0), so the firmware is built for `riscv32i` and LLVM turns every `*` into a call of
+//! `__mulsi3` (32-bit) or `__muldi3` (64-bit). compiler_builtins' versions loop over all
+//! significant bits of their *first* operand (a negative `i8` weight sign-extends to 32 of
+//! them) and isolate each bit with shifts by 31, which both CPUs execute one bit per cycle
+//! (PicoRV32 without its barrel shifter: `4 + n` cycles for a shift by `n`): up to ~3,000
+//! cycles for one `i8 x u8` product on PicoRV32. (The convolution and dense kernels take their
+//! `u8 x i8` products from a quarter-square table instead: `crate::kernels`.) The soft-core binary
 //! (`src/bin/soc.rs`) therefore defines both symbols with [`mul32`] and [`mul64`], which
 //! override compiler_builtins' weak ones:
 //! - the loop runs over the operand of smaller magnitude (a negative operand is negated and the

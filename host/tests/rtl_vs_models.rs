@@ -589,7 +589,7 @@ fn soc_classes_match_the_engines() {
             image: path.clone(),
             software: false,
             trace: None,
-            max_cycles: 50_000_000,
+            max_cycles: 100_000_000,
             config: sim::SocConfig::Icebreaker,
         })
         .unwrap_or_else(|e| panic!("{}: {e}", path.display()));

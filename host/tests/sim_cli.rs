@@ -51,8 +51,17 @@ fn sim_json_matches_the_host() {
     let p = if pengine { "pengine" } else { "sw" };
     assert_eq!(engines, ["conv", "conv", p, p]);
     assert!(v["cycles"].as_u64().unwrap() < 6_000_000, "{}", v["cycles"]);
+    // the whole inference: the layers' sum and the runner between them
+    let (layers, whole) = (
+        v["cycles"].as_u64().unwrap(),
+        v["inference_cycles"].as_u64().unwrap(),
+    );
+    assert!(
+        layers < whole && whole < layers + layers / 4,
+        "{layers} {whole}"
+    );
     let ms = v["ms_at_clock"].as_f64().unwrap();
-    let want = v["cycles"].as_f64().unwrap() * 1e3 / firmware::regs::BOARD_CLOCK_HZ as f64;
+    let want = whole as f64 * 1e3 / firmware::regs::BOARD_CLOCK_HZ as f64;
     assert!((ms - want).abs() < 1e-9 * want, "{ms} vs {want}");
 }
 

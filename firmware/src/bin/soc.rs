@@ -1,4 +1,4 @@
-//! The cnnfpga soft-core firmware (PicoRV32, `riscv32i-unknown-none-elf`).
+//! The cnnfpga soft-core firmware (SERV or PicoRV32, `riscv32i-unknown-none-elf`).
 //!
 //! Boot: the SoC's boot ROM copies this binary from flash (`FLASH_FW_ADDR`, after a 16-byte
 //! header) to `FW_ADDR` in RAM and jumps there; `_start` sets `sp`, zeroes `.bss` and calls
@@ -44,11 +44,15 @@
 //! run cycles <n>
 //! ```
 //!
+//! `run cycles` is the whole inference (the layers and the runner between them): the `layer`
+//! lines are printed after it and their MACs counted then, so it is what a served request
+//! costs (`result ... cycles`), and what images/s are counted from.
+//!
 //! The `pdigits` line appears when an NP dense layer runs on the P engine, the `pindex` line
 //! when a P layer runs in software (at most one of them); the table's build comes before the
 //! run and is in none of the run's cycle counts. Cycles: the SoC's free-running 32-bit `SYS.CYCLES` register, extended to 64 bits in
-//! software. The board's PicoRV32 has no counter CSRs (`BOARD_CPU_COUNTERS` = 0: their LCs went
-//! to a conv lane), so there is no `rdcycle` and no retired-instruction count here; the
+//! software. The board's CPU has no counter CSRs (SERV has none; PicoRV32 is built without them,
+//! `BOARD_CPU_COUNTERS` = 0), so there is no `rdcycle` and no retired-instruction count here; the
 //! simulation harness counts instructions itself (`sim::soc::SocRun::instret`). The UART writer prints through its own small integer formatters
 //! (no `core::fmt` in the image).
 //!
@@ -59,7 +63,7 @@
 #[cfg(not(target_arch = "riscv32"))]
 fn main() {
     eprintln!(
-        "the soc binary runs on the PicoRV32 soft-core: build it with \
+        "the soc binary runs on the SoC's soft-core: build it with \
          `cargo build -p firmware --profile firmware --target riscv32i-unknown-none-elf --features soc`"
     );
     std::process::exit(2);
@@ -82,7 +86,7 @@ mod soc {
     use firmware::regs::sys::{
         UART_RX_DATA_MASK, UART_RX_FERR_MASK, UART_RX_OVERRUN_MASK, UART_RX_VALID_MASK,
     };
-    use firmware::runner::{run, LayerInfo, LayerOutput, Observer, RunError};
+    use firmware::runner::{run_into, LayerInfo, LayerOutput, Observer, RunError, RunInfo};
 
     core::arch::global_asm!(
         r#"
@@ -104,8 +108,8 @@ mod soc {
     "#
     );
 
-    /// compiler_builtins' `__mulsi3`, replaced: the board's PicoRV32 has no multiplier
-    /// (`BOARD_CPU_MUL` = 0), so every 32-bit `*` of the firmware calls this
+    /// compiler_builtins' `__mulsi3`, replaced: the board's CPU has no multiplier (SERV;
+    /// PicoRV32 with `BOARD_CPU_MUL` = 0), so every 32-bit `*` of the firmware calls this
     /// ([`firmware::softmul`] says why not compiler_builtins' own, which is weak).
     #[cfg(not(target_feature = "m"))]
     #[no_mangle]
@@ -269,11 +273,13 @@ mod soc {
         }
     }
 
-    /// Prints one line per layer as it completes (unless `quiet`: serve mode only times).
+    /// Times the layers and notes which engine ran each; prints nothing during a run (the
+    /// one-shot run's layer lines follow it, [`print_layers`]), and skips the per-image MAC
+    /// count (a P layer's scans its entries: millions of cycles on a bit-serial CPU), so the
+    /// timed inference is what a served request costs.
     struct Report<'a> {
-        uart: Uart,
         last: &'a Cell<Engine>,
-        quiet: bool,
+        engines: [Engine; firmware::model::MAX_LAYERS],
     }
 
     impl Observer for Report<'_> {
@@ -281,21 +287,33 @@ mod soc {
             Some(cycles())
         }
         fn wants_macs(&self) -> bool {
-            !self.quiet
+            false
         }
         fn layer_done(&mut self, info: &LayerInfo, _output: LayerOutput<'_>) {
-            if self.quiet {
-                return;
+            if let Some(e) = self.engines.get_mut(info.index) {
+                *e = self.last.get();
             }
-            let kind = match info.kind {
+        }
+    }
+
+    /// The one-shot run's `layer` lines, after the run: each layer's engine and cycles from
+    /// `report` and `info`, its MACs counted here.
+    fn print_layers(uart: &mut Uart, model: &Model<'_>, info: &RunInfo, report: &Report<'_>) {
+        for li in info.layers() {
+            let kind = match li.kind {
                 LayerKind::Conv { .. } => "conv",
                 LayerKind::Dense { .. } => "dense",
                 LayerKind::DenseP { .. } => "dense_p",
             };
-            let o = info.output;
-            self.uart
-                .s("layer ")
-                .usize(info.index)
+            let o = li.output;
+            let macs = model.layer(li.index).map_or(0, |l| l.macs());
+            let engine = report
+                .engines
+                .get(li.index)
+                .copied()
+                .unwrap_or(Engine::Software);
+            uart.s("layer ")
+                .usize(li.index)
                 .s(" ")
                 .s(kind)
                 .s(" out ")
@@ -305,11 +323,11 @@ mod soc {
                 .s("x")
                 .usize(o.c)
                 .s(" macs ")
-                .u64(info.macs)
+                .u64(macs)
                 .s(" on ")
-                .s(self.last.get().name())
+                .s(engine.name())
                 .s(" cycles ")
-                .u64(info.cycles.unwrap_or(0))
+                .u64(li.cycles.unwrap_or(0))
                 .nl();
         }
     }
@@ -435,7 +453,7 @@ mod soc {
     }
 
     /// One inference, shared by the one-shot and the serve mode (not inlined: one copy of the
-    /// runner in the image).
+    /// runner in the image), its result written into `info` in place.
     #[inline(never)]
     fn infer(
         model: &Model<'_>,
@@ -444,8 +462,9 @@ mod soc {
         backend: &mut Traced<'_>,
         logits: &mut [i32],
         report: &mut Report<'_>,
-    ) -> Result<firmware::runner::RunInfo, RunError<AccelError>> {
-        run(model, input, arena, backend, logits, report)
+        info: &mut RunInfo,
+    ) -> Result<(), RunError<AccelError>> {
+        run_into(model, input, arena, backend, logits, report, info)
     }
 
     /// The SoC's free-running 32-bit cycle counter (`SYS.CYCLES`), for the idle timeout.
@@ -484,6 +503,11 @@ mod soc {
         let mut last = sys_cycles();
         let mut logits = [0i32; MAX_CLASSES];
         let logits = &mut logits[..model.n_classes()];
+        let mut report = Report {
+            last: backend.last,
+            engines: [Engine::Software; firmware::model::MAX_LAYERS],
+        };
+        let mut info = RunInfo::new();
         loop {
             let v = word(UART_RX);
             let step = if v & (UART_RX_OVERRUN_MASK | UART_RX_FERR_MASK) != 0 {
@@ -521,13 +545,8 @@ mod soc {
                 }
                 Step::Frame { .. } => {
                     let t0 = cycles();
-                    let mut quiet = Report {
-                        uart: Uart,
-                        last: backend.last,
-                        quiet: true,
-                    };
-                    match infer(model, input, arena, backend, logits, &mut quiet) {
-                        Ok(info) => {
+                    match infer(model, input, arena, backend, logits, &mut report, &mut info) {
+                        Ok(()) => {
                             let t1 = cycles();
                             let name = model.class_name_bytes(info.class).unwrap_or(b"?");
                             uart.s("result class ").usize(info.class).s(" ").bytes(name);
@@ -681,53 +700,63 @@ mod soc {
         let mut logits = [0i32; MAX_CLASSES];
         let logits = &mut logits[..model.n_classes()];
         let mut report = Report {
-            uart: Uart,
             last: &last,
-            quiet: false,
+            engines: [Engine::Software; firmware::model::MAX_LAYERS],
         };
+        let mut info = RunInfo::new();
         // with an engine, a warm-up run records the engine runs: the timed run below is an
         // image in steady state, as is every request after the first in serve mode
         // (docs/performance.md); software-only there is nothing to record
         if conv_on || pe_on {
-            let mut warm = Report {
-                uart: Uart,
-                last: &last,
-                quiet: true,
-            };
-            let _ = infer(&model, input, arena, &mut backend, logits, &mut warm);
+            let _ = infer(
+                &model,
+                input,
+                arena,
+                &mut backend,
+                logits,
+                &mut report,
+                &mut info,
+            );
         }
         let t0 = cycles();
-        let info = match infer(&model, input, arena, &mut backend, logits, &mut report) {
-            Ok(info) => info,
-            Err(e) => {
-                uart.s("error: run: ");
-                match e {
-                    RunError::ArenaTooSmall { need, .. } => {
-                        uart.s("arena too small, need ").usize(need);
-                    }
-                    RunError::Backend {
-                        layer,
-                        error: AccelError::Engine { engine, status },
-                    } => {
-                        uart.s("layer ")
-                            .usize(layer)
-                            .s(" ")
-                            .s(engine.name())
-                            .s(" engine status ")
-                            .u32(status);
-                    }
-                    RunError::Backend { layer, .. } => {
-                        uart.s("layer ").usize(layer).s(" arguments");
-                    }
-                    _ => {
-                        uart.s("internal");
-                    }
-                }
-                uart.nl();
-                exit(code::RUN_FAILED);
-            }
-        };
+        let r = infer(
+            &model,
+            input,
+            arena,
+            &mut backend,
+            logits,
+            &mut report,
+            &mut info,
+        );
         let t1 = cycles();
+        if let Err(e) = r {
+            uart.s("error: run: ");
+            match e {
+                RunError::ArenaTooSmall { need, .. } => {
+                    uart.s("arena too small, need ").usize(need);
+                }
+                RunError::Backend {
+                    layer,
+                    error: AccelError::Engine { engine, status },
+                } => {
+                    uart.s("layer ")
+                        .usize(layer)
+                        .s(" ")
+                        .s(engine.name())
+                        .s(" engine status ")
+                        .u32(status);
+                }
+                RunError::Backend { layer, .. } => {
+                    uart.s("layer ").usize(layer).s(" arguments");
+                }
+                _ => {
+                    uart.s("internal");
+                }
+            }
+            uart.nl();
+            exit(code::RUN_FAILED);
+        }
+        print_layers(&mut uart, &model, &info, &report);
         let name = model.class_name_bytes(info.class).unwrap_or(b"?");
         uart.s("class ").usize(info.class).s(" ").bytes(name).nl();
         uart.s("logits");

@@ -418,8 +418,11 @@ fn soc_table(o: &mut String, rows: &[Row]) {
             .unwrap_or_default();
         let (sw, up) = match &r.software {
             Some(s) => (
-                s.cycles.to_string(),
-                format!("{:.0}x", s.cycles as f64 / r.engines.cycles.max(1) as f64),
+                s.inference_cycles.to_string(),
+                format!(
+                    "{:.0}x",
+                    s.inference_cycles as f64 / r.engines.inference_cycles.max(1) as f64
+                ),
             ),
             None => ("-".into(), "-".into()),
         };
@@ -432,7 +435,7 @@ fn soc_table(o: &mut String, rows: &[Row]) {
             r.truth,
             r.engines.class_name,
             if matches { "yes" } else { "NO" },
-            r.engines.cycles,
+            r.engines.inference_cycles,
             sw,
             up
         );
@@ -443,8 +446,11 @@ fn soc_table(o: &mut String, rows: &[Row]) {
 #[cfg(feature = "hw")]
 fn soc_speed(o: &mut String, rows: &[Row]) {
     use std::fmt::Write;
-    let mean_cycles =
-        rows.iter().map(|r| r.engines.cycles as f64).sum::<f64>() / rows.len().max(1) as f64;
+    let mean_cycles = rows
+        .iter()
+        .map(|r| r.engines.inference_cycles as f64)
+        .sum::<f64>()
+        / rows.len().max(1) as f64;
     let clock = firmware::regs::BOARD_CLOCK_HZ as f64;
     let _ = writeln!(
         o,

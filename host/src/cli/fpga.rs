@@ -91,8 +91,9 @@ pub struct BuildArgs {
     /// firmware serves images sent with `cnnfpga fpga classify`.
     #[arg(long)]
     pub image: Option<PathBuf>,
-    /// Firmware: the `soc` ELF (default: target/riscv32i-unknown-none-elf/firmware/soc) or
-    /// its raw binary.
+    /// Firmware: the `soc` ELF or its raw binary (default: the shipped firmware, built from
+    /// firmware/ at its shipped profile and cached by a hash of its sources, as `cnnfpga sim`
+    /// does).
     #[arg(long)]
     pub firmware: Option<PathBuf>,
     /// Set the firmware header's software-only flag (every layer on the CPU).
@@ -247,14 +248,6 @@ fn run_classify(a: ClassifyArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn default_firmware(root: &std::path::Path) -> PathBuf {
-    std::env::var_os("CARGO_TARGET_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| root.join("target"))
-        .join(sim::soc::TARGET)
-        .join("firmware/soc")
-}
-
 fn run_build(a: BuildArgs) -> anyhow::Result<()> {
     let mut inputs = Vec::new();
     for (flag, p) in [
@@ -269,12 +262,11 @@ fn run_build(a: BuildArgs) -> anyhow::Result<()> {
     let root = repo_root();
     let firmware = match a.firmware.clone() {
         Some(f) => f,
-        None if default_firmware(&root).is_file() => default_firmware(&root),
-        // Nothing built yet (fresh clone): build the shipped firmware the way `cnnfpga sim`
-        // does (cached by a hash of its sources).
+        // The shipped firmware built from firmware/ the way `cnnfpga sim` does (cached by a
+        // hash of its sources): never a stale ELF left in target/ by an earlier build.
         None => {
             eprintln!(
-                "building the firmware ({}, shipped profile)...",
+                "building the firmware ({}, shipped profile; cached)...",
                 sim::soc::TARGET
             );
             sim::soc::Firmware::build(&sim::soc::Firmware::default_target_dir())

@@ -87,8 +87,8 @@ pub fn run(a: Args) -> anyhow::Result<()> {
             );
         }
         println!(
-            "cycles {} ({:.1} ms at the board clock, {:.2} MHz)",
-            r.cycles, r.ms_at_clock, r.clock_mhz
+            "cycles {} per image, the runner between layers included ({:.1} ms at the board clock, {:.2} MHz); layers {}",
+            r.inference_cycles, r.ms_at_clock, r.clock_mhz, r.cycles
         );
         println!("SoC configuration {}", r.config);
         println!(
