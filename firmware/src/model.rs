@@ -43,13 +43,13 @@ pub const MAX_LAYERS: usize = 16;
 /// Longest class name in bytes (UTF-8).
 pub const MAX_NAME_LEN: usize = 32;
 /// Largest blob in bytes (`total_len`): 16 MiB. The SoC holds at most `memmap::MODEL_MAX_LEN`
-/// (48 KB; `cnnfpga export` refuses more); the host also evaluates larger experiments (an
+/// (43.5 KB; `cnnfpga export` refuses more); the host also evaluates larger experiments (an
 /// all-NP MLP on 64x64x3 is about 3 MB). Bounds what the host reads for one model file.
 pub const MAX_BLOB_LEN: usize = 1 << 24;
 /// Largest activation in bytes, the input image included (`h * w * c` of the input and of
 /// every layer's output): 1 MiB. The runner's arena is two hidden activations
 /// (`runner::arena_bytes`), so a parsed model never asks for more than 2 MiB + 3 bytes of arena
-/// per inference. The SoC's windows are far smaller (arena 20 KB, input 12 KB; `cnnfpga export`
+/// per inference. The SoC's windows are far smaller (arena 19 KB, input 12 KB; `cnnfpga export`
 /// refuses more); the shipped CNN needs 19 227 and 12 288 bytes.
 pub const MAX_ACTIVATION_BYTES: usize = 1 << 20;
 /// Most multiply-accumulates (P layers: entries) of one inference: 2^28, 60x the shipped CNN

@@ -364,6 +364,42 @@ impl FrameReader {
     }
 }
 
+impl FrameReader {
+    /// [`FrameReader::push`] over `bytes` in order, up to and including the first byte whose
+    /// step is not [`Step::More`]: returns how many bytes were taken and that step (`More`
+    /// when all were). Steps and buffer contents are exactly those of pushing the same bytes
+    /// one at a time (a unit test checks every split); a run of payload bytes is copied and
+    /// CRC-checked as one slice. The serve loop of a CPU too slow to parse at line rate (the
+    /// board's SERV) receives a burst raw and parses it with this afterwards.
+    pub fn push_bytes(&mut self, bytes: &[u8], buf: &mut [u8]) -> (usize, Step) {
+        let mut i = 0;
+        while let Some(rest) = bytes.get(i..).filter(|r| !r.is_empty()) {
+            if self.state == State::Payload {
+                let at = (self.n - HEADER_LEN as u32) as usize;
+                let take = (self.len as usize - at).min(rest.len());
+                let src = &rest[..take];
+                // len <= buf.len() was checked at the header
+                if let Some(dst) = buf.get_mut(at..at + take) {
+                    dst.copy_from_slice(src);
+                }
+                self.crc = crate::crc::update(self.crc, src);
+                self.n += take as u32;
+                i += take;
+                if at + take == self.len as usize {
+                    self.state = State::Trailer;
+                }
+                continue;
+            }
+            let step = self.push(rest[0], buf);
+            i += 1;
+            if step != Step::More {
+                return (i, step);
+            }
+        }
+        (i, Step::More)
+    }
+}
+
 /// Writes the request frame of `kind` with `payload` into `out` (which must hold
 /// `HEADER_LEN + payload.len() + TRAILER_LEN` bytes); returns the frame's length.
 ///
@@ -516,6 +552,57 @@ mod tests {
             }
         }
         steps
+    }
+
+    #[cfg(feature = "alloc")]
+    proptest::proptest! {
+        /// `push_bytes` over any split of a byte stream (good, corrupted, cut and garbage
+        /// frames) gives the steps and buffer of pushing byte by byte.
+        #[test]
+        fn push_bytes_equals_push_for_every_split(
+            payloads in proptest::collection::vec(
+                (0u8..4, proptest::collection::vec(proptest::num::u8::ANY, 5)), 1..5),
+            cuts in proptest::collection::vec(1usize..40, 1..40),
+        ) {
+            let mut stream = alloc::vec::Vec::new();
+            for (how, p) in &payloads {
+                let mut f = super::frame(KIND_CLASSIFY, p);
+                match how {
+                    1 => f[13] ^= 0x40,               // corrupted payload
+                    2 => f.truncate(f.len() - 3),     // cut short
+                    3 => f.insert(0, 0x55),           // garbage before
+                    _ => {}
+                }
+                stream.extend_from_slice(&f);
+            }
+            let (mut a, mut b) = (FrameReader::new(5), FrameReader::new(5));
+            let (mut ba, mut bb) = ([0u8; 8], [0u8; 8]);
+            let mut want = alloc::vec::Vec::new();
+            for &x in &stream {
+                let s = a.push(x, &mut ba);
+                if s != Step::More {
+                    want.push((s, ba));
+                }
+            }
+            let mut got = alloc::vec::Vec::new();
+            let (mut pos, mut k) = (0, 0);
+            while pos < stream.len() {
+                let end = (pos + cuts[k % cuts.len()]).min(stream.len());
+                k += 1;
+                let mut at = pos;
+                while at < end {
+                    let (used, s) = b.push_bytes(&stream[at..end], &mut bb);
+                    proptest::prop_assert!(used >= 1 && at + used <= end);
+                    at += used;
+                    if s != Step::More {
+                        got.push((s, bb));
+                    }
+                }
+                pos = end;
+            }
+            proptest::prop_assert_eq!(got, want);
+            proptest::prop_assert_eq!(a.waiting_for_idle(), b.waiting_for_idle());
+        }
     }
 
     #[test]

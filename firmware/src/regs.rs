@@ -59,7 +59,7 @@ pub const BOARD_PLL_DIVF: usize = 55;
 pub const BOARD_PLL_DIVQ: usize = 5;
 /// SB_PLL40 loop filter range for the PFD frequency OSC_HZ / (DIVR + 1) (icepll).
 pub const BOARD_PLL_FILTER_RANGE: usize = 1;
-/// UART bit rate, both directions (the FT2232H's channel B). 230400: the firmware's serve loop keeps up with back-to-back bytes at 345600 baud (a byte every 630 cycles at 21.75 MHz) and loses bytes at 500000 (every 440), measured by sim/tests/soc_uart.rs at each rate; 230400 leaves it at least 1.5x headroom and halves the 115200 link's 1.07 s per 64x64x3 request.
+/// UART bit rate, both directions (the FT2232H's channel B). 230400: a byte every 910 cycles at 21.0 MHz. The board's SERV receives a request raw into the arena (~460 cycles per byte, firmware rx_burst) and parses it after the burst; PicoRV32's byte-at-a-time reader kept up to 345600 baud and lost bytes at 500000 (sim/tests/soc_uart.rs at each rate). 230400 halves the 115200 link's 1.07 s per 64x64x3 request.
 pub const UART_BAUD: usize = 230400;
 /// Clock cycles per UART bit on the board: round(BOARD_CLOCK_HZ / UART_BAUD) (a test checks it). The simulated board SoC uses the same divider.
 pub const BOARD_UART_DIV: usize = 91;
@@ -111,36 +111,36 @@ pub const FLASH_INPUT_ADDR: u32 = 0x0112_0000;
 pub const FLASH_INPUT_OFFSET: u32 = 0x0012_0000;
 /// Size of FLASH_INPUT in bytes.
 pub const FLASH_INPUT_LEN: u32 = 0x0001_0000;
-/// Address of area FW (in RAM): Firmware code, read-only data, data and bss (the boot ROM jumps to FW_ADDR).
+/// Address of area FW (in RAM): Firmware code, read-only data, data and bss (the boot ROM jumps to FW_ADDR). 37.5 KB since #13's second round (1 KB from ARENA, 0.5 KB from MODEL) for SERV's serve loop, the quarter-square table and the stack canary.
 pub const FW_ADDR: u32 = 0x0002_0000;
 /// Offset of FW from RAM_BASE.
 pub const FW_OFFSET: u32 = 0x0000_0000;
 /// Size of FW in bytes.
-pub const FW_LEN: u32 = 0x0000_9000;
-/// Address of area ARENA (in RAM): Inference arena: the ping-pong activation buffers (firmware::runner::arena_bytes).
-pub const ARENA_ADDR: u32 = 0x0002_9000;
+pub const FW_LEN: u32 = 0x0000_9600;
+/// Address of area ARENA (in RAM): Inference arena: the ping-pong activation buffers (firmware::runner::arena_bytes; 19,223 bytes for the paper CNN's 31x31x10 largest activation); in serve mode also the raw receive buffer of a request frame (up to 12,304 bytes for a 64x64x3 image) between inferences.
+pub const ARENA_ADDR: u32 = 0x0002_9600;
 /// Offset of ARENA from RAM_BASE.
-pub const ARENA_OFFSET: u32 = 0x0000_9000;
+pub const ARENA_OFFSET: u32 = 0x0000_9600;
 /// Size of ARENA in bytes.
-pub const ARENA_LEN: u32 = 0x0000_5000;
+pub const ARENA_LEN: u32 = 0x0000_4C00;
 /// Address of area MODEL (in RAM): Model blob (4-byte aligned; the engines read weights, biases and requantisation arrays in place).
-pub const MODEL_ADDR: u32 = 0x0002_E000;
+pub const MODEL_ADDR: u32 = 0x0002_E200;
 /// Offset of MODEL from RAM_BASE.
-pub const MODEL_OFFSET: u32 = 0x0000_E000;
+pub const MODEL_OFFSET: u32 = 0x0000_E200;
 /// Size of MODEL in bytes.
-pub const MODEL_LEN: u32 = 0x0000_C000;
+pub const MODEL_LEN: u32 = 0x0000_AE00;
 /// Address of area INPUT (in RAM): Input image, HWC u8 (64x64x3 = 12 KB fits).
-pub const INPUT_ADDR: u32 = 0x0003_A000;
+pub const INPUT_ADDR: u32 = 0x0003_9000;
 /// Offset of INPUT from RAM_BASE.
-pub const INPUT_OFFSET: u32 = 0x0001_A000;
+pub const INPUT_OFFSET: u32 = 0x0001_9000;
 /// Size of INPUT in bytes.
 pub const INPUT_LEN: u32 = 0x0000_3000;
-/// Address of area STACK (in RAM): Stack, growing down from the end of RAM.
-pub const STACK_ADDR: u32 = 0x0003_D000;
+/// Address of area STACK (in RAM): Stack, growing down from the end of RAM. 16 KB since #13's second round (4 KB from MODEL): with 12 KB the serve mode's first, recording run reached into INPUT and changed the last pixels of a 64x64x3 image; the firmware now checks a canary at the stack's bottom after every run.
+pub const STACK_ADDR: u32 = 0x0003_C000;
 /// Offset of STACK from RAM_BASE.
-pub const STACK_OFFSET: u32 = 0x0001_D000;
+pub const STACK_OFFSET: u32 = 0x0001_C000;
 /// Size of STACK in bytes.
-pub const STACK_LEN: u32 = 0x0000_3000;
+pub const STACK_LEN: u32 = 0x0000_4000;
 
 /// Register block SYS: SoC system registers: UART transmitter and receiver, simulation exit, cycle counter, engine wait.
 pub mod sys {

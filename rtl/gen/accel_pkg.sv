@@ -60,7 +60,7 @@ package accel_pkg;
   localparam int unsigned BOARD_PLL_DIVQ = 5;
   // SB_PLL40 loop filter range for the PFD frequency OSC_HZ / (DIVR + 1) (icepll).
   localparam int unsigned BOARD_PLL_FILTER_RANGE = 1;
-  // UART bit rate, both directions (the FT2232H's channel B). 230400: the firmware's serve loop keeps up with back-to-back bytes at 345600 baud (a byte every 630 cycles at 21.75 MHz) and loses bytes at 500000 (every 440), measured by sim/tests/soc_uart.rs at each rate; 230400 leaves it at least 1.5x headroom and halves the 115200 link's 1.07 s per 64x64x3 request.
+  // UART bit rate, both directions (the FT2232H's channel B). 230400: a byte every 910 cycles at 21.0 MHz. The board's SERV receives a request raw into the arena (~460 cycles per byte, firmware rx_burst) and parses it after the burst; PicoRV32's byte-at-a-time reader kept up to 345600 baud and lost bytes at 500000 (sim/tests/soc_uart.rs at each rate). 230400 halves the 115200 link's 1.07 s per 64x64x3 request.
   localparam int unsigned UART_BAUD = 230400;
   // Clock cycles per UART bit on the board: round(BOARD_CLOCK_HZ / UART_BAUD) (a test checks it). The simulated board SoC uses the same divider.
   localparam int unsigned BOARD_UART_DIV = 91;
@@ -98,26 +98,26 @@ package accel_pkg;
   localparam logic [31:0] FLASH_INPUT_ADDR = 32'h01120000;
   localparam logic [31:0] FLASH_INPUT_OFFSET = 32'h00120000;
   localparam logic [31:0] FLASH_INPUT_LEN = 32'h00010000;
-  // FW (in RAM): Firmware code, read-only data, data and bss (the boot ROM jumps to FW_ADDR).
+  // FW (in RAM): Firmware code, read-only data, data and bss (the boot ROM jumps to FW_ADDR). 37.5 KB since #13's second round (1 KB from ARENA, 0.5 KB from MODEL) for SERV's serve loop, the quarter-square table and the stack canary.
   localparam logic [31:0] FW_ADDR = 32'h00020000;
   localparam logic [31:0] FW_OFFSET = 32'h00000000;
-  localparam logic [31:0] FW_LEN = 32'h00009000;
-  // ARENA (in RAM): Inference arena: the ping-pong activation buffers (firmware::runner::arena_bytes).
-  localparam logic [31:0] ARENA_ADDR = 32'h00029000;
-  localparam logic [31:0] ARENA_OFFSET = 32'h00009000;
-  localparam logic [31:0] ARENA_LEN = 32'h00005000;
+  localparam logic [31:0] FW_LEN = 32'h00009600;
+  // ARENA (in RAM): Inference arena: the ping-pong activation buffers (firmware::runner::arena_bytes; 19,223 bytes for the paper CNN's 31x31x10 largest activation); in serve mode also the raw receive buffer of a request frame (up to 12,304 bytes for a 64x64x3 image) between inferences.
+  localparam logic [31:0] ARENA_ADDR = 32'h00029600;
+  localparam logic [31:0] ARENA_OFFSET = 32'h00009600;
+  localparam logic [31:0] ARENA_LEN = 32'h00004c00;
   // MODEL (in RAM): Model blob (4-byte aligned; the engines read weights, biases and requantisation arrays in place).
-  localparam logic [31:0] MODEL_ADDR = 32'h0002e000;
-  localparam logic [31:0] MODEL_OFFSET = 32'h0000e000;
-  localparam logic [31:0] MODEL_LEN = 32'h0000c000;
+  localparam logic [31:0] MODEL_ADDR = 32'h0002e200;
+  localparam logic [31:0] MODEL_OFFSET = 32'h0000e200;
+  localparam logic [31:0] MODEL_LEN = 32'h0000ae00;
   // INPUT (in RAM): Input image, HWC u8 (64x64x3 = 12 KB fits).
-  localparam logic [31:0] INPUT_ADDR = 32'h0003a000;
-  localparam logic [31:0] INPUT_OFFSET = 32'h0001a000;
+  localparam logic [31:0] INPUT_ADDR = 32'h00039000;
+  localparam logic [31:0] INPUT_OFFSET = 32'h00019000;
   localparam logic [31:0] INPUT_LEN = 32'h00003000;
-  // STACK (in RAM): Stack, growing down from the end of RAM.
-  localparam logic [31:0] STACK_ADDR = 32'h0003d000;
-  localparam logic [31:0] STACK_OFFSET = 32'h0001d000;
-  localparam logic [31:0] STACK_LEN = 32'h00003000;
+  // STACK (in RAM): Stack, growing down from the end of RAM. 16 KB since #13's second round (4 KB from MODEL): with 12 KB the serve mode's first, recording run reached into INPUT and changed the last pixels of a 64x64x3 image; the firmware now checks a canary at the stack's bottom after every run.
+  localparam logic [31:0] STACK_ADDR = 32'h0003c000;
+  localparam logic [31:0] STACK_OFFSET = 32'h0001c000;
+  localparam logic [31:0] STACK_LEN = 32'h00004000;
 
   // ---- block SYS: SoC system registers: UART transmitter and receiver, simulation exit, cycle counter, engine wait. ----
   localparam logic [31:0] SYS_BASE = 32'hf0000000;

@@ -670,6 +670,9 @@ impl Session {
 
     /// Runs until the SoC has sent a whole line that was not returned before, and returns it
     /// (without the newline); an error after `max_cycles` more cycles or if the SoC stops.
+    /// A line is seen when its newline has left the TX pin, as a host on the wire sees it:
+    /// the harness records a byte when the firmware writes it, so the newline's ten bit times
+    /// (`10 * UART_DIV` cycles) run first; a client cannot answer a line any sooner.
     pub fn read_line(&mut self, max_cycles: u64) -> Result<String, SocError> {
         let limit = self.cycles + max_cycles;
         loop {
@@ -677,6 +680,9 @@ impl Session {
                 let line =
                     String::from_utf8_lossy(&self.uart[self.read..self.read + i]).into_owned();
                 self.read += i + 1;
+                #[cfg(not(sim_no_verilator))]
+                self.m.set_uart_rx_i(1);
+                self.step(10 * UART_DIV)?;
                 return Ok(line);
             }
             if self.cycles >= limit {

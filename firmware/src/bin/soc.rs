@@ -83,9 +83,7 @@ mod soc {
     use firmware::model::{Layer, LayerKind, Model};
     use firmware::numerics::{requantize, scale, Requant};
     use firmware::proto::{self, FrameReader, ProtoError, Step};
-    use firmware::regs::sys::{
-        UART_RX_DATA_MASK, UART_RX_FERR_MASK, UART_RX_OVERRUN_MASK, UART_RX_VALID_MASK,
-    };
+    use firmware::regs::sys::{UART_RX_FERR_MASK, UART_RX_OVERRUN_MASK, UART_RX_VALID_MASK};
     use firmware::runner::{run_into, LayerInfo, LayerOutput, Observer, RunError, RunInfo};
 
     core::arch::global_asm!(
@@ -472,35 +470,236 @@ mod soc {
         word(CYCLES)
     }
 
+    /// Words at the bottom of the STACK area that must never change: below them lies the
+    /// INPUT area, which a deeper stack would overwrite (the last pixels of the image).
+    const CANARY_WORDS: u32 = 16;
+    const CANARY: u32 = 0x5AC3_A55A;
+
+    /// Writes the canary ([`CANARY_WORDS`] at `STACK_ADDR`; the stack is far above them now).
+    fn canary_set() {
+        for i in 0..CANARY_WORDS {
+            // SAFETY: STACK_ADDR.. + 64 bytes is RAM of the STACK area, word aligned.
+            unsafe { core::ptr::write_volatile((STACK_ADDR + 4 * i) as *mut u32, CANARY) };
+        }
+    }
+
+    /// Whether the canary is intact: the stack never reached the bottom of its area.
+    fn canary_ok() -> bool {
+        (0..CANARY_WORDS).all(|i| word(STACK_ADDR + 4 * i) == CANARY)
+    }
+
+    /// An error reply line without its newline: [`serve`] leaves the last reply's newline to
+    /// [`receive`], so that the firmware is polling the UART before a client can answer.
     fn reply_error(uart: &mut Uart, e: ProtoError) {
         uart.s("error ").u32(e.code()).s(" ").s(e.name());
         if let Some((a, b)) = e.numbers() {
             uart.s(" ").u32(a).s(" ").u32(b);
         }
-        uart.nl();
     }
 
-    /// Serve mode: answers request frames (`firmware::proto`) forever. Every wait is bounded by
-    /// the idle timeout except the wait for the next frame's first byte.
+    /// Receives one burst of bytes from the UART into `raw`, doing nothing else per byte (the
+    /// board's SERV has ~25 instructions per byte at 230400 baud, too few to parse a frame as
+    /// it arrives): until a whole frame has arrived at `raw`'s start (the magic, then 16 bytes
+    /// of an info frame or 16 + `classify_len` of a classify frame), or, once something
+    /// arrived, until the line has been idle for `timeout` cycles. Returns the bytes kept (a
+    /// burst longer than `raw` loses its tail: the parser then reports that frame), the
+    /// position of the first overrun or framing error in them, and whether the line went idle.
+    fn receive(
+        raw: &mut [u8],
+        classify_len: usize,
+        timeout: u32,
+        newline: bool,
+    ) -> (usize, Option<usize>, bool) {
+        const ERR: u32 = UART_RX_OVERRUN_MASK | UART_RX_FERR_MASK;
+        let overhead = proto::HEADER_LEN + proto::TRAILER_LEN;
+        let start = raw.as_mut_ptr();
+        let mut rx = Rx {
+            p: start,
+            end: start.wrapping_add(raw.len()),
+            // a whole classify frame: the loop stops there
+            check: start.wrapping_add(overhead + classify_len),
+            // 16 bytes and then a quiet line: perhaps an info frame
+            info_at: start.wrapping_add(overhead),
+            seen: start,
+            last: 0,
+            any: 0,
+            timeout,
+            // the last reply's newline, written by the loop itself: a client answers a line
+            // only once its newline has left, and the loop is polling by then
+            newline: u32::from(newline),
+        };
+        let mut err = None;
+        let n = |p: *mut u8| p as usize - start as usize;
+        loop {
+            // SAFETY: [start, end) is `raw`; rx_burst writes only at p < end.
+            let v = unsafe { rx_burst(&mut rx) };
+            rx.newline = 0;
+            let got = n(rx.p);
+            if v & ERR != 0 {
+                // a lost byte: the frame in flight is lost (the byte read with it is dropped,
+                // as the byte-at-a-time reader did)
+                if err.is_none() {
+                    err = Some(got);
+                }
+                rx.any = 1;
+                rx.last = sys_cycles();
+                continue;
+            }
+            let framed = raw.get(..4) == Some(&proto::MAGIC[..]);
+            if v & UART_RX_VALID_MASK != 0 {
+                // p reached `check`: a whole classify frame if it starts with the magic
+                if framed {
+                    return (got, err, false);
+                }
+            } else if rx.p == rx.info_at && rx.p != rx.check && rx.seen == rx.p && !rx.timed_out() {
+                // quiet after 16 bytes
+                if framed && raw.get(4) == Some(&proto::KIND_INFO) {
+                    return (got, err, false);
+                }
+                rx.info_at = core::ptr::null_mut();
+            } else {
+                // the line was quiet for the idle timeout
+                return (got, err, true);
+            }
+        }
+    }
+
+    /// The receive loop's state, shared with the assembly of [`rx_burst`] (field offsets are
+    /// part of it: `#[repr(C)]`, eight words).
+    #[repr(C)]
+    struct Rx {
+        /// Next free byte.
+        p: *mut u8,
+        /// End of the buffer: bytes beyond it are dropped.
+        end: *mut u8,
+        /// Stop when `p` reaches it (a whole classify frame).
+        check: *mut u8,
+        /// Stop when the line is quiet with `p` here (perhaps an info frame).
+        info_at: *mut u8,
+        /// `p` at the last quiet look.
+        seen: *mut u8,
+        /// `SYS.CYCLES` when bytes were last seen.
+        last: u32,
+        /// Non-zero once a byte or an error came: the idle timeout runs from then.
+        any: u32,
+        /// Idle timeout, cycles.
+        timeout: u32,
+        /// Non-zero: write a newline to the UART first (when its transmitter is free).
+        newline: u32,
+    }
+
+    impl Rx {
+        fn timed_out(&self) -> bool {
+            self.any != 0 && sys_cycles().wrapping_sub(self.last) > self.timeout
+        }
+    }
+
+    /// The loop of [`receive`] in assembly: stores every clean byte read from `SYS.UART_RX` at
+    /// `rx.p` (while below `rx.end`) and returns the last word read when `p` reaches
+    /// `rx.check`, a read has an error flag, the line has been quiet for `rx.timeout` cycles
+    /// since the last byte (once a byte or an error came), or it is quiet with `p` at
+    /// `rx.info_at`. A byte's path is a load, a flag test, a bounds test, a store and two
+    /// branches (~0.46 k cycles on SERV, ~37 per ALU instruction, ~70 per branch, load or
+    /// store; a byte lasts ~0.9 k at 230400 baud, and the holding register keeps one), and the
+    /// idle timing runs every 16 empty polls without leaving the loop: compiled Rust spent
+    /// ~0.8 k cycles a byte on register moves and ~1.3 k on a return to check the time, long
+    /// enough to lose the second byte of a burst that began just then.
+    ///
+    /// # Safety
+    /// `[rx.p, rx.end)` must be writable.
+    // the assembly's flag mask and field offsets
+    const _: () = assert!(UART_RX_VALID_MASK | UART_RX_OVERRUN_MASK | UART_RX_FERR_MASK == 0x700);
+    const _: () = assert!(core::mem::size_of::<Rx>() == 36);
+    #[inline(never)]
+    unsafe fn rx_burst(rx: &mut Rx) -> u32 {
+        let v: u32;
+        // SAFETY: stores only at p < end (the caller's writable range); reads SYS.UART_RX and
+        // SYS.CYCLES; reads and writes `rx` through its fields.
+        unsafe {
+            core::arch::asm!(
+                // the pending newline: wait for the transmitter, then write it
+                "lw {t}, 32({rx})",
+                "beqz {t}, 2f",
+                "6:",
+                "lw {t}, 0({tx})",
+                "andi {t}, {t}, 1",
+                "bnez {t}, 6b",
+                "li {t}, 10",
+                "sw {t}, 0({tx})",
+                "2:",
+                "lw {p}, 0({rx})",
+                "lw {end}, 4({rx})",
+                "lw {check}, 8({rx})",
+                "8:",
+                "li {cnt}, 16",
+                "3:",
+                "lw {v}, 0({uart})",
+                "andi {t}, {v}, 0x700",
+                "beq {t}, {valid}, 4f",
+                "bnez {t}, 9f",
+                "addi {cnt}, {cnt}, -1",
+                "bnez {cnt}, 3b",
+                // 16 empty polls: bytes since the last look, or the idle timeout?
+                "lw {t}, 16({rx})",
+                "bne {p}, {t}, 7f",
+                "lw {t}, 24({rx})",
+                "beqz {t}, 8b",
+                "lw {t}, 0({cyc})",
+                "lw {cnt}, 20({rx})",
+                "sub {t}, {t}, {cnt}",
+                "lw {cnt}, 28({rx})",
+                "bgeu {cnt}, {t}, 8b",
+                "j 9f",
+                "7:",
+                "sw {p}, 16({rx})",
+                "lw {t}, 0({cyc})",
+                "sw {t}, 20({rx})",
+                "li {t}, 1",
+                "sw {t}, 24({rx})",
+                "lw {t}, 12({rx})",
+                "bne {p}, {t}, 8b",
+                "j 9f",
+                "4:",
+                "bgeu {p}, {end}, 5f",
+                "sb {v}, 0({p})",
+                "addi {p}, {p}, 1",
+                "5:",
+                "bne {p}, {check}, 8b",
+                "9:",
+                "sw {p}, 0({rx})",
+                rx = in(reg) rx as *mut Rx,
+                uart = in(reg) UART_RX,
+                tx = in(reg) UART_TX,
+                cyc = in(reg) CYCLES,
+                valid = in(reg) UART_RX_VALID_MASK,
+                p = out(reg) _,
+                end = out(reg) _,
+                check = out(reg) _,
+                v = out(reg) v,
+                t = out(reg) _,
+                cnt = out(reg) _,
+                options(nostack),
+            );
+        }
+        v
+    }
+
+    /// Serve mode: answers request frames (`firmware::proto`) forever, one at a time. Each
+    /// burst is received raw into the arena ([`receive`]) and then parsed
+    /// ([`FrameReader::push_bytes`]); bytes after a whole frame in the same burst are dropped
+    /// (a client sends the next request after the reply). Every wait is bounded by the idle
+    /// timeout except the wait for the next burst's first byte.
     fn serve(model: &Model<'_>, backend: &mut Traced<'_>, arena: &mut [u8]) -> ! {
         let mut uart = Uart;
         let s = model.input_shape();
         let n = s.len();
-        uart.s("serve ")
-            .usize(s.h)
-            .s("x")
-            .usize(s.w)
-            .s("x")
-            .usize(s.c)
-            .s(" bytes ")
-            .usize(n)
-            .nl();
+        // everything set up before the `serve` line: a client may send its first frame as
+        // soon as it reads it, and SERV takes ~0.15 M cycles to initialise `info` alone
         // SAFETY: [INPUT_ADDR, +INPUT_MAX_LEN) is RAM reserved for the image (memmap.rs) and
         // n <= INPUT_MAX_LEN was checked by the caller.
         let input = unsafe { core::slice::from_raw_parts_mut(INPUT_ADDR as *mut u8, n) };
         let timeout = (firmware::regs::BOARD_CLOCK_HZ as u32 / 1000) * proto::IDLE_TIMEOUT_MS;
         let mut reader = FrameReader::new(n as u32);
-        let mut last = sys_cycles();
         let mut logits = [0i32; MAX_CLASSES];
         let logits = &mut logits[..model.n_classes()];
         let mut report = Report {
@@ -508,24 +707,62 @@ mod soc {
             engines: [Engine::Software; firmware::model::MAX_LAYERS],
         };
         let mut info = RunInfo::new();
+        uart.s("serve ")
+            .usize(s.h)
+            .s("x")
+            .usize(s.w)
+            .s("x")
+            .usize(s.c)
+            .s(" bytes ")
+            .usize(n);
+        // a reply line waiting for its newline (see reply_error)
+        let mut pending = true;
         loop {
-            let v = word(UART_RX);
-            let step = if v & (UART_RX_OVERRUN_MASK | UART_RX_FERR_MASK) != 0 {
-                last = sys_cycles();
-                reader.line_error()
-            } else if v & UART_RX_VALID_MASK != 0 {
-                last = sys_cycles();
-                reader.push((v & UART_RX_DATA_MASK) as u8, input)
-            } else if reader.waiting_for_idle() && sys_cycles().wrapping_sub(last) > timeout {
-                last = sys_cycles();
-                reader.idle()
-            } else {
-                continue;
-            };
-            match step {
-                Step::More => {}
-                Step::Error(e) => reply_error(&mut uart, e),
-                Step::Frame { kind, .. } if kind == proto::KIND_INFO => {
+            let (got, mut err_at, idle) = receive(arena, n, timeout, pending);
+            pending = false;
+            let raw = arena.get(..got).unwrap_or(&[]);
+            let (mut pos, mut frame) = (0usize, None);
+            while frame.is_none() && (pos < got || err_at.is_some()) {
+                let step = match err_at {
+                    Some(e) if e <= pos => {
+                        err_at = None;
+                        reader.line_error()
+                    }
+                    _ => {
+                        let end = err_at.unwrap_or(got);
+                        let (used, step) =
+                            reader.push_bytes(raw.get(pos..end).unwrap_or(&[]), input);
+                        pos += used;
+                        step
+                    }
+                };
+                match step {
+                    Step::More => {}
+                    Step::Error(e) => {
+                        if pending {
+                            uart.nl();
+                        }
+                        reply_error(&mut uart, e);
+                        pending = true;
+                    }
+                    Step::Frame { kind, .. } => frame = Some(kind),
+                }
+            }
+            if frame.is_none() && idle && reader.waiting_for_idle() {
+                if let Step::Error(e) = reader.idle() {
+                    if pending {
+                        uart.nl();
+                    }
+                    reply_error(&mut uart, e);
+                    pending = true;
+                }
+            }
+            if frame.is_some() && pending {
+                uart.nl();
+            }
+            match frame {
+                None => {}
+                Some(proto::KIND_INFO) => {
                     uart.s("info input ")
                         .usize(s.h)
                         .s("x")
@@ -541,26 +778,27 @@ mod soc {
                         }
                         uart.bytes(model.class_name_bytes(i).unwrap_or(b"?"));
                     }
-                    uart.nl();
+                    pending = true;
                 }
-                Step::Frame { .. } => {
+                Some(_) => {
                     let t0 = cycles();
-                    match infer(model, input, arena, backend, logits, &mut report, &mut info) {
-                        Ok(()) => {
-                            let t1 = cycles();
+                    let r = infer(model, input, arena, backend, logits, &mut report, &mut info);
+                    let t1 = cycles();
+                    match r {
+                        Ok(()) if canary_ok() => {
                             let name = model.class_name_bytes(info.class).unwrap_or(b"?");
                             uart.s("result class ").usize(info.class).s(" ").bytes(name);
                             uart.s(" logits");
                             for &l in logits.iter() {
                                 uart.s(" ").i32(l);
                             }
-                            uart.s(" cycles ").u64(t1.wrapping_sub(t0)).nl();
+                            uart.s(" cycles ").u64(t1.wrapping_sub(t0));
                         }
-                        Err(_) => {
-                            uart.s(proto::RUN_ERROR_LINE).nl();
+                        _ => {
+                            uart.s(proto::RUN_ERROR_LINE);
                         }
                     }
-                    last = sys_cycles();
+                    pending = true;
                 }
             }
         }
@@ -572,6 +810,7 @@ mod soc {
         uart.s("cnnfpga firmware ")
             .s(env!("CARGO_PKG_VERSION"))
             .nl();
+        canary_set();
         if !selftest() {
             uart.s("error: multiply or requant selftest").nl();
             exit(code::SELFTEST_FAILED);
@@ -729,6 +968,10 @@ mod soc {
             &mut info,
         );
         let t1 = cycles();
+        if r.is_ok() && !canary_ok() {
+            uart.s("error: run: stack overflow into INPUT").nl();
+            exit(code::RUN_FAILED);
+        }
         if let Err(e) = r {
             uart.s("error: run: ");
             match e {

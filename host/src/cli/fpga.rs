@@ -265,10 +265,12 @@ fn run_build(a: BuildArgs) -> anyhow::Result<()> {
         // The shipped firmware built from firmware/ the way `cnnfpga sim` does (cached by a
         // hash of its sources): never a stale ELF left in target/ by an earlier build.
         None => {
-            eprintln!(
-                "building the firmware ({}, shipped profile; cached)...",
-                sim::soc::TARGET
-            );
+            if !a.quiet {
+                eprintln!(
+                    "building the firmware ({}, shipped profile; cached)...",
+                    sim::soc::TARGET
+                );
+            }
             sim::soc::Firmware::build(&sim::soc::Firmware::default_target_dir())
                 .map_err(|e| anyhow::anyhow!("building the firmware: {e}"))?
                 .elf
