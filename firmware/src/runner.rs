@@ -188,7 +188,7 @@ pub fn run<B: Backend + ?Sized, O: Observer + ?Sized>(
 }
 
 /// [`run`] with the result written into `info` (its previous contents replaced; on an error
-/// it holds the layers done so far): the SoC firmware keeps one [`RunInfo`] (~900 bytes) in
+/// it holds the layers up to the failing one): the SoC firmware keeps one [`RunInfo`] (~900 bytes) in
 /// place instead of moving it, which the soft-core does byte by byte.
 pub fn run_into<B: Backend + ?Sized, O: Observer + ?Sized>(
     model: &Model<'_>,
