@@ -35,8 +35,8 @@ pub struct Args {
     /// Images simulated on the SoC with the engines (the first image of each class, then more).
     #[arg(long, default_value_t = 5)]
     pub images: usize,
-    /// Of those, how many also run software-only (~240 M cycles from reset, under a minute each
-    /// in Verilator: docs/performance.md).
+    /// Of those, how many also run software-only (every layer on the board's SERV: ~2.4 G
+    /// cycles, about 7 minutes each in Verilator; docs/performance.md). 0 skips it.
     #[arg(long, default_value_t = 1)]
     pub software_images: usize,
     /// Skip the report figures.
