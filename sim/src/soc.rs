@@ -363,7 +363,7 @@ pub struct RunOptions {
 impl Default for RunOptions {
     fn default() -> Self {
         RunOptions {
-            max_cycles: 2_000_000_000,
+            max_cycles: 8_000_000_000,
             trace: None,
             config: SocConfig::Icebreaker,
         }

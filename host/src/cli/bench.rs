@@ -59,8 +59,8 @@ pub struct SocArgs {
     /// seeded random image of the model's input shape].
     #[arg(long)]
     pub image: Option<PathBuf>,
-    /// Skip the software-only run (~240 M cycles, about a minute of simulation, for the paper
-    /// CNN).
+    /// Skip the software-only run (every layer on the board's SERV: ~2.4 G cycles for a 64x64
+    /// model, about 7 minutes of simulation).
     #[arg(long)]
     pub engines_only: bool,
     /// SoC configuration: `icebreaker` (the bitstream's: SERV and both engines),
@@ -72,7 +72,7 @@ pub struct SocArgs {
     #[arg(long)]
     pub fpga_mhz: Option<f64>,
     /// Stop with an error after this many cycles per run.
-    #[arg(long, default_value_t = 2_000_000_000)]
+    #[arg(long, default_value_t = 8_000_000_000)]
     pub max_cycles: u64,
     /// Print one JSON object.
     #[arg(long)]
