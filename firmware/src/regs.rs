@@ -68,7 +68,7 @@ pub const FETCH_FIFO_DEPTH: usize = 4;
 
 // ---- SoC memory map ----
 
-/// Base address of ROM: Boot ROM (64 words of LUT logic, no EBR; generated into rtl/gen/soc_boot_rom.sv): copies the firmware image from FLASH_FW to FW in RAM and jumps to it.
+/// Base address of ROM: Boot ROM (64 words, an initialised memory in 2 EBR on the board; generated into rtl/gen/soc_boot_rom.sv): copies the firmware image from FLASH_FW to FW in RAM and jumps to it.
 pub const ROM_BASE: u32 = 0x0000_0000;
 /// Size of ROM in bytes.
 pub const ROM_SIZE: u32 = 0x0000_0100;

@@ -68,7 +68,7 @@ package accel_pkg;
   localparam int unsigned FETCH_FIFO_DEPTH = 4;
 
   // ---- SoC memory map (byte addresses) ----
-  // Boot ROM (64 words of LUT logic, no EBR; generated into rtl/gen/soc_boot_rom.sv): copies the firmware image from FLASH_FW to FW in RAM and jumps to it.
+  // Boot ROM (64 words, an initialised memory in 2 EBR on the board; generated into rtl/gen/soc_boot_rom.sv): copies the firmware image from FLASH_FW to FW in RAM and jumps to it.
   localparam logic [31:0] ROM_BASE = 32'h00000000;
   localparam logic [31:0] ROM_SIZE = 32'h00000100;
   // 128 KiB SPRAM: firmware code and data, arena, model blob, input image, stack; shared by the CPU and the engines' bus masters (CPU first).

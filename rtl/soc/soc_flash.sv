@@ -6,7 +6,7 @@
 //
 // After reset it sends 0xFF (leaves a continuous-read mode a previous design may have left the
 // flash in) and 0xAB (release from deep power-down), then keeps CS high for WakeCycles cycles
-// (tRES1: 3 us on the W25Q128 = 66 cycles at 21.75 MHz) before the first read, as spimemio did.
+// (tRES1: 3 us on the W25Q128 = 63 cycles at the board's 21.0 MHz) before the first read, as spimemio did.
 //
 // SPI mode 0 at half the system clock: one shift register for both directions, shifted at every
 // falling SCK edge: MOSI (its MSB) changes as SCK falls and is stable across the rising edge,

@@ -8,7 +8,7 @@
 // one was not popped is dropped and sets `overrun_o`, a stop bit that reads 0 drops the byte and
 // sets `frame_err_o` (both sticky until `pop_i`). The firmware's protocol reader
 // (firmware::proto) turns either into an error reply; at UART_BAUD it has about
-// 10 * Div cycles per byte (940 at 230400 baud and 21.75 MHz).
+// 10 * Div cycles per byte (910 at 230400 baud and the board's 21.0 MHz).
 //
 // Reset: synchronous, active low, control state only (the data registers are qualified by
 // `valid_o`).
