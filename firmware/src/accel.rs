@@ -129,8 +129,10 @@ pub struct AccelBackend<'t, B: Bus> {
     params: [u8; CONV_PARAMS_MAX],
     /// The input index of a P layer for the software kernel ([`AccelBackend::set_p_index`]).
     p_index: Option<PIndex<'t>>,
-    /// An NP dense layer's P layer for the P engine ([`AccelBackend::set_dense_as_p`]).
-    dense_as_p: Option<DenseAsP<'t>>,
+    /// An NP dense layer's P layer for the P engine ([`AccelBackend::set_dense_as_p`]): by
+    /// reference, since taking a ~40-byte table out of its slot and back is two `memcpy`
+    /// calls per image on the soft-core.
+    dense_as_p: Option<&'t mut DenseAsP<'t>>,
     /// Remember engine runs for replay ([`AccelBackend::remember_runs`]).
     remember: bool,
     /// Remembered runs: `progs[..n_progs]`; `progs[n_progs]` records the run in progress.
@@ -138,6 +140,9 @@ pub struct AccelBackend<'t, B: Bus> {
     n_progs: usize,
     /// Bytes of `params` that remembered conv runs own (each keeps its own table).
     params_used: usize,
+    /// Address of the input a `DenseAsP` table was just filled from, for the run being
+    /// recorded (0: none).
+    copy_src: usize,
 }
 
 /// Engine runs an [`AccelBackend`] remembers ([`AccelBackend::remember_runs`]): the paper
@@ -153,6 +158,8 @@ const PROG_REGS: usize = 14;
 #[derive(Clone, Copy, Debug)]
 struct Prog {
     key: [usize; PROG_KEY],
+    /// The input the `DenseAsP` table's copies are made from before this run (0: none).
+    copy_src: usize,
     engine: Engine,
     n: usize,
     regs: [(u32, u32); PROG_REGS],
@@ -160,6 +167,7 @@ struct Prog {
 
 const NO_PROG: Prog = Prog {
     key: [0; PROG_KEY],
+    copy_src: 0,
     engine: Engine::Software,
     n: 0,
     regs: [(0, 0); PROG_REGS],
@@ -281,6 +289,7 @@ impl<'t, B: Bus> AccelBackend<'t, B> {
             progs: [NO_PROG; PROGS + 1],
             n_progs: 0,
             params_used: 0,
+            copy_src: 0,
         }
     }
 
@@ -315,11 +324,63 @@ impl<'t, B: Bus> AccelBackend<'t, B> {
         Some(self.start_and_wait(engine))
     }
 
+    /// Engine runs remembered so far, in the order they first ran.
+    pub fn remembered(&self) -> usize {
+        self.n_progs
+    }
+
+    /// Replays the `n` remembered runs in order, as the one inference that recorded them
+    /// (its layers `0..n`, each one engine run): for each, the `DenseAsP` input copies it
+    /// needs, its register writes, START and wait; `cycles[i]` gets run `i`'s clock cycles.
+    /// This skips the runner and every per-layer check, which cost ~0.1 M cycles per image
+    /// on SERV. `None` (nothing done) unless exactly `n` runs are remembered and `cycles`
+    /// holds `n`; on an engine error, the failing run's index.
+    ///
+    /// # Safety
+    /// Everything the remembered runs were derived from is still in place and unchanged
+    /// (the contract of [`AccelBackend::remember_runs`]), except the input bytes, and the
+    /// input a `DenseAsP` copy was made from is still readable there: the runs read and
+    /// write memory at their recorded addresses.
+    pub unsafe fn replay_all(
+        &mut self,
+        n: usize,
+        cycles: &mut [u32],
+    ) -> Option<Result<(), (usize, AccelError)>> {
+        if n == 0 || n != self.n_progs || cycles.len() < n {
+            return None;
+        }
+        let mut t0 = self.bus.read(sys::BASE + sys::CYCLES);
+        for (i, c) in cycles[..n].iter_mut().enumerate() {
+            let p = &self.progs[i];
+            let engine = p.engine;
+            if p.copy_src != 0 {
+                if let Some(t) = self.dense_as_p.as_mut() {
+                    // SAFETY: the table's input, `n_in` bytes at the address its recorded
+                    // run copied from, still readable (this function's contract).
+                    let input =
+                        unsafe { core::slice::from_raw_parts(p.copy_src as *const u8, t.n_in()) };
+                    t.copy_input(input);
+                }
+            }
+            for &(reg, v) in &p.regs[..p.n] {
+                self.bus.write(reg, v);
+            }
+            if let Err(e) = self.start_and_wait(engine) {
+                return Some(Err((i, e)));
+            }
+            let t1 = self.bus.read(sys::BASE + sys::CYCLES);
+            *c = t1.wrapping_sub(t0);
+            t0 = t1;
+        }
+        Some(Ok(()))
+    }
+
     /// Starts recording a run of `engine` with `key` in the slot after the remembered runs
     /// ([`AccelBackend::finish`] keeps it if remembering and a slot is left).
     fn record_start(&mut self, engine: Engine, key: &[usize; PROG_KEY]) {
         let p = &mut self.progs[self.n_progs];
         p.engine = engine;
+        p.copy_src = self.copy_src;
         p.key = *key;
         p.n = 0;
     }
@@ -355,7 +416,7 @@ impl<'t, B: Bus> AccelBackend<'t, B> {
     /// only for that layer; one layer: the last table set). Build it once per model, when
     /// [`AccelBackend::new`] says the P engine is in use: without the engine that P layer runs
     /// in the software P kernel, exact but slower than the NP kernel.
-    pub fn set_dense_as_p(&mut self, table: DenseAsP<'t>) {
+    pub fn set_dense_as_p(&mut self, table: &'t mut DenseAsP<'t>) {
         self.dense_as_p = Some(table);
     }
 
@@ -554,9 +615,11 @@ impl<B: Bus> Backend for AccelBackend<'_, B> {
     fn dense(&mut self, args: &DenseArgs<'_>, out: DenseOut<'_>) -> Result<(), AccelError> {
         // with its P layer set, the layer is that P layer (`DenseAsP`): on the P engine (else
         // in software, like any P layer); the table goes back into its slot after
-        if let Some(mut t) = self.dense_as_p.take() {
+        if let Some(t) = self.dense_as_p.take() {
             if let Some(p) = t.p_layer(args) {
+                self.copy_src = args.input.as_ptr() as usize;
                 let r = self.dense_p(&p, out);
+                self.copy_src = 0;
                 self.dense_as_p = Some(t);
                 return r;
             }

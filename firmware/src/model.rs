@@ -43,7 +43,7 @@ pub const MAX_LAYERS: usize = 16;
 /// Longest class name in bytes (UTF-8).
 pub const MAX_NAME_LEN: usize = 32;
 /// Largest blob in bytes (`total_len`): 16 MiB. The SoC holds at most `memmap::MODEL_MAX_LEN`
-/// (43.5 KB; `cnnfpga export` refuses more); the host also evaluates larger experiments (an
+/// (42.5 KB; `cnnfpga export` refuses more); the host also evaluates larger experiments (an
 /// all-NP MLP on 64x64x3 is about 3 MB). Bounds what the host reads for one model file.
 pub const MAX_BLOB_LEN: usize = 1 << 24;
 /// Largest activation in bytes, the input image included (`h * w * c` of the input and of
@@ -155,6 +155,12 @@ pub struct Layer<'a> {
     pub input: Shape,
     /// Output shape (after pooling); `1 x 1 x n_out` for dense layers.
     pub output: Shape,
+    /// `input.len()`, computed once by the parser: on the multiplier-less soft-core each
+    /// shape length is two multiply calls (~3 k cycles), which the runner needs twice per
+    /// layer and image.
+    pub in_len: usize,
+    /// `output.len()` (u8 activations, or logits for the final layer), computed once.
+    pub out_len: usize,
     /// True for the final layer (raw i32 logits out, `rq` is `None`).
     pub is_final: bool,
     /// NP weights (`[cout][k][k][cin]` or `[out][in]`), or P entry bytes viewed as i8.
@@ -511,6 +517,8 @@ impl<'a> Model<'a> {
             kind,
             input: r.input,
             output: r.output,
+            in_len: r.input.len(),
+            out_len: r.output.len(),
             is_final,
             weights: as_i8(w),
             entries: if is_p { w } else { &[] },

@@ -111,24 +111,24 @@ pub const FLASH_INPUT_ADDR: u32 = 0x0112_0000;
 pub const FLASH_INPUT_OFFSET: u32 = 0x0012_0000;
 /// Size of FLASH_INPUT in bytes.
 pub const FLASH_INPUT_LEN: u32 = 0x0001_0000;
-/// Address of area FW (in RAM): Firmware code, read-only data, data and bss (the boot ROM jumps to FW_ADDR). 37.5 KB since #13's second round (1 KB from ARENA, 0.5 KB from MODEL) for SERV's serve loop, the quarter-square table and the stack canary.
+/// Address of area FW (in RAM): Firmware code, read-only data, data and bss (the boot ROM jumps to FW_ADDR). 38.5 KB since #13's third round (1 KB from MODEL) for the replay of a whole inference's engine runs; 37.5 KB in its second round (1 KB from ARENA, 0.5 KB from MODEL) for SERV's serve loop, the quarter-square table and the stack canary.
 pub const FW_ADDR: u32 = 0x0002_0000;
 /// Offset of FW from RAM_BASE.
 pub const FW_OFFSET: u32 = 0x0000_0000;
 /// Size of FW in bytes.
-pub const FW_LEN: u32 = 0x0000_9600;
+pub const FW_LEN: u32 = 0x0000_9A00;
 /// Address of area ARENA (in RAM): Inference arena: the ping-pong activation buffers (firmware::runner::arena_bytes; 19,223 bytes for the paper CNN's 31x31x10 largest activation); in serve mode also the raw receive buffer of a request frame (up to 12,304 bytes for a 64x64x3 image) between inferences.
-pub const ARENA_ADDR: u32 = 0x0002_9600;
+pub const ARENA_ADDR: u32 = 0x0002_9A00;
 /// Offset of ARENA from RAM_BASE.
-pub const ARENA_OFFSET: u32 = 0x0000_9600;
+pub const ARENA_OFFSET: u32 = 0x0000_9A00;
 /// Size of ARENA in bytes.
 pub const ARENA_LEN: u32 = 0x0000_4C00;
 /// Address of area MODEL (in RAM): Model blob (4-byte aligned; the engines read weights, biases and requantisation arrays in place).
-pub const MODEL_ADDR: u32 = 0x0002_E200;
+pub const MODEL_ADDR: u32 = 0x0002_E600;
 /// Offset of MODEL from RAM_BASE.
-pub const MODEL_OFFSET: u32 = 0x0000_E200;
+pub const MODEL_OFFSET: u32 = 0x0000_E600;
 /// Size of MODEL in bytes.
-pub const MODEL_LEN: u32 = 0x0000_AE00;
+pub const MODEL_LEN: u32 = 0x0000_AA00;
 /// Address of area INPUT (in RAM): Input image, HWC u8 (64x64x3 = 12 KB fits).
 pub const INPUT_ADDR: u32 = 0x0003_9000;
 /// Offset of INPUT from RAM_BASE.

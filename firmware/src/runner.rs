@@ -75,6 +75,14 @@ impl RunInfo {
     pub fn layers(&self) -> &[LayerInfo] {
         &self.layers[..self.n_layers]
     }
+    /// Sets layer `i`'s cycles (a layer [`run_into`] reported; others are ignored): for a
+    /// caller that re-ran the same layers another way (the SoC firmware's replay of the
+    /// engine runs, `AccelBackend::replay_all`).
+    pub fn set_layer_cycles(&mut self, i: usize, cycles: u64) {
+        if let Some(l) = self.layers[..self.n_layers].get_mut(i) {
+            l.cycles = Some(cycles);
+        }
+    }
     /// Sum of the per-layer cycle counts (`None` without a counter).
     pub fn total_cycles(&self) -> Option<u64> {
         self.layers().iter().map(|l| l.cycles).sum()
@@ -199,7 +207,9 @@ pub fn run_into<B: Backend + ?Sized, O: Observer + ?Sized>(
     observer: &mut O,
     info: &mut RunInfo,
 ) -> Result<(), RunError<B::Error>> {
-    let in_len = model.input_shape().len();
+    let in_len = model
+        .layer_ref(0)
+        .map_or_else(|| model.input_shape().len(), |l| l.in_len);
     if input.len() != in_len {
         return Err(RunError::InputLen {
             expected: in_len,
@@ -232,8 +242,7 @@ pub fn run_into<B: Backend + ?Sized, O: Observer + ?Sized>(
     // by reference: moving each ~90-byte `Layer` is a byte copy on the soft-core
     let mut i = 0;
     while let Some(layer) = model.layer_ref(i) {
-        let n_src = layer.input.len();
-        let n_dst = layer.output.len();
+        let (n_src, n_dst) = (layer.in_len, layer.out_len);
         let (src, dst): (&[u8], &mut [u8]) = if i == 0 {
             (input, &mut *a)
         } else if i % 2 == 1 {
@@ -250,14 +259,14 @@ pub fn run_into<B: Backend + ?Sized, O: Observer + ?Sized>(
             0
         };
         // written in place: the soft-core copies a moved struct byte by byte (memcpy)
+        // (field by field: a struct literal is built on the stack and copied, a 72-byte
+        // memcpy per layer on the soft-core)
         let li = info.layers.get_mut(i).ok_or_else(internal)?;
-        *li = LayerInfo {
-            index: i,
-            kind: layer.kind,
-            output: layer.output,
-            macs,
-            cycles: None,
-        };
+        li.index = i;
+        li.kind = layer.kind;
+        li.output = layer.output;
+        li.macs = macs;
+        li.cycles = None;
         info.n_layers = i + 1;
         let t0 = observer.cycles();
         observer.layer_start(i);

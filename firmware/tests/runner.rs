@@ -277,13 +277,14 @@ proptest! {
         let b = blob(&d);
         let m = Model::parse(&b).unwrap();
         let mut store = vec![0u8; bytes];
+        let mut slot = None;
         let mut backend = AccelBackend::new(NoEngines, false);
         let mut rest = &mut store[..];
         for layer in m.layers() {
             match DenseAsP::for_layer(&layer, rest) {
                 Ok((t, _)) => {
                     prop_assert!(t.bytes() <= bytes);
-                    backend.set_dense_as_p(t);
+                    backend.set_dense_as_p(slot.insert(t));
                     break;
                 }
                 Err(back) => rest = back,

@@ -20,8 +20,8 @@ module soc_boot_rom (
     mem_q[5] = 32'h57465337;  // 0x0014: lui t1, 0x57465
     mem_q[6] = 32'he4330313;  // 0x0018: addi t1, t1, -445
     mem_q[7] = 32'h02629e63;  // 0x001c: bne t0, t1, fail
-    mem_q[8] = 32'h000093b7;  // 0x0020: lui t2, 0x9
-    mem_q[9] = 32'h60038393;  // 0x0024: addi t2, t2, 1536
+    mem_q[8] = 32'h0000a3b7;  // 0x0020: lui t2, 0xa
+    mem_q[9] = 32'ha0038393;  // 0x0024: addi t2, t2, -1536
     mem_q[10] = 32'h02c3e863;  // 0x0028: bltu t2, a2, fail
     mem_q[11] = 32'h01050513;  // 0x002c: addi a0, a0, 16
     mem_q[12] = 32'h000205b7;  // 0x0030: lui a1, 0x20
