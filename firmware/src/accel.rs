@@ -331,10 +331,10 @@ impl<'t, B: Bus> AccelBackend<'t, B> {
 
     /// Replays the `n` remembered runs in order, as the one inference that recorded them
     /// (its layers `0..n`, each one engine run): for each, the `DenseAsP` input copies it
-    /// needs, its register writes, START and wait; `cycles[i]` gets run `i`'s clock cycles.
-    /// This skips the runner and every per-layer check, which cost ~0.1 M cycles per image
-    /// on SERV. `None` (nothing done) unless exactly `n` runs are remembered and `cycles`
-    /// holds `n`; on an engine error, the failing run's index.
+    /// needs, its register writes, START and wait, then `done(i, cycles)` with run `i`'s clock
+    /// cycles. This skips the runner and every per-layer check, which cost ~0.1 M cycles per
+    /// image on SERV. `None` (nothing done) unless exactly `n` runs are remembered; on an
+    /// engine error, the failing run's index.
     ///
     /// # Safety
     /// Everything the remembered runs were derived from is still in place and unchanged
@@ -344,13 +344,13 @@ impl<'t, B: Bus> AccelBackend<'t, B> {
     pub unsafe fn replay_all(
         &mut self,
         n: usize,
-        cycles: &mut [u32],
+        mut done: impl FnMut(usize, u32),
     ) -> Option<Result<(), (usize, AccelError)>> {
-        if n == 0 || n != self.n_progs || cycles.len() < n {
+        if n == 0 || n != self.n_progs {
             return None;
         }
         let mut t0 = self.bus.read(sys::BASE + sys::CYCLES);
-        for (i, c) in cycles[..n].iter_mut().enumerate() {
+        for i in 0..n {
             let p = &self.progs[i];
             let engine = p.engine;
             if p.copy_src != 0 {
@@ -369,7 +369,7 @@ impl<'t, B: Bus> AccelBackend<'t, B> {
                 return Some(Err((i, e)));
             }
             let t1 = self.bus.read(sys::BASE + sys::CYCLES);
-            *c = t1.wrapping_sub(t0);
+            done(i, t1.wrapping_sub(t0));
             t0 = t1;
         }
         Some(Ok(()))
