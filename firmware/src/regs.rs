@@ -15,6 +15,8 @@ pub const DIM_MAX: usize = 255;
 pub const WBUF_DEPTH: usize = 512;
 /// Width of the conv engine's byte addresses inside the SoC: offsets within the 128 KiB RAM (the registers drop RAM_BASE's bit 17, the SPRAM arbiter ignores it).
 pub const CONV_ADDR_BITS: usize = 17;
+/// Words (32-bit) of the P engine's input buffer (8 EBR): an input of N_IN <= 4 * PENGINE_BUF_WORDS - 3 bytes (any alignment) is copied into it at START.
+pub const PENGINE_BUF_WORDS: usize = 1024;
 /// Width of the engines' bus pointers inside the SoC (soc_core passes it to the P engine; the Verilated standalone P engine and rtl/synth_check.sh use it): RAM ends at RAM_BASE + RAM_SIZE = 0x0004_0000 (a test checks that it fits).
 pub const ENGINE_ADDR_BITS: usize = 18;
 /// Bytes per output channel in the conv engine's parameter table (CONV.PARAM_ADDR): the record below, written by firmware::accel::pack_conv_params and decoded by conv_engine (which checks this layout at elaboration).
@@ -292,7 +294,7 @@ pub mod conv {
     pub const KKC_VALUE_MASK: u32 = 0x000003ff;
 }
 
-/// Register block PENGINE: P-layer engine: one pruned power-of-two dense layer, exactly firmware::numerics::dense_p_acc then requantize (or raw i32 accumulators when FINAL). Weight-driven: walks each row's entry bytes. Configuration writes are ignored while STATUS.BUSY is set. All pointers must point into RAM.
+/// Register block PENGINE: P-layer engine: one pruned power-of-two dense layer, exactly firmware::numerics::dense_p_acc then requantize (or raw i32 accumulators when FINAL). Weight-driven: walks each row's entry bytes. Configuration writes are ignored while STATUS.BUSY is set. All pointers must point into RAM. The input must not change while BUSY (the engine keeps a copy of it).
 pub mod pengine {
     /// Base address of the block.
     pub const BASE: u32 = 0xF000_2000;
@@ -336,7 +338,7 @@ pub mod pengine {
     pub const N_OUT_VALUE_MASK: u32 = 0x0000ffff;
     /// `N_IN` (rw), byte offset from `BASE`: Input length (bounds check).
     pub const N_IN: u32 = 0x10;
-    /// `N_IN.VALUE` bit position (rw): Input vector length in bytes.
+    /// `N_IN.VALUE` bit position (rw): Input vector length in bytes. Up to 4 * PENGINE_BUF_WORDS - 3 (4093): START first copies the input into the engine's buffer (one bus read per word) and the row walk reads it from there; larger inputs are read into it one word per activation (slow).
     pub const N_IN_VALUE_SHIFT: u32 = 0;
     /// `N_IN.VALUE` mask (already shifted).
     pub const N_IN_VALUE_MASK: u32 = 0x0000ffff;

@@ -16,6 +16,8 @@ package accel_pkg;
   localparam int unsigned WBUF_DEPTH = 512;
   // Width of the conv engine's byte addresses inside the SoC: offsets within the 128 KiB RAM (the registers drop RAM_BASE's bit 17, the SPRAM arbiter ignores it).
   localparam int unsigned CONV_ADDR_BITS = 17;
+  // Words (32-bit) of the P engine's input buffer (8 EBR): an input of N_IN <= 4 * PENGINE_BUF_WORDS - 3 bytes (any alignment) is copied into it at START.
+  localparam int unsigned PENGINE_BUF_WORDS = 1024;
   // Width of the engines' bus pointers inside the SoC (soc_core passes it to the P engine; the Verilated standalone P engine and rtl/synth_check.sh use it): RAM ends at RAM_BASE + RAM_SIZE = 0x0004_0000 (a test checks that it fits).
   localparam int unsigned ENGINE_ADDR_BITS = 18;
   // Bytes per output channel in the conv engine's parameter table (CONV.PARAM_ADDR): the record below, written by firmware::accel::pack_conv_params and decoded by conv_engine (which checks this layout at elaboration).
@@ -238,7 +240,7 @@ package accel_pkg;
   localparam int unsigned CONV_KKC_VALUE_LSB = 0;
   localparam int unsigned CONV_KKC_VALUE_WIDTH = 10;
 
-  // ---- block PENGINE: P-layer engine: one pruned power-of-two dense layer, exactly firmware::numerics::dense_p_acc then requantize (or raw i32 accumulators when FINAL). Weight-driven: walks each row's entry bytes. Configuration writes are ignored while STATUS.BUSY is set. All pointers must point into RAM. ----
+  // ---- block PENGINE: P-layer engine: one pruned power-of-two dense layer, exactly firmware::numerics::dense_p_acc then requantize (or raw i32 accumulators when FINAL). Weight-driven: walks each row's entry bytes. Configuration writes are ignored while STATUS.BUSY is set. All pointers must point into RAM. The input must not change while BUSY (the engine keeps a copy of it). ----
   localparam logic [31:0] PENGINE_BASE = 32'hf0002000;
   localparam int unsigned PENGINE_AW = 12;  // offset width in bits
   // CTRL (w): Control.
@@ -272,7 +274,7 @@ package accel_pkg;
   localparam int unsigned PENGINE_N_OUT_VALUE_WIDTH = 16;
   // N_IN (rw): Input length (bounds check).
   localparam logic [11:0] PENGINE_N_IN = 12'h010;
-  //   VALUE [15:0] (rw): Input vector length in bytes.
+  //   VALUE [15:0] (rw): Input vector length in bytes. Up to 4 * PENGINE_BUF_WORDS - 3 (4093): START first copies the input into the engine's buffer (one bus read per word) and the row walk reads it from there; larger inputs are read into it one word per activation (slow).
   localparam int unsigned PENGINE_N_IN_VALUE_LSB = 0;
   localparam int unsigned PENGINE_N_IN_VALUE_WIDTH = 16;
   // IN_ADDR (w): Byte address of the input activations, u8 [n_in], any alignment.

@@ -7,18 +7,28 @@
 // `[skip | sign | magnitude]`, code width CFG.bits in 2..=7).
 //
 // Data flow: weight-driven. The engine walks row o's entry bytes in order (row_len[o] of them,
-// rows back to back) and, for each non-zero entry, fetches the one activation it selects. One
-// accumulator, one pass over the entries, no on-chip copy of the input; the irregular access goes
-// to the activations (read-only, small) instead of to the accumulators (see README.md for why not
-// the paper's activation-driven flow).
+// rows back to back) and, for each non-zero entry, reads the one activation it selects. One
+// accumulator, one pass over the entries; the irregular access goes to the activations
+// (read-only, small) instead of to the accumulators (see README.md for why not the paper's
+// activation-driven flow).
+//
+// Input buffer: the activations are read from an on-chip copy (BufWords x 32 bits, 8 EBR on the
+// iCE40), one-cycle reads that leave the bus to the entry stream. When N_IN <= BufMaxIn, START
+// first copies the input words into it (StCopy: one bus read per word, the words the input
+// touches and no other, indexed by RAM word address mod BufWords: at most BufWords consecutive
+// words, so no two collide). A larger input takes the same path one word at a time: the slot's
+// word is read into the buffer over the bus just before its activation is read back (slow, but
+// no second datapath). The copy assumes the input does not change while the engine runs: the
+// output must not overlap it (OUT_ADDR), nor may the CPU write it.
 //
 // Micro-architecture: a decoder (D) turns entry bytes into (cursor, shift, sign) for the next
-// non-zero weight and parks it in a one-deep slot; the fetch/accumulate side (X) takes the slot,
-// issues the activation read and adds the shifted byte when the data returns, while D already
-// decodes the next entry. The input word last read is kept (hit: no bus read). Steady state: one
-// bus transaction (3 cycles in the SoC, which hands the RAM's answer over a cycle late) per
-// non-zero weight plus one per 4 entry bytes; D decodes from the kept entry word only (an
-// arriving word is decoded the cycle after).
+// non-zero weight and parks it in a one-deep slot; the accumulate side (X) reads the slot's
+// activation from the buffer (D refills the slot in the same cycle) and adds the shifted byte the
+// cycle after. D decodes from the kept entry word only (see the decoder view below); with the
+// buffer D never waits for X, so the next entry word is fetched as soon as D starts on the kept
+// one and lands (3 cycles later in the SoC, which hands the RAM's answer over a cycle late) as D
+// finishes it. Steady state in the SoC: one entry per cycle, the entry stream taking 3 of every
+// 4 bus cycles; the bus's other masters go first.
 //
 // Bus master: PicoRV32 native (valid/ready, one transaction at a time, held until ready).
 // Register slave: PicoRV32-native-style, offsets below (the SoC decodes the 4 KB block).
@@ -52,6 +62,11 @@ module pengine #(
   // The engine keeps byte offsets inside the RAM (pointers must point into RAM): OffW bits, and
   // puts RAM_BASE's bits back on the bus (RAM_BASE is a multiple of the power-of-two RAM_SIZE).
   localparam int unsigned OffW = $clog2(accel_pkg::RAM_SIZE);
+  // Input buffer: BufWords words; an input fits when the words it touches (up to 3 bytes of the
+  // first word lie before it) are at most BufWords.
+  localparam int unsigned BufWords = accel_pkg::PENGINE_BUF_WORDS;
+  localparam int unsigned BufMaxIn = 4 * BufWords - 3;
+  localparam int unsigned BufAw    = $clog2(BufWords);  // index: RAM word address bits
   initial begin
     if (AddrW < accel_pkg::ENGINE_ADDR_BITS || AddrW > 32) begin
       $error("pengine: AddrW must be in %0d..32 (accel_pkg::ENGINE_ADDR_BITS: the SoC RAM's end)",
@@ -74,6 +89,9 @@ module pengine #(
         || (accel_pkg::RAM_BASE & (accel_pkg::RAM_SIZE - 32'd1)) != 32'd0) begin
       $error("pengine: RAM_SIZE must be a power of two in 64..128 KiB dividing RAM_BASE");
     end
+    if (BufWords != (32'd1 << BufAw) || BufAw + 2 > OffW || BufMaxIn > 16'hFFFF) begin
+      $error("pengine: PENGINE_BUF_WORDS must be a power of two, at most the RAM's words and 16 K");
+    end
   end
 
   // ---------------------------------------------------------------------------------------------
@@ -85,7 +103,8 @@ module pengine #(
   // The seven pointer registers live in a small RAM (one EBR on the iCE40, no flip-flops, no
   // read multiplexer), indexed by word offset bits [5:2]. Its read port is addressed by the
   // next state, so `base_q` holds the pointer each state needs: ENT_ADDR while idle (START copies
-  // it), IN_ADDR while walking a row, the row array's base in the other states.
+  // it), IN_ADDR while copying the input or walking a row, the row array's base in the other
+  // states.
   (* no_rw_check *)
   logic [OffW-1:0]  ptr_mem [16];
   logic [OffW-1:0]  base_q;
@@ -107,6 +126,7 @@ module pengine #(
   // ---------------------------------------------------------------------------------------------
   typedef enum logic [3:0] {
     StIdle,
+    StCopy,    // copy the input into the buffer
     StLen,     // read row_len[o]
     StBias,    // read bias[o]
     StBody,    // walk the row's entries
@@ -117,32 +137,35 @@ module pengine #(
   } state_e;
 
   typedef enum logic [0:0] {
-    KindEnt,
-    KindIn
+    KindEnt,   // an entry word
+    KindIn     // an input word, for the buffer
   } kind_e;
 
   state_e           state_q, state_d;
-  logic [15:0]      o_q, o_d;               // current row
+  logic [15:0]      o_q, o_d;               // current row; in StCopy the input offset copied next
   logic [15:0]      rem_q, rem_d;           // entries of the row not yet decoded
   logic [15:0]      cursor_q, cursor_d;     // decoder's input index
-  logic [OffW-1:0]  ent_ptr_q, ent_ptr_d;   // offset of the next entry byte
+  logic [OffW-3:0]  ent_wa_q, ent_wa_d;     // word address of the entry word after the kept one
+  logic [1:0]       ent_b_q, ent_b_d;       // byte of the kept entry word decoded next
   logic [31:0]      acc_q, acc_d;
   logic             err_d;
 
-  // entry word buffer: ent_ok = it holds the word of ent_ptr (entries are read in order, so
+  // entry word buffer: ent_ok = it holds the word D decodes from (entries are read in order, so
   // leaving the word clears it and no word address is kept)
   logic [31:0]      ent_buf_q, ent_buf_d;
   logic             ent_ok_q, ent_ok_d;
-  // input word buffer
-  logic [31:0]      in_buf_q, in_buf_d;
-  logic [OffW-3:0]  in_wa_q, in_wa_d;
-  logic             in_ok_q, in_ok_d;
+  // input buffer (write port: the bus's answer to a KindIn read; read port: the slot's word)
+  logic             buf_all;                // N_IN fits: the whole input is copied at START
+  logic             ibuf_we;
+  logic [31:0]      ibuf_q;
+  logic             fill_ok_q, fill_ok_d;   // input too large: the slot's word was just read in
   // decoded non-zero weight waiting for its activation
   logic             slot_ok_q, slot_ok_d;
   logic [15:0]      slot_cur_q, slot_cur_d;
   logic [5:0]       slot_sh_q, slot_sh_d;
   logic             slot_neg_q, slot_neg_d;
-  // activation read in flight
+  // activation read from the buffer last cycle
+  logic             rd_q, rd_d;
   logic [1:0]       fl_byte_q, fl_byte_d;
   logic [5:0]       fl_sh_q, fl_sh_d;
   logic             fl_neg_q, fl_neg_d;
@@ -202,6 +225,7 @@ module pengine #(
   always_comb begin
     ea_lg = 2'd1;
     unique case (state_q)
+      StCopy:  ea_lg = 2'd0;                  // IN_ADDR + o: the input byte o
       StBias:  ea_lg = 2'd2;
       StM:     ea_lg = m_lg_q;
       StShift: ea_lg = sh_lg_q;
@@ -225,18 +249,39 @@ module pengine #(
     // path, 21 MHz in the board SoC
     ent_word_v = ent_buf_q;
     ent_hit    = ent_ok_q;
-    ent_byte   = pick_byte(ent_word_v, ent_ptr_q[1:0]);
+    ent_byte   = pick_byte(ent_word_v, ent_b_q);
     e_skip     = ent_byte >> cfg_bits_q;
     e_neg      = ent_byte[cfg_bits_q - 3'd1];
     e_mag      = 6'(ent_byte & ((8'd1 << (cfg_bits_q - 3'd1)) - 8'd1));
     e_cur      = {1'b0, cursor_q} + {9'd0, e_skip};
   end
 
-  // slot's activation address and whether the kept input word holds it
+  // slot's activation address (base_q = IN_ADDR in StBody)
   logic [OffW-1:0]  slot_addr;
-  logic             slot_hit;
-  assign slot_addr = base_q + zext_off(slot_cur_q);  // base_q = IN_ADDR in StBody
-  assign slot_hit  = in_ok_q && (in_wa_q == slot_addr[OffW-1:2]);
+  assign slot_addr = base_q + zext_off(slot_cur_q);
+
+  // the row counter's adder, also the copy's step from input byte o to the next word's first
+  // byte (from the low address bits, not through ea_addr: off the carry chain)
+  logic [1:0]       o_lo;
+  logic [2:0]       o_step;
+  logic [15:0]      o_inc;
+  assign o_lo   = base_q[1:0] + o_q[1:0];
+  assign o_step = (state_q == StCopy) ? 3'd4 - {1'b0, o_lo} : 3'd1;
+  assign o_inc  = o_q + {13'd0, o_step};
+
+  // Only copy and slot reads land in the buffer (kind_q keeps its last value through the
+  // row-array reads).
+  assign buf_all = (n_in_q <= 16'(BufMaxIn));
+  assign ibuf_we = retire && kind_q == KindIn && (state_q == StCopy || state_q == StBody);
+
+  (* no_rw_check *)
+  logic [31:0]      ibuf_mem [BufWords];
+  always_ff @(posedge clk_i) begin
+    if (ibuf_we) begin
+      ibuf_mem[addr_q[BufAw+1:2]] <= mem_rdata_i;
+    end
+    ibuf_q <= ibuf_mem[slot_addr[BufAw+1:2]];
+  end
 
   // ---- the shift-accumulate unit: a two-level shifter, one adder with carry-in ------------------
   // acc -/+ term as acc + (term ^ {32{neg}}) + neg: one carry chain instead of an adder, a
@@ -247,17 +292,10 @@ module pengine #(
   logic [14:0] sa_bits;
   logic [31:0] sa_term, sa_sum;
   always_comb begin
-    // operands: an activation arriving from the bus (X, part 1) or the slot served from the kept
-    // input word (selected here, not in the next-state block: no false combinational loop)
-    if (retire && kind_q == KindIn) begin
-      sa_x   = pick_byte(mem_rdata_i, fl_byte_q);
-      sa_sh  = fl_sh_q;
-      sa_neg = fl_neg_q;
-    end else begin
-      sa_x   = pick_byte(in_buf_q, slot_addr[1:0]);
-      sa_sh  = slot_sh_q;
-      sa_neg = slot_neg_q;
-    end
+    // operand: the activation the buffer read last cycle
+    sa_x   = pick_byte(ibuf_q, fl_byte_q);
+    sa_sh  = fl_sh_q;
+    sa_neg = fl_neg_q;
     // term = x << s mod 2^32 (0 from s = 32): bit shift by s[2:0], then byte shift by s[4:3]
     sa_bits = {7'd0, sa_x} << sa_sh[2:0];
     unique case (sa_sh[4:3])
@@ -275,23 +313,25 @@ module pengine #(
   // ---------------------------------------------------------------------------------------------
   // Next-state logic
   // ---------------------------------------------------------------------------------------------
+  logic slot_free;  // the slot is empty or served this cycle: D may decode into it
+  logic ent_done;   // D holds no entry bytes after this cycle: an arriving entry word is kept
   always_comb begin
     state_d    = state_q;
     o_d        = o_q;
     rem_d      = rem_q;
     cursor_d   = cursor_q;
-    ent_ptr_d  = ent_ptr_q;
+    ent_wa_d   = ent_wa_q;
+    ent_b_d    = ent_b_q;
     acc_d      = acc_q;
     err_d      = err_q;
     ent_buf_d  = ent_buf_q;
     ent_ok_d   = ent_ok_q;
-    in_buf_d   = in_buf_q;
-    in_wa_d    = in_wa_q;
-    in_ok_d    = in_ok_q;
+    fill_ok_d  = fill_ok_q;
     slot_ok_d  = slot_ok_q;
     slot_cur_d = slot_cur_q;
     slot_sh_d  = slot_sh_q;
     slot_neg_d = slot_neg_q;
+    rd_d       = 1'b0;
     fl_byte_d  = fl_byte_q;
     fl_sh_d    = fl_sh_q;
     fl_neg_d   = fl_neg_q;
@@ -301,10 +341,18 @@ module pengine #(
     kind_d     = kind_q;
     rq_start   = 1'b0;
     rq_m_load  = 1'b0;
+    slot_free  = 1'b0;
+    ent_done   = !ent_ok_q;
 
     if (retire) begin
       valid_d = 1'b0;
       wstrb_d = 4'd0;
+    end
+
+    // X, part 2: add the activation read last cycle. Outside the row walk's state: the row's
+    // last one lands as the engine leaves StBody, at least three cycles before acc_q is used.
+    if (rd_q) begin
+      acc_d = sa_sum;
     end
 
     unique case (state_q)
@@ -312,16 +360,36 @@ module pengine #(
         if (start) begin
           err_d     = 1'b0;
           o_d       = 16'd0;
-          ent_ptr_d = base_q;                 // ENT_ADDR while idle
+          ent_wa_d  = base_q[OffW-1:2];       // ENT_ADDR while idle
+          ent_b_d   = base_q[1:0];
           ent_ok_d  = 1'b0;
-          in_ok_d   = 1'b0;
           slot_ok_d = 1'b0;
-          state_d   = (n_out_q == 16'd0) ? StIdle : StLen;
+          state_d   = (n_out_q == 16'd0) ? StIdle : buf_all ? StCopy : StLen;
+        end
+      end
+
+      StCopy: begin
+        // input offset o lies in the next word to copy: read it, step to the following word's
+        // first byte (the input's words, none past it: the last may be partial)
+        if (o_q < n_in_q) begin
+          if (bus_free) begin
+            valid_d = 1'b1;
+            addr_d  = ea_addr;
+            kind_d  = KindIn;
+            o_d     = o_inc;
+          end
+        end else if (bus_free) begin
+          o_d     = 16'd0;
+          state_d = StLen;
         end
       end
 
       StLen: begin
-        if (!valid_q) begin
+        // the last row's write done (checked here, not on StWrite's adder: state_d addresses
+        // the pointer RAM)
+        if (o_q == n_out_q) begin
+          state_d = StIdle;
+        end else if (!valid_q) begin
           valid_d = 1'b1;
           addr_d  = ea_addr;
         end else if (retire) begin
@@ -342,52 +410,39 @@ module pengine #(
       end
 
       StBody: begin
-        // X, part 1: an activation arrives -> shift-accumulate it, keep the word
         if (retire && kind_q == KindIn) begin
-          in_buf_d = mem_rdata_i;
-          in_wa_d  = addr_q[OffW-1:2];
-          in_ok_d  = 1'b1;
-          acc_d    = sa_sum;                  // sa_* take the arriving byte (see above)
-        end
-        if (retire && kind_q == KindEnt) begin
-          ent_buf_d = mem_rdata_i;
-          ent_ok_d  = 1'b1;
+          fill_ok_d = 1'b1;                   // the slot's word is in the buffer now
         end
 
+        // X, part 1: read the slot's activation from the buffer, or (input too large) first
+        // read its word into the buffer over the bus
+        slot_free = !slot_ok_q;
         if (slot_ok_q) begin
-          // X, part 2: serve the slot from the kept word, or issue its read
-          if (retire && kind_q == KindIn) begin
-            // the accumulator is busy this cycle; a same-word slot hits next cycle
-            if (addr_q[OffW-1:2] != slot_addr[OffW-1:2]) begin
-              valid_d   = 1'b1;
-              addr_d    = slot_addr;
-              kind_d    = KindIn;
-              fl_byte_d = slot_addr[1:0];
-              fl_sh_d   = slot_sh_q;
-              fl_neg_d  = slot_neg_q;
-              slot_ok_d = 1'b0;
-            end
-          end else if (slot_hit) begin
-            acc_d     = sa_sum;
-            slot_ok_d = 1'b0;
-          end else if (bus_free) begin
-            valid_d   = 1'b1;
-            addr_d    = slot_addr;
-            kind_d    = KindIn;
+          if (buf_all || fill_ok_q) begin
+            rd_d      = 1'b1;
             fl_byte_d = slot_addr[1:0];
             fl_sh_d   = slot_sh_q;
             fl_neg_d  = slot_neg_q;
             slot_ok_d = 1'b0;
+            fill_ok_d = 1'b0;
+            slot_free = 1'b1;
+          end else if (bus_free && !(valid_q && kind_q == KindIn)) begin
+            valid_d = 1'b1;
+            addr_d  = slot_addr;
+            kind_d  = KindIn;
           end
-        end else if (rem_q != 16'd0) begin
-          // D: decode one entry per cycle into the empty slot
+        end
+
+        if (slot_free && rem_q != 16'd0) begin
+          // D: decode one entry per cycle into the slot
           if (ent_hit) begin
-            rem_d     = rem_q - 16'd1;
-            ent_ptr_d = ent_ptr_q + 1'b1;
-            if (ent_ptr_q[1:0] == 2'd3) begin
+            rem_d    = rem_q - 16'd1;
+            ent_b_d  = ent_b_q + 2'd1;
+            if (ent_b_q == 2'd3) begin
               ent_ok_d = 1'b0;                // word used up
+              ent_done = 1'b1;
             end
-            cursor_d  = 16'(e_cur + 17'd1);
+            cursor_d = 16'(e_cur + 17'd1);
             if (e_mag != 6'd0) begin
               if (e_cur >= {1'b0, n_in_q}) begin
                 err_d = 1'b1;                 // out of range: flag it, read nothing
@@ -398,14 +453,31 @@ module pengine #(
                 slot_neg_d = e_neg;
               end
             end
+            // Fetch the next entry word already if this row uses the rest of the kept one (>= 4
+            // entries left) and D does not wait for X (whole input buffered): in the SoC it
+            // lands 3 cycles later, as D finishes the kept word. A word landing earlier (a
+            // faster bus) is dropped and fetched again.
+            if (buf_all && !valid_q && rem_q[15:2] != 14'd0) begin
+              valid_d = 1'b1;
+              addr_d  = {ent_wa_q, 2'b00};
+              kind_d  = KindEnt;
+            end
           end else if (bus_free && !(retire && kind_q == KindEnt)) begin  // not while it lands
             valid_d = 1'b1;
-            addr_d  = ent_ptr_q;
+            addr_d  = {ent_wa_q, 2'b00};
             kind_d  = KindEnt;
           end
-        end else if (!valid_q) begin
+        end else if (!slot_ok_q && rem_q == 16'd0 && !valid_q) begin
           // row drained: nothing decoded, nothing waiting, nothing in flight
           state_d = cfg_final_q ? StWrite : StM;
+        end
+
+        // an entry word lands: kept when D has finished the previous one (this cycle at the
+        // latest), dropped otherwise
+        if (retire && kind_q == KindEnt && ent_done) begin
+          ent_buf_d = mem_rdata_i;
+          ent_ok_d  = 1'b1;
+          ent_wa_d  = ent_wa_q + 1'b1;
         end
       end
 
@@ -441,8 +513,8 @@ module pengine #(
           addr_d  = ea_addr;
           wstrb_d = cfg_final_q ? 4'b1111 : (4'b0001 << ea_addr[1:0]);
         end else if (retire) begin
-          o_d     = o_q + 16'd1;
-          state_d = (o_q + 16'd1 == n_out_q) ? StIdle : StLen;
+          o_d     = o_inc;
+          state_d = StLen;
         end
       end
 
@@ -470,7 +542,8 @@ module pengine #(
       wstrb_q   <= 4'd0;
       slot_ok_q <= 1'b0;
       ent_ok_q  <= 1'b0;
-      in_ok_q   <= 1'b0;
+      fill_ok_q <= 1'b0;
+      rd_q      <= 1'b0;
       err_q     <= 1'b0;
     end else begin
       state_q   <= state_d;
@@ -478,17 +551,17 @@ module pengine #(
       wstrb_q   <= wstrb_d;
       slot_ok_q <= slot_ok_d;
       ent_ok_q  <= ent_ok_d;
-      in_ok_q   <= in_ok_d;
+      fill_ok_q <= fill_ok_d;
+      rd_q      <= rd_d;
       err_q     <= err_d;
     end
     o_q        <= o_d;
     rem_q      <= rem_d;
     cursor_q   <= cursor_d;
-    ent_ptr_q  <= ent_ptr_d;
+    ent_wa_q   <= ent_wa_d;
+    ent_b_q    <= ent_b_d;
     acc_q      <= acc_d;
     ent_buf_q  <= ent_buf_d;
-    in_buf_q   <= in_buf_d;
-    in_wa_q    <= in_wa_d;
     slot_cur_q <= slot_cur_d;
     slot_sh_q  <= slot_sh_d;
     slot_neg_q <= slot_neg_d;
@@ -563,6 +636,7 @@ module pengine #(
     endcase
     unique case (state_d)
       StIdle:          ptr_ra = accel_pkg::PENGINE_ENT_ADDR[5:2];
+      StCopy:          ptr_ra = accel_pkg::PENGINE_IN_ADDR[5:2];
       StLen:           ptr_ra = accel_pkg::PENGINE_LEN_ADDR[5:2];
       StBias:          ptr_ra = accel_pkg::PENGINE_BIAS_ADDR[5:2];
       StBody:          ptr_ra = accel_pkg::PENGINE_IN_ADDR[5:2];

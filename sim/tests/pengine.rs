@@ -236,6 +236,50 @@ mod rtl {
         );
     }
 
+    /// Inputs at and beyond the input buffer (`N_IN` up to 4093 bytes is copied at START, a
+    /// larger one is read a word at a time), unaligned, under every memory timing; and the ERR
+    /// path on either side of the buffer's size (the copy reads nothing past `N_IN`).
+    #[test]
+    fn inputs_at_and_beyond_the_input_buffer() {
+        let max = 4 * firmware::regs::PENGINE_BUF_WORDS - 3;
+        assert_eq!(max, 4093, "the cases below are placed around this size");
+        let mut r = Rng::new(19);
+        let mut e = engine(19);
+        e.unaligned = true;
+        for (i, n_in) in [4093, 4093, 4093, 4093, 4094, 4096, 6000, 12000]
+            .into_iter()
+            .enumerate()
+        {
+            let bits = r.range(2, 7) as u8;
+            let n_out = r.usize(1, 4);
+            // dense rows at the buffer's edge: every input word is used
+            let density = if n_in <= 4096 { 100 } else { 10 };
+            let l = PLayer::random(&mut r, bits, n_in, n_out, density, 0, i % 2 == 1);
+            e.stalls = timing(&mut r);
+            let what = format!("case {i}: {:?}", e.stalls);
+            check(&mut e, &l, &what);
+        }
+        for (i, short) in [4000, 4093, 4094, 4500].into_iter().enumerate() {
+            let l = PLayer::random(&mut r, 4, 5000, 3, 10, 0, i % 2 == 1);
+            e.stalls = timing(&mut r);
+            let (acc, err) = l.acc_with_n_in(short);
+            assert!(err, "case {i}: N_IN {short} reaches the ERR path");
+            let run = e
+                .run_with_n_in(&l, short)
+                .unwrap_or_else(|m| panic!("case {i}: {}: {m}", describe(&l)));
+            assert_eq!(
+                run.status,
+                pe::STATUS_DONE_MASK | pe::STATUS_ERR_MASK,
+                "case {i}: N_IN {short}: STATUS"
+            );
+            assert_eq!(
+                run.output,
+                l.output_of(&acc),
+                "case {i}: N_IN {short}: output with the out-of-range terms skipped"
+            );
+        }
+    }
+
     /// `N_OUT = 0`: DONE at once, nothing read or written.
     #[test]
     fn zero_outputs_finish_at_once() {
