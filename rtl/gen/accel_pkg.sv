@@ -52,7 +52,7 @@ package accel_pkg;
   localparam int unsigned OSC_HZ = 12000000;
   // The SoC clock of the iCEBreaker build (at BOARD_PNR_SEED): SB_PLL40_PAD output OSC_HZ * (DIVF + 1) / ((DIVR + 1) * 2^DIVQ) (icepll -i 12 -o 21). cnnfpga fpga build requires nextpnr's Fmax to exceed it by 5 %; every images/s figure of the board uses it.
   localparam int unsigned BOARD_CLOCK_HZ = 21000000;
-  // nextpnr placement seed of the iCEBreaker build (cnnfpga fpga build --seed defaults to it): at 95-99 % LC nextpnr's Fmax for the same netlist moves by 10-15 % with seed and target; seed 4 meets BOARD_CLOCK_HZ + 5 % with the board as flashed (SERV + both engines: 22.16 MHz, icetime 21.22; docs/fpga.md). Find a new one after an RTL change if the build misses timing.
+  // nextpnr placement seed of the iCEBreaker build (cnnfpga fpga build --seed defaults to it): at 95-99 % LC nextpnr's Fmax for the same netlist moves by 10-15 % with seed and target; seed 4 meets BOARD_CLOCK_HZ + 5 % with the board as flashed (SERV + both engines, P engine input buffer: 22.51 MHz, icetime 21.79; docs/fpga.md). Find a new one after an RTL change if the build misses timing.
   localparam int unsigned BOARD_PNR_SEED = 4;
   // SB_PLL40 reference divider (DIVR) for BOARD_CLOCK_HZ.
   localparam int unsigned BOARD_PLL_DIVR = 0;

@@ -356,7 +356,7 @@ impl SocBench {
                 );
                 let _ = writeln!(
                     s,
-                    "| whole inference (the runner between layers too) | | | **{}** | **{}** | |\n",
+                    "| whole inference (the layers and the firmware between them) | | | **{}** | **{}** | |\n",
                     hw.inference_cycles, sw.inference_cycles
                 );
                 let _ = writeln!(
@@ -378,7 +378,7 @@ impl SocBench {
                 let _ = writeln!(s, "| all layers | | | **{}** |", hw.cycles);
                 let _ = writeln!(
                     s,
-                    "| whole inference (the runner between layers too) | | | **{}** |\n",
+                    "| whole inference (the layers and the firmware between them) | | | **{}** |\n",
                     hw.inference_cycles
                 );
             }
