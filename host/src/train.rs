@@ -90,6 +90,42 @@ pub struct TrainConfig {
     /// Knowledge distillation from teacher networks ([`train_distilled`]), or `None`.
     #[serde(default)]
     pub distill: Option<Distill>,
+    /// Gradual magnitude pruning inside the run ([`TrainPrune`]), or `None`.
+    #[serde(default)]
+    pub prune: Option<TrainPrune>,
+}
+
+/// Gradual magnitude pruning inside a training run (Zhu & Gupta 2017, "To prune, or not to
+/// prune"): at the start of epoch `e` the named weight tensors are pruned to sparsity
+/// `s(e) = sparsity * (1 - (1 - t)^3)`, `t = (e - start_epoch) / (end_epoch - start_epoch)`
+/// clamped to `[0, 1]` (none before `start_epoch`, `sparsity` from `end_epoch` on): the
+/// smallest-magnitude weights are set to 0 and frozen for the epoch. A weight pruned once stays
+/// pruned (it is 0, so the smallest again at the next, equal or higher, sparsity). The
+/// quantiser's P layers trained this way are sparse in the float model already.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct TrainPrune {
+    /// Weight parameters to prune (e.g. `layers.6.weight`).
+    pub params: Vec<String>,
+    /// Final sparsity, in `[0, 1)`.
+    pub sparsity: f64,
+    /// First epoch of the ramp (1-based; the sparsity there is 0).
+    pub start_epoch: usize,
+    /// Epoch from which the final sparsity holds, `>= start_epoch`.
+    pub end_epoch: usize,
+}
+
+impl TrainPrune {
+    /// The sparsity at the start of epoch `epoch` (1-based).
+    pub fn sparsity_at(&self, epoch: usize) -> f64 {
+        if epoch >= self.end_epoch {
+            return self.sparsity;
+        }
+        if epoch <= self.start_epoch {
+            return 0.0;
+        }
+        let t = (epoch - self.start_epoch) as f64 / (self.end_epoch - self.start_epoch) as f64;
+        self.sparsity * (1.0 - (1.0 - t).powi(3))
+    }
 }
 
 /// Knowledge-distillation settings (Hinton et al. 2015): the loss is
@@ -160,6 +196,7 @@ impl Default for TrainConfig {
             label_smoothing: 0.0,
             ema: None,
             distill: None,
+            prune: None,
         }
     }
 }
@@ -226,9 +263,70 @@ impl TrainConfig {
                 return Err(TrainError::Config("distillation needs a teacher".into()));
             }
         }
+        if let Some(p) = &self.prune {
+            if !(0.0..1.0).contains(&p.sparsity) {
+                return Err(TrainError::Config(format!(
+                    "pruning: sparsity {} must be in [0, 1)",
+                    p.sparsity
+                )));
+            }
+            if p.start_epoch == 0 || p.start_epoch > p.end_epoch || p.end_epoch > self.epochs {
+                return Err(TrainError::Config(format!(
+                    "pruning: the ramp {}..{} must satisfy 1 <= start <= end <= {} epochs",
+                    p.start_epoch, p.end_epoch, self.epochs
+                )));
+            }
+            if p.params.is_empty() {
+                return Err(TrainError::Config("pruning: no weights to prune".into()));
+            }
+            if self.ema.is_some() {
+                return Err(TrainError::Config(
+                    "pruning with a weight average: the averaged weights would not be sparse"
+                        .into(),
+                ));
+            }
+        }
         self.optim.validate()?;
         Ok(())
     }
+}
+
+/// Prunes `p`'s weights of `net` to their sparsity at `epoch` (zeroing them) and returns the
+/// masks that freeze them, merged with `base` (frozen where either freezes); `None` when
+/// nothing is pruned yet.
+fn prune_for_epoch(
+    net: &mut Net,
+    p: &TrainPrune,
+    epoch: usize,
+    base: Option<&ParamMasks>,
+) -> Result<Option<ParamMasks>, TrainError> {
+    let s = p.sparsity_at(epoch);
+    if s <= 0.0 {
+        return Ok(None);
+    }
+    let mut masks = base.cloned().unwrap_or_default();
+    for name in &p.params {
+        let param = net
+            .params
+            .iter_mut()
+            .find(|q| &q.name == name)
+            .ok_or_else(|| TrainError::Config(format!("pruning: no parameter {name}")))?;
+        let w = param
+            .value
+            .as_slice_mut()
+            .ok_or_else(|| TrainError::Config(format!("pruning: {name} is not contiguous")))?;
+        let keep = crate::quant::magnitude_prune_mask(w, s)
+            .map_err(|e| TrainError::Config(format!("pruning {name}: {e}")))?;
+        crate::quant::apply_mask(w, &keep)
+            .map_err(|e| TrainError::Config(format!("pruning {name}: {e}")))?;
+        let frozen = masks
+            .entry(name.clone())
+            .or_insert_with(|| vec![false; keep.len()]);
+        for (f, k) in frozen.iter_mut().zip(&keep) {
+            *f |= !k;
+        }
+    }
+    Ok(Some(masks))
 }
 
 /// Reads the best validation loss so far written by serde_json, where infinity (no best loss
@@ -701,6 +799,11 @@ pub fn train_distilled(
         if stopped_early {
             break;
         }
+        let pruned = match &cfg.prune {
+            Some(p) => prune_for_epoch(net, p, epoch, masks)?,
+            None => None,
+        };
+        let epoch_masks = pruned.as_ref().or(masks);
         let mut items = epoch_items(train_set.len(), cfg);
         st.rng.shuffle(&mut items);
         let batches = items.len().div_ceil(cfg.batch_size);
@@ -733,7 +836,7 @@ pub fn train_distilled(
                 total_steps,
                 steps_per_epoch,
             );
-            st.opt.step(&mut net.params, &mut grads, masks)?;
+            st.opt.step(&mut net.params, &mut grads, epoch_masks)?;
             if let (Some(e), Some(d)) = (&mut st.ema, cfg.ema) {
                 ema_update(e, &net.params, d, st.opt.t);
             }

@@ -11,7 +11,9 @@ use host::eval::evaluate;
 use host::model::{Arch, Net};
 use host::optim::{OptimConfig, ParamMasks};
 use host::rng::Rng;
-use host::train::{train, train_distilled, CheckpointOptions, Distill, NoProgress, TrainConfig};
+use host::train::{
+    train, train_distilled, CheckpointOptions, Distill, NoProgress, TrainConfig, TrainPrune,
+};
 
 fn sample() -> &'static (Dataset, Dataset) {
     static S: OnceLock<(Dataset, Dataset)> = OnceLock::new();
@@ -169,6 +171,101 @@ fn masks_freeze_entries_during_training() {
         va,
         &cfg,
         Some(&masks),
+        &CheckpointOptions::default(),
+        &mut NoProgress
+    )
+    .is_err());
+}
+
+/// In-training pruning (`train --prune-p`): the cubic ramp, the pruned weights exactly 0 at the
+/// final sparsity (the smallest ones of the first layer, others left alone), earlier masks
+/// still honoured, the other layers dense; bad ramps and EMA are refused.
+#[test]
+fn pruning_inside_training_ends_at_the_target_sparsity() {
+    let (tr, va) = sample();
+    let p = TrainPrune {
+        params: vec!["layers.1.weight".into()],
+        sparsity: 0.9,
+        start_epoch: 1,
+        end_epoch: 3,
+    };
+    assert_eq!(p.sparsity_at(1), 0.0);
+    assert!((p.sparsity_at(2) - 0.9 * (1.0 - 0.125)).abs() < 1e-12);
+    assert_eq!(p.sparsity_at(3), 0.9);
+    assert_eq!(p.sparsity_at(9), 0.9);
+    let mut net = Net::init(Arch::mlp(5, 16), &mut Rng::new(3)).unwrap();
+    let names: Vec<String> = net.params.iter().map(|q| q.name.clone()).collect();
+    assert!(names.contains(&p.params[0]), "{names:?}");
+    let mut cfg = small_cfg(4);
+    cfg.augment = None;
+    cfg.augment_factor = 0;
+    cfg.prune = Some(p.clone());
+    train(
+        &mut net,
+        tr,
+        va,
+        &cfg,
+        None,
+        &CheckpointOptions::default(),
+        &mut NoProgress,
+    )
+    .unwrap();
+    for q in &net.params {
+        let zeros = q.value.iter().filter(|&&v| v == 0.0).count();
+        if q.name == p.params[0] {
+            let want = (0.9 * q.value.len() as f64).round() as usize;
+            assert!(
+                zeros.abs_diff(want) <= 1,
+                "{}: {zeros} zeros, want {want}",
+                q.name
+            );
+        } else if q.name.ends_with(".weight") {
+            assert!(zeros <= q.value.len() / 10, "{}: {zeros} zeros", q.name);
+        }
+    }
+    for bad in [
+        TrainPrune {
+            start_epoch: 0,
+            ..p.clone()
+        },
+        TrainPrune {
+            end_epoch: 5,
+            ..p.clone()
+        },
+        TrainPrune {
+            sparsity: 1.0,
+            ..p.clone()
+        },
+        TrainPrune {
+            params: vec![],
+            ..p.clone()
+        },
+    ] {
+        let c = TrainConfig {
+            prune: Some(bad),
+            ..cfg.clone()
+        };
+        assert!(c.validate().is_err());
+    }
+    let c = TrainConfig {
+        ema: Some(0.99),
+        ..cfg.clone()
+    };
+    assert!(c.validate().is_err());
+    let c = TrainConfig {
+        prune: Some(TrainPrune {
+            params: vec!["nope".into()],
+            ..p
+        }),
+        ..cfg
+    };
+    let mut net = Net::init(Arch::mlp(5, 16), &mut Rng::new(3)).unwrap();
+    assert!(train(
+        &mut net,
+        tr,
+        va,
+        &c,
+        None,
         &CheckpointOptions::default(),
         &mut NoProgress
     )

@@ -16,6 +16,7 @@ use crate::outdir::{Input, OutDir, Producer};
 use crate::rng::Rng;
 use crate::train::{
     train_distilled, CheckpointOptions, Distill, EpochStats, LrSchedule, Progress, TrainConfig,
+    TrainPrune,
 };
 
 /// Optimizer choice.
@@ -151,6 +152,17 @@ pub struct Args {
     /// With --teacher: the softmax temperature T > 0.
     #[arg(long, default_value_t = 4.0)]
     pub distill_temperature: f32,
+    /// Prune the layers `cnnfpga quantize` makes P layers (the hidden dense layers) during
+    /// training, to this final sparsity in [0, 1): gradual magnitude pruning on a cubic ramp
+    /// over --prune-ramp, pruned weights held at 0 (so the float model is sparse where the P
+    /// layer will be, and `quantize --sparsity` at the same value prunes nothing more).
+    #[arg(long, value_name = "SPARSITY")]
+    pub prune_p: Option<f64>,
+    /// With --prune-p: the ramp's first and last epoch, `START,END` (1 <= START <= END <=
+    /// --epochs; the sparsity is 0 at START and final from END on). Default: from 10 % to
+    /// 60 % of --epochs.
+    #[arg(long, value_name = "START,END", value_parser = parse_ramp)]
+    pub prune_ramp: Option<(usize, usize)>,
     /// Start from this model directory's weights (matching shapes; head re-initialised if the
     /// class count differs).
     #[arg(long)]
@@ -238,6 +250,46 @@ pub fn checkpoint_dir(out: &std::path::Path) -> PathBuf {
     let mut s = out.as_os_str().to_os_string();
     s.push(".checkpoint");
     PathBuf::from(s)
+}
+
+/// `--prune-ramp START,END`: two epoch numbers.
+fn parse_ramp(s: &str) -> Result<(usize, usize), String> {
+    let bad = || format!("`{s}`: expected two epochs, START,END (e.g. 15,90)");
+    let (a, b) = s.split_once(',').ok_or_else(bad)?;
+    Ok((
+        a.trim().parse().map_err(|_| bad())?,
+        b.trim().parse().map_err(|_| bad())?,
+    ))
+}
+
+/// `--prune-p` / `--prune-ramp` as a [`TrainPrune`] over the architecture's default P layers.
+fn prune_config(a: &Args, arch: &Arch) -> anyhow::Result<Option<TrainPrune>> {
+    let Some(sparsity) = a.prune_p else {
+        if a.prune_ramp.is_some() {
+            bail!("--prune-ramp needs --prune-p");
+        }
+        return Ok(None);
+    };
+    let (start, end) = a
+        .prune_ramp
+        .unwrap_or(((a.epochs / 10).max(1), (a.epochs * 6 / 10).max(1)));
+    let params: Vec<String> = crate::qmodel::pipeline::plan_layers(arch, &[], &[])?
+        .iter()
+        .filter(|l| l.scheme == crate::qmodel::pipeline::Scheme::P)
+        .map(|l| l.weight_name())
+        .collect();
+    if params.is_empty() {
+        bail!(
+            "--prune-p: architecture {} has no hidden dense layer (no P layer to prune)",
+            arch.name
+        );
+    }
+    Ok(Some(TrainPrune {
+        params,
+        sparsity,
+        start_epoch: start,
+        end_epoch: end,
+    }))
 }
 
 /// Runs `cnnfpga train`.
@@ -387,6 +439,7 @@ pub fn run(a: Args) -> anyhow::Result<()> {
             temperature: a.distill_temperature,
             teachers: a.teachers.len(),
         }),
+        prune: prune_config(&a, &net.arch)?,
     };
     let mut teachers = Vec::with_capacity(a.teachers.len());
     for p in &a.teachers {
