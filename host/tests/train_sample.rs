@@ -12,7 +12,8 @@ use host::model::{Arch, Net};
 use host::optim::{OptimConfig, ParamMasks};
 use host::rng::Rng;
 use host::train::{
-    train, train_distilled, CheckpointOptions, Distill, NoProgress, TrainConfig, TrainPrune,
+    train, train_distilled, CheckpointOptions, Distill, NoProgress, TrainConfig, TrainError,
+    TrainOutcome, TrainPrune,
 };
 
 fn sample() -> &'static (Dataset, Dataset) {
@@ -28,7 +29,7 @@ fn sample() -> &'static (Dataset, Dataset) {
 
 #[test]
 fn paper_cnn_learns_the_sample_data() {
-    let (tr, va) = sample();
+    let (_, va) = sample();
     // Same as `cnnfpga train --data data/sample --out /tmp/s --epochs 15 --batch 32 --patience 0
     // --dropout 0 --val-split 0.5 --seed 42` (release: val accuracy 0.37, loss 1.477; seeds 1, 2, 3
     // gave 0.31/1.523, 0.38/1.477, 0.35/1.522 — the thresholds below leave room for that spread).
@@ -40,16 +41,7 @@ fn paper_cnn_learns_the_sample_data() {
         seed: 42,
         ..Default::default()
     };
-    let out = train(
-        &mut net,
-        tr,
-        va,
-        &cfg,
-        None,
-        &CheckpointOptions::default(),
-        &mut NoProgress,
-    )
-    .unwrap();
+    let out = train_sample(&mut net, &cfg).unwrap();
     assert_eq!(out.history.len(), 15);
     let m = evaluate(&net, va).unwrap();
     eprintln!(
@@ -69,6 +61,20 @@ fn paper_cnn_learns_the_sample_data() {
     let best = &out.history[out.best_epoch - 1];
     assert!((best.val_loss as f64 - m.loss.unwrap()).abs() < 1e-4);
     assert!(out.history.first().unwrap().train_loss > out.history.last().unwrap().train_loss);
+}
+
+/// `train` on the sample split: no masks, no checkpoints, no progress output.
+fn train_sample(net: &mut Net, cfg: &TrainConfig) -> Result<TrainOutcome, TrainError> {
+    let (tr, va) = sample();
+    train(
+        net,
+        tr,
+        va,
+        cfg,
+        None,
+        &CheckpointOptions::default(),
+        &mut NoProgress,
+    )
 }
 
 fn small_cfg(epochs: usize) -> TrainConfig {
@@ -182,7 +188,6 @@ fn masks_freeze_entries_during_training() {
 /// still honoured, the other layers dense; bad ramps and EMA are refused.
 #[test]
 fn pruning_inside_training_ends_at_the_target_sparsity() {
-    let (tr, va) = sample();
     let p = TrainPrune {
         params: vec!["layers.1.weight".into()],
         sparsity: 0.9,
@@ -200,16 +205,7 @@ fn pruning_inside_training_ends_at_the_target_sparsity() {
     cfg.augment = None;
     cfg.augment_factor = 0;
     cfg.prune = Some(p.clone());
-    train(
-        &mut net,
-        tr,
-        va,
-        &cfg,
-        None,
-        &CheckpointOptions::default(),
-        &mut NoProgress,
-    )
-    .unwrap();
+    train_sample(&mut net, &cfg).unwrap();
     for q in &net.params {
         let zeros = q.value.iter().filter(|&&v| v == 0.0).count();
         if q.name == p.params[0] {
@@ -260,16 +256,7 @@ fn pruning_inside_training_ends_at_the_target_sparsity() {
         ..cfg
     };
     let mut net = Net::init(Arch::mlp(5, 16), &mut Rng::new(3)).unwrap();
-    assert!(train(
-        &mut net,
-        tr,
-        va,
-        &c,
-        None,
-        &CheckpointOptions::default(),
-        &mut NoProgress
-    )
-    .is_err());
+    assert!(train_sample(&mut net, &c).is_err());
 }
 
 /// `keep_last` with no validation set (`train --full`): exactly `epochs` epochs, NaN validation
