@@ -258,9 +258,8 @@ pub fn run_into<B: Backend + ?Sized, O: Observer + ?Sized>(
         } else {
             0
         };
-        // written in place: the soft-core copies a moved struct byte by byte (memcpy)
-        // (field by field: a struct literal is built on the stack and copied, a 72-byte
-        // memcpy per layer on the soft-core)
+        // written in place, field by field: a struct literal is built on the stack and
+        // copied, a 72-byte memcpy per layer on the soft-core
         let li = info.layers.get_mut(i).ok_or_else(internal)?;
         li.index = i;
         li.kind = layer.kind;

@@ -83,8 +83,9 @@ pub struct SimResult {
     pub logits: Vec<i32>,
     /// Sum of the layers' cycles (each layer timed on its own).
     pub cycles: u64,
-    /// Cycles of the whole inference: the layers and the runner between them (what a served
-    /// request costs; images/s and `ms_at_clock` count this).
+    /// Cycles of the whole inference: the layers and the firmware between them, the runner or
+    /// the replay of the recorded engine runs (what a served request costs; images/s and
+    /// `ms_at_clock` count this).
     pub inference_cycles: u64,
     /// Per-layer results.
     pub layers: Vec<sim::soc::LayerLine>,

@@ -17,6 +17,7 @@ use crate::model::{
     bytes_to_tensors, tensors_to_bytes, write_dir_atomic, Arch, Mode, ModelError, Net, Param,
 };
 use crate::optim::{OptimConfig, OptimError, Optimizer, ParamMasks};
+use crate::quant::PruneSchedule;
 use crate::rng::Rng;
 
 /// Per-epoch statistics live with the model directory format (`model.json` records them).
@@ -104,7 +105,7 @@ pub struct TrainConfig {
 /// quantiser's P layers trained this way are sparse in the float model already.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct TrainPrune {
-    /// Weight parameters to prune (e.g. `layers.6.weight`).
+    /// Weight parameters to prune (e.g. `layers.7.weight`, the paper CNN's hidden dense layer).
     pub params: Vec<String>,
     /// Final sparsity, in `[0, 1)`.
     pub sparsity: f64,
@@ -115,16 +116,18 @@ pub struct TrainPrune {
 }
 
 impl TrainPrune {
-    /// The sparsity at the start of epoch `epoch` (1-based).
-    pub fn sparsity_at(&self, epoch: usize) -> f64 {
-        if epoch >= self.end_epoch {
-            return self.sparsity;
+    /// The sparsity at the start of epoch `epoch` (1-based): the quantiser's cubic schedule
+    /// ([`PruneSchedule::Cubic`]) from 0 over the ramp's epochs.
+    pub fn sparsity_at(&self, epoch: usize) -> crate::quant::Result<f64> {
+        if epoch <= self.start_epoch && epoch < self.end_epoch {
+            return Ok(0.0);
         }
-        if epoch <= self.start_epoch {
-            return 0.0;
-        }
-        let t = (epoch - self.start_epoch) as f64 / (self.end_epoch - self.start_epoch) as f64;
-        self.sparsity * (1.0 - (1.0 - t).powi(3))
+        PruneSchedule::Cubic.sparsity_at(
+            epoch - self.start_epoch,
+            self.end_epoch - self.start_epoch,
+            0.0,
+            self.sparsity,
+        )
     }
 }
 
@@ -300,7 +303,9 @@ fn prune_for_epoch(
     epoch: usize,
     base: Option<&ParamMasks>,
 ) -> Result<Option<ParamMasks>, TrainError> {
-    let s = p.sparsity_at(epoch);
+    let s = p
+        .sparsity_at(epoch)
+        .map_err(|e| TrainError::Config(format!("pruning: {e}")))?;
     if s <= 0.0 {
         return Ok(None);
     }

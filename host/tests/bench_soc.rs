@@ -72,7 +72,7 @@ fn bench_soc_json_on_a_small_model() {
                 .sum::<u64>()
         );
         assert!(r["sim_cycles"].as_u64().unwrap() > c, "boot comes first");
-        // images/s count the whole inference: the layers and the runner between them
+        // images/s count the whole inference: the layers and the firmware between them
         let whole = r["inference_cycles"].as_u64().unwrap();
         assert!(c < whole && whole < 2 * c, "{c} {whole}");
         let at = r["at"].as_array().unwrap();

@@ -51,7 +51,7 @@ fn sim_json_matches_the_host() {
     let p = if pengine { "pengine" } else { "sw" };
     assert_eq!(engines, ["conv", "conv", p, p]);
     assert!(v["cycles"].as_u64().unwrap() < 6_000_000, "{}", v["cycles"]);
-    // the whole inference: the layers' sum and the runner between them
+    // the whole inference: the layers' sum and the firmware between them
     let (layers, whole) = (
         v["cycles"].as_u64().unwrap(),
         v["inference_cycles"].as_u64().unwrap(),

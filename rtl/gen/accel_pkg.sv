@@ -28,11 +28,11 @@ package accel_pkg;
   localparam int unsigned CONV_PARAM_MULT_OFFSET = 4;
   // Byte offset of the u8 requantisation shift in a conv parameter record (the byte after it is unused and written 0).
   localparam int unsigned CONV_PARAM_SHIFT_OFFSET = 6;
-  // Conv engine lanes of the iCEBreaker build: five fit the UP5K next to SERV and the P engine (5,226 of 5,280 LCs with soc_flash, the 3-entry fetch FIFO, the boot ROM in EBR and soc_spram; YoWASP toolchain, docs/fpga.md), as they did next to PicoRV32 without its multiplier, counter CSRs and traps and without the P engine (5,016). Five divide the paper CNN's 10 and 20 output channels: conv1 in 2 lane groups, conv2 in 4.
+  // Conv engine lanes of the iCEBreaker build: five fit the UP5K next to SERV and the P engine (5,116 of 5,280 LCs with soc_flash, the 3-entry fetch FIFO, the boot ROM in EBR, soc_spram and the P engine's input buffer; YoWASP toolchain, docs/fpga.md), as they did next to PicoRV32 without its multiplier, counter CSRs and traps and without the P engine (5,016). Five divide the paper CNN's 10 and 20 output channels: conv1 in 2 lane groups, conv2 in 4.
   localparam int unsigned BOARD_CONV_LANES = 5;
   // Conv engine fetch FIFO depth of the iCEBreaker build: 3 (90 LCs more than 2, paid for by soc_flash) takes every cycle a deeper FIFO gives inside the SoC (the shipped model on the 5-lane board: conv1 MAC utilisation 0.82 with 2, 0.84 with 3 or 4; docs/fpga.md).
   localparam int unsigned BOARD_FETCH_FIFO_DEPTH = 3;
-  // 1: the iCEBreaker build carries the P-layer engine: next to SERV and the 5-lane conv engine the SoC takes 5,226 of 5,280 LCs (docs/fpga.md). It does not fit next to PicoRV32 (5,016 LC without it, the engine ~1,230).
+  // 1: the iCEBreaker build carries the P-layer engine: next to SERV and the 5-lane conv engine the SoC takes 5,116 of 5,280 LCs (docs/fpga.md). It does not fit next to PicoRV32 (5,016 LC without it, the engine ~1,140 with its input buffer).
   localparam int unsigned BOARD_ENABLE_PENGINE = 1;
   // 1: the iCEBreaker build's PicoRV32 uses the single-cycle multiplier (DSPs) instead of the iterative one.
   localparam int unsigned BOARD_FAST_MUL = 0;

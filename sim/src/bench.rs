@@ -136,8 +136,9 @@ pub struct ModeResult {
     pub layers: Vec<soc::LayerLine>,
     /// Sum of the layers' cycles (each layer timed on its own).
     pub cycles: u64,
-    /// Cycles of the whole inference: the layers and the runner between them (the firmware's
-    /// `run cycles`, what a served request costs). Images/s are counted from this.
+    /// Cycles of the whole inference: the layers and the firmware between them, the runner or
+    /// the replay of the recorded engine runs (the firmware's `run cycles`, what a served
+    /// request costs). Images/s are counted from this.
     pub inference_cycles: u64,
     /// Predicted class (equal to the host's, or [`run`] fails).
     pub class: usize,

@@ -348,6 +348,11 @@ impl Flash {
     }
 }
 
+/// Default cycle limit of one run ([`RunOptions::max_cycles`], the `--max-cycles` of
+/// `cnnfpga sim` and `bench soc`, the demo's runs): a software-only run of a 64x64 model takes
+/// ~2.4 G cycles on the board's SERV.
+pub const DEFAULT_MAX_CYCLES: u64 = 8_000_000_000;
+
 /// Limits and tracing of one run.
 #[derive(Clone, Debug)]
 pub struct RunOptions {
@@ -363,7 +368,7 @@ pub struct RunOptions {
 impl Default for RunOptions {
     fn default() -> Self {
         RunOptions {
-            max_cycles: 8_000_000_000,
+            max_cycles: DEFAULT_MAX_CYCLES,
             trace: None,
             config: SocConfig::Icebreaker,
         }

@@ -44,8 +44,8 @@
 //! run cycles <n>
 //! ```
 //!
-//! `run cycles` is the whole inference (the layers and the runner between them): the `layer`
-//! lines are printed after it and their MACs counted then, so it is what a served request
+//! `run cycles` is the whole inference (the layers and the firmware between them: the runner,
+//! or the replay of the recorded engine runs): the `layer` lines are printed after it and their MACs counted then, so it is what a served request
 //! costs (`result ... cycles`), and what images/s are counted from.
 //!
 //! The `pdigits` line appears when an NP dense layer runs on the P engine, the `pindex` line

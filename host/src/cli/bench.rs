@@ -72,7 +72,7 @@ pub struct SocArgs {
     #[arg(long)]
     pub fpga_mhz: Option<f64>,
     /// Stop with an error after this many cycles per run.
-    #[arg(long, default_value_t = 8_000_000_000)]
+    #[arg(long, default_value_t = sim::soc::DEFAULT_MAX_CYCLES)]
     pub max_cycles: u64,
     /// Print one JSON object.
     #[arg(long)]

@@ -163,7 +163,7 @@ pub fn run(a: Args) -> anyhow::Result<()> {
                 image: image.clone(),
                 software,
                 trace: None,
-                max_cycles: 8_000_000_000,
+                max_cycles: sim::soc::DEFAULT_MAX_CYCLES,
                 config: sim::SocConfig::Icebreaker,
             };
             bar.set_message(format!("{} (engines)", image.display()));

@@ -27,7 +27,7 @@ pub struct Args {
     pub json: bool,
     /// Stop with an error after this many cycles (a software-only run of a 64x64 model takes
     /// ~2.4 G on the board's SERV).
-    #[arg(long, default_value_t = 8_000_000_000)]
+    #[arg(long, default_value_t = sim::soc::DEFAULT_MAX_CYCLES)]
     pub max_cycles: u64,
     /// SoC configuration: `icebreaker` (the board's bitstream: SERV, both engines, lanes and
     /// UART, from rtl/regmap/accel.toml), `icebreaker-fastmul` (PicoRV32 with its single-cycle
@@ -88,7 +88,7 @@ pub fn run(a: Args) -> anyhow::Result<()> {
             );
         }
         println!(
-            "cycles {} per image, the runner between layers included ({:.1} ms at the board clock, {:.2} MHz); layers {}",
+            "cycles {} per image, the firmware between the layers included ({:.1} ms at the board clock, {:.2} MHz); layers {}",
             r.inference_cycles, r.ms_at_clock, r.clock_mhz, r.cycles
         );
         println!("SoC configuration {}", r.config);
