@@ -20,8 +20,10 @@
 //! # Table layout
 //! `u16` words, row after row. A row is its non-empty groups in code order, each
 //! `[n, code, i_1 .. i_n]` (`n >= 1` input indices in ascending order, all `< n_in`), then a
-//! `0` word. The shipped P layer (3-bit codes: at most 6 groups a row; 6,490 weights in 64
-//! rows, 203 groups) takes `64 + 2 x 203 + 6,490 = 6,960` words, 13,920 bytes.
+//! `0` word. A row takes `1 + 2 x groups + weights` words: the 64-wide P layer of #17's third
+//! round (3-bit codes: at most 6 groups a row; 6,490 weights in 64 rows, 203 groups) took
+//! `64 + 2 x 203 + 6,490 = 6,960` words, 13,920 bytes; the shipped 128-wide one (12,979 weights
+//! in 128 rows) at most `128 + 2 x 768 + 12,979 = 14,643` words, 29,286 bytes.
 //!
 //! # When it is used
 //! [`super::dense_p_indexed`] sums the first [`PIndex::rows`] rows from the table and walks the
