@@ -15,9 +15,11 @@ scripts/setup.sh
 export CARGO_TERM_COLOR="${CARGO_TERM_COLOR:-never}"
 
 # Gates first, fast: formatting, then clippy with every warning an error (all targets, so tests,
-# benches and build scripts too).
+# benches and build scripts too), then rustdoc with every warning an error.
 cargo fmt --all --check
 cargo clippy --workspace --all-targets -- -D warnings
+# API docs: every intra-doc link resolves and no doc comment is malformed.
+RUSTDOCFLAGS="-D warnings" cargo doc --workspace --no-deps --quiet
 
 # The host without its `hw` feature builds, and works, with no Verilator: PATH is a scratch
 # directory of symlinks to every command on PATH except verilator*, and VERILATOR names a file

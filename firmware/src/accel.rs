@@ -299,7 +299,7 @@ impl<'t, B: Bus> AccelBackend<'t, B> {
     /// ~10 instructions per microsecond, they cost ~0.1 M cycles per conv layer). Only valid
     /// while what the key's pointers point to stays put and unchanged (the SoC firmware: one
     /// model and fixed buffers for its lifetime); off by default. Each remembered conv layer
-    /// keeps its own parameter table; [`PROGS`] runs are kept, the oldest are not replaced, and
+    /// keeps its own parameter table; `PROGS` runs are kept, the oldest are not replaced, and
     /// a conv layer whose table no longer fits forgets them all and turns remembering off.
     pub fn remember_runs(&mut self, on: bool) {
         self.remember = on;

@@ -17,7 +17,7 @@
 //! The firmware has no division (`div`/`rem`): the SoC's CPU is built without a divider. The
 //! board's CPU has no multiplier either (SERV; PicoRV32 with `BOARD_CPU_MUL` = 0): the firmware
 //! is built for `riscv32i`, where the convolution and dense loops stay rolled (`SOFT_MUL`) and
-//! take each `u8 x i8` product from a quarter-square table ([`mul_u8_i8`]: two table reads
+//! take each `u8 x i8` product from a quarter-square table (`mul_u8_i8`: two table reads
 //! instead of a [`crate::softmul`] call), skipping zero inputs; other products (requantisation)
 //! call [`crate::softmul`].
 //!
@@ -721,8 +721,8 @@ fn p_row(t: &PTable, row: &[u8], input: &[u8], group: usize) -> Option<i32> {
 }
 
 /// P dense layer: shift-and-add over the entry bytes; see [`crate::numerics::dense_p_acc`].
-/// Entries are decoded through a per-call table ([`PTable`]) and walked four at a time
-/// without bounds checks where they provably stay inside the input ([`p_row`]); a row whose
+/// Entries are decoded through a per-call table (`PTable`) and walked four at a time
+/// without bounds checks where they provably stay inside the input (`p_row`); a row whose
 /// non-zero entry points past the input is [`ArgsError::PRow`], as is a row past the entries.
 pub fn dense_p(a: &DensePArgs<'_>, out: DenseOut<'_>) -> Result<(), ArgsError> {
     dense_p_indexed(a, None, out)

@@ -220,13 +220,13 @@ pub mod conv {
     pub const STATUS_ERR_SHIFT: u32 = 2;
     /// `STATUS.ERR` mask (already shifted).
     pub const STATUS_ERR_MASK: u32 = 0x00000004;
-    /// `IN_ADDR` (w), byte offset from `BASE`: Byte address of the input activations, u8 [ih][iw][cin].
+    /// `IN_ADDR` (w), byte offset from `BASE`: Byte address of the input activations, u8, row-major ih x iw x cin (channels last).
     pub const IN_ADDR: u32 = 0x08;
-    /// `W_ADDR` (w), byte offset from `BASE`: Byte address of the weights, i8 [cout][k][k][cin].
+    /// `W_ADDR` (w), byte offset from `BASE`: Byte address of the weights, i8, row-major cout x k x k x cin.
     pub const W_ADDR: u32 = 0x0c;
     /// `PARAM_ADDR` (w), byte offset from `BASE`: Byte address of the per-output-channel parameters, 8 bytes each: i32 LE bias, u16 LE requantisation multiplier, u8 shift (values outside 1..=47 are clamped into it, as numerics::scale does), one unused byte. firmware::accel::pack_conv_params builds it.
     pub const PARAM_ADDR: u32 = 0x10;
-    /// `OUT_ADDR` (w), byte offset from `BASE`: Byte address of the output activations, u8 [oh][ow][cout] (written with byte strobes).
+    /// `OUT_ADDR` (w), byte offset from `BASE`: Byte address of the output activations, u8, row-major oh x ow x cout (written with byte strobes).
     pub const OUT_ADDR: u32 = 0x1c;
     /// `OH` (w), byte offset from `BASE`: Output height after pooling: ih-k+1, halved (floor) with POOL.
     pub const OH: u32 = 0x20;
@@ -342,19 +342,19 @@ pub mod pengine {
     pub const N_IN_VALUE_SHIFT: u32 = 0;
     /// `N_IN.VALUE` mask (already shifted).
     pub const N_IN_VALUE_MASK: u32 = 0x0000ffff;
-    /// `IN_ADDR` (w), byte offset from `BASE`: Byte address of the input activations, u8 [n_in], any alignment.
+    /// `IN_ADDR` (w), byte offset from `BASE`: Byte address of the input activations, n_in u8 values, any alignment.
     pub const IN_ADDR: u32 = 0x14;
     /// `ENT_ADDR` (w), byte offset from `BASE`: Byte address of the entry bytes [skip | sign | magnitude], all rows back to back, any alignment.
     pub const ENT_ADDR: u32 = 0x18;
-    /// `LEN_ADDR` (w), byte offset from `BASE`: Byte address of the row lengths (entry counts), u16 LE [n_out], 2-byte aligned.
+    /// `LEN_ADDR` (w), byte offset from `BASE`: Byte address of the row lengths (entry counts), n_out u16 LE values, 2-byte aligned.
     pub const LEN_ADDR: u32 = 0x1c;
-    /// `BIAS_ADDR` (w), byte offset from `BASE`: Byte address of the biases, i32 LE [n_out], 4-byte aligned.
+    /// `BIAS_ADDR` (w), byte offset from `BASE`: Byte address of the biases, n_out i32 LE values, 4-byte aligned.
     pub const BIAS_ADDR: u32 = 0x20;
     /// `MULT_ADDR` (w), byte offset from `BASE`: Byte address of multiplier 0, u16 LE; multiplier o is at MULT_ADDR + (o << RQ_STRIDE.M_LG); 2-byte aligned.
     pub const MULT_ADDR: u32 = 0x24;
     /// `SHIFT_ADDR` (w), byte offset from `BASE`: Byte address of shift 0, u8; shift o is at SHIFT_ADDR + (o << RQ_STRIDE.SH_LG). Values outside 1..=47 are clamped into it, as numerics::scale does.
     pub const SHIFT_ADDR: u32 = 0x28;
-    /// `OUT_ADDR` (w), byte offset from `BASE`: Byte address of the outputs: u8 [n_out] (byte writes), or i32 LE [n_out] (4-byte aligned) when FINAL. Must not overlap the input.
+    /// `OUT_ADDR` (w), byte offset from `BASE`: Byte address of the outputs: n_out u8 values (byte writes), or n_out i32 LE values (4-byte aligned) when FINAL. Must not overlap the input.
     pub const OUT_ADDR: u32 = 0x2c;
     /// `RQ_STRIDE` (rw), byte offset from `BASE`: log2 strides of the requantisation arrays (0..=2): packed arrays are M_LG = 1, SH_LG = 0 (reset); {m: u16, shift: u8, pad} records are MULT_ADDR = rec, SHIFT_ADDR = rec + 2, M_LG = SH_LG = 2.
     pub const RQ_STRIDE: u32 = 0x30;

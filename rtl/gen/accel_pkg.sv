@@ -178,13 +178,13 @@ package accel_pkg;
   //   ERR [2:2] (r): Set with DONE when the last START was rejected: K = 0 or K > KMAX, CIN, COUT, OH, OW, KC or KKC = 0, or KKC > WBUF_DEPTH. Nothing is read or written then. The engine does not check that the registers are consistent with each other (the driver derives them: firmware::accel::conv_shape_regs).
   localparam int unsigned CONV_STATUS_ERR_LSB = 2;
   localparam int unsigned CONV_STATUS_ERR_WIDTH = 1;
-  // IN_ADDR (w): Byte address of the input activations, u8 [ih][iw][cin].
+  // IN_ADDR (w): Byte address of the input activations, u8, row-major ih x iw x cin (channels last).
   localparam logic [11:0] CONV_IN_ADDR = 12'h008;
-  // W_ADDR (w): Byte address of the weights, i8 [cout][k][k][cin].
+  // W_ADDR (w): Byte address of the weights, i8, row-major cout x k x k x cin.
   localparam logic [11:0] CONV_W_ADDR = 12'h00c;
   // PARAM_ADDR (w): Byte address of the per-output-channel parameters, 8 bytes each: i32 LE bias, u16 LE requantisation multiplier, u8 shift (values outside 1..=47 are clamped into it, as numerics::scale does), one unused byte. firmware::accel::pack_conv_params builds it.
   localparam logic [11:0] CONV_PARAM_ADDR = 12'h010;
-  // OUT_ADDR (w): Byte address of the output activations, u8 [oh][ow][cout] (written with byte strobes).
+  // OUT_ADDR (w): Byte address of the output activations, u8, row-major oh x ow x cout (written with byte strobes).
   localparam logic [11:0] CONV_OUT_ADDR = 12'h01c;
   // OH (w): Output height after pooling: ih-k+1, halved (floor) with POOL.
   localparam logic [11:0] CONV_OH = 12'h020;
@@ -277,19 +277,19 @@ package accel_pkg;
   //   VALUE [15:0] (rw): Input vector length in bytes. Up to 4 * PENGINE_BUF_WORDS - 3 (4093): START first copies the input into the engine's buffer (one bus read per word) and the row walk reads it from there; larger inputs are read into it one word per activation (slow).
   localparam int unsigned PENGINE_N_IN_VALUE_LSB = 0;
   localparam int unsigned PENGINE_N_IN_VALUE_WIDTH = 16;
-  // IN_ADDR (w): Byte address of the input activations, u8 [n_in], any alignment.
+  // IN_ADDR (w): Byte address of the input activations, n_in u8 values, any alignment.
   localparam logic [11:0] PENGINE_IN_ADDR = 12'h014;
   // ENT_ADDR (w): Byte address of the entry bytes [skip | sign | magnitude], all rows back to back, any alignment.
   localparam logic [11:0] PENGINE_ENT_ADDR = 12'h018;
-  // LEN_ADDR (w): Byte address of the row lengths (entry counts), u16 LE [n_out], 2-byte aligned.
+  // LEN_ADDR (w): Byte address of the row lengths (entry counts), n_out u16 LE values, 2-byte aligned.
   localparam logic [11:0] PENGINE_LEN_ADDR = 12'h01c;
-  // BIAS_ADDR (w): Byte address of the biases, i32 LE [n_out], 4-byte aligned.
+  // BIAS_ADDR (w): Byte address of the biases, n_out i32 LE values, 4-byte aligned.
   localparam logic [11:0] PENGINE_BIAS_ADDR = 12'h020;
   // MULT_ADDR (w): Byte address of multiplier 0, u16 LE; multiplier o is at MULT_ADDR + (o << RQ_STRIDE.M_LG); 2-byte aligned.
   localparam logic [11:0] PENGINE_MULT_ADDR = 12'h024;
   // SHIFT_ADDR (w): Byte address of shift 0, u8; shift o is at SHIFT_ADDR + (o << RQ_STRIDE.SH_LG). Values outside 1..=47 are clamped into it, as numerics::scale does.
   localparam logic [11:0] PENGINE_SHIFT_ADDR = 12'h028;
-  // OUT_ADDR (w): Byte address of the outputs: u8 [n_out] (byte writes), or i32 LE [n_out] (4-byte aligned) when FINAL. Must not overlap the input.
+  // OUT_ADDR (w): Byte address of the outputs: n_out u8 values (byte writes), or n_out i32 LE values (4-byte aligned) when FINAL. Must not overlap the input.
   localparam logic [11:0] PENGINE_OUT_ADDR = 12'h02c;
   // RQ_STRIDE (rw): log2 strides of the requantisation arrays (0..=2): packed arrays are M_LG = 1, SH_LG = 0 (reset); {m: u16, shift: u8, pad} records are MULT_ADDR = rec, SHIFT_ADDR = rec + 2, M_LG = SH_LG = 2.
   localparam logic [11:0] PENGINE_RQ_STRIDE = 12'h030;

@@ -10,7 +10,7 @@
 //! - [`pengine`]: the P-layer engine driver (memory model with stalls, register accesses,
 //!   reset, `run`) and its test layers;
 //! - [`soc`]: the firmware on the Verilated SoC (flash layout, run loop, UART transcript);
-//!   [`bench`]: the SoC benchmark of `cargo bench -p sim --bench soc` and `cnnfpga bench soc`.
+//!   [`bench`](mod@bench): the SoC benchmark of `cargo bench -p sim --bench soc` and `cnnfpga bench soc`.
 #![deny(missing_docs)]
 
 pub mod bench;

@@ -122,7 +122,7 @@ pub struct BuildArgs {
     /// rtl/regmap/accel.toml; docs/fpga.md "What fits").
     #[arg(long, value_parser = clap::value_parser!(u32).range(1..=8))]
     pub conv_lanes: Option<u32>,
-    /// Place-and-route cache (default: <target dir>/fpga-cache).
+    /// Place-and-route cache (default: fpga-cache in the cargo target directory).
     #[arg(long)]
     pub cache_dir: Option<PathBuf>,
     /// Re-run synthesis and place and route even if cached.

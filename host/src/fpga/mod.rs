@@ -15,7 +15,7 @@
 //!
 //! Module map: [`board`] (board constants and file paths), [`tools`] (finding and running the
 //! tools), [`fwimage`] (firmware ELF -> flash image), [`report`] (nextpnr report parsing, JSON
-//! and Markdown), [`build`] (the flow and its cache), [`flash`] (flash plan and commands).
+//! and Markdown), [`build`](mod@build) (the flow and its cache), [`flash`] (flash plan and commands).
 //!
 //! Built with the host's `hw` feature (default on), like `cnnfpga sim`: `fpga build` makes the
 //! firmware ELF with `sim::soc::Firmware` and `fpga classify --sim` runs the Verilated board SoC.

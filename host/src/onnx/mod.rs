@@ -1,5 +1,5 @@
 //! ONNX interchange: import a float network trained elsewhere (PyTorch, Keras via tf2onnx) into a
-//! cnnfpga [`Net`], and export a cnnfpga float model as ONNX (for onnxruntime, Netron...).
+//! cnnfpga [`Net`](crate::model::Net), and export a cnnfpga float model as ONNX (for onnxruntime, Netron...).
 //!
 //! This module owns the mapping between ONNX's NCHW graphs and our HWC layer list:
 //! * conv weights: ONNX `[out, in, k, k]` <-> ours `[out, k, k, in]`;
