@@ -20,8 +20,9 @@ fn script(path: &Path, text: &str) {
 }
 
 /// Runs the copied `.ci/run` with `CI` set to `ci` (or unset); returns the fake cargo's record,
-/// one line per cargo command: `CI=<value> verilator=<found|absent> <arguments>`, where
-/// `found` means `$VERILATOR` or else `verilator` on `PATH` is executable.
+/// one line per cargo command: `CI=<value> verilator=<found|absent> [RUSTDOCFLAGS=<value>]
+/// <arguments>`, where `found` means `$VERILATOR` or else `verilator` on `PATH` is executable
+/// and `RUSTDOCFLAGS` appears when it is set.
 fn ci_run(ci: Option<&str>) -> String {
     let tmp = tempfile::tempdir().unwrap();
     let repo = tmp.path().join("repo");
@@ -38,7 +39,7 @@ fn ci_run(ci: Option<&str>) -> String {
         &format!(
             "#!/bin/sh\n\
              if command -v \"${{VERILATOR:-verilator}}\" >/dev/null; then v=found; else v=absent; fi\n\
-             echo \"CI=${{CI-unset}} verilator=$v $*\" >> '{}'\n",
+             echo \"CI=${{CI-unset}} verilator=$v${{RUSTDOCFLAGS:+ RUSTDOCFLAGS=$RUSTDOCFLAGS}} $*\" >> '{}'\n",
             record.display()
         ),
     );
@@ -51,7 +52,8 @@ fn ci_run(ci: Option<&str>) -> String {
     let mut cmd = Command::new(repo.join(".ci/run"));
     cmd.env("PATH", path)
         .env_remove("CI")
-        .env_remove("VERILATOR");
+        .env_remove("VERILATOR")
+        .env_remove("RUSTDOCFLAGS");
     if let Some(v) = ci {
         cmd.env("CI", v);
     }
@@ -67,6 +69,9 @@ fn expected(ci: &str) -> String {
         // the gates, before anything slow
         format!("CI={ci} verilator=found fmt --all --check"),
         format!("CI={ci} verilator=found clippy --workspace --all-targets -- -D warnings"),
+        format!(
+            "CI={ci} verilator=found RUSTDOCFLAGS=-D warnings doc --workspace --no-deps --quiet"
+        ),
         // the host without `hw`, no Verilator reachable (always CI=true: sim/build.rs fails)
         "CI=true verilator=absent build -p host --no-default-features".to_string(),
         "CI=true verilator=absent test -p host --no-default-features --test features".to_string(),
