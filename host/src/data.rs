@@ -320,6 +320,32 @@ impl Dataset {
         Ok((self.subset(&tr), self.subset(&va)))
     }
 
+    /// Keeps `round(n * frac)` images of each class (at least 1), chosen by a per-class seeded
+    /// shuffle: the learning-curve subset of a training part. For one seed the subsets are
+    /// nested (a smaller `frac` keeps a prefix of what a larger one keeps), so accuracies at
+    /// several fractions differ only by the images added. `frac` must be in (0, 1].
+    pub fn stratified_fraction(&self, frac: f64, seed: u64) -> Result<Dataset, DataError> {
+        if !(frac > 0.0 && frac <= 1.0) {
+            return Err(DataError::Split(format!(
+                "training fraction {frac} not in (0, 1]"
+            )));
+        }
+        let mut keep = Vec::new();
+        for label in 0..self.classes.len() {
+            let mut idx: Vec<usize> = (0..self.len())
+                .filter(|&i| self.labels[i] == label)
+                .collect();
+            if idx.is_empty() {
+                continue;
+            }
+            Rng::derive(&[seed, 0x000F_4AC7, label as u64]).shuffle(&mut idx);
+            let n = ((idx.len() as f64 * frac).round() as usize).clamp(1, idx.len());
+            keep.extend_from_slice(&idx[..n]);
+        }
+        keep.sort_unstable();
+        Ok(self.subset(&keep))
+    }
+
     /// Errors unless the class names equal `model_classes` (same names, same order).
     pub fn check_classes(&self, model_classes: &[String]) -> Result<(), DataError> {
         if self.classes != model_classes {

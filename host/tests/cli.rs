@@ -113,9 +113,11 @@ fn train_eval_predict() {
 
 #[test]
 fn bad_values_are_clear_errors() {
-    let cases: [(&[&str], &str); 5] = [
+    let cases: [(&[&str], &str); 7] = [
         (&["--val-split", "1.5"], "val-split"),
         (&["--val-split", "0"], "val-split"),
+        (&["--train-fraction", "0"], "train-fraction"),
+        (&["--train-fraction", "1.5"], "train-fraction"),
         (&["--lr", "0"], "lr"),
         (&["--batch", "0"], "batch"),
         (&["--arch", "resnet"], "unknown architecture"),
@@ -176,6 +178,17 @@ fn train_fixed_epochs_and_full() {
     let fin = m["final_metrics"]["accuracy"].as_f64().unwrap();
     assert!((last - fin).abs() < 1e-6, "{last} vs {fin}");
 
+    // --train-fraction: half of each class's 32 training images, the same 40 held out.
+    let part = tmp.path().join("part");
+    let (ok, err) = run(&part, &["--fixed-epochs", "--train-fraction", "0.5"]);
+    assert!(ok, "{err}");
+    let tc = &meta(&part)["train_config"];
+    assert_eq!(tc["train_fraction"].as_f64(), Some(0.5));
+    assert_eq!(
+        (tc["train_images"].as_u64(), tc["val_images"].as_u64()),
+        (Some(80), Some(40))
+    );
+
     let full = tmp.path().join("full");
     let (ok, err) = run(&full, &["--full", "--augment", "--augment-kind", "light"]);
     assert!(ok, "{err}");
@@ -222,6 +235,16 @@ fn train_fixed_epochs_and_full() {
     let (ok, err) = run(&tmp.path().join("bad"), &["--augment-kind", "light"]);
     assert!(!ok);
     assert!(err.contains("--augment"), "{err}");
+    // --full trains on every image: a training fraction would contradict it.
+    let (ok, err) = run(
+        &tmp.path().join("bad"),
+        &["--full", "--train-fraction", "0.5"],
+    );
+    assert!(!ok);
+    assert!(
+        err.contains("--train-fraction") && err.contains("--full"),
+        "{err}"
+    );
     // --full has no validation split to set.
     let (ok, err) = run(&tmp.path().join("bad"), &["--full", "--val-split", "0.3"]);
     assert!(!ok);

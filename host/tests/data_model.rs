@@ -85,6 +85,30 @@ fn stratified_split_is_deterministic() {
     ));
 }
 
+#[test]
+fn stratified_fraction_is_nested_per_class_and_checked() {
+    let d = tempfile::tempdir().unwrap();
+    tree(d.path(), &[("a", 10), ("b", 5)]);
+    let (ds, _) = load_folder(d.path()).unwrap();
+    let half = ds.stratified_fraction(0.5, 3).unwrap();
+    assert_eq!(half.class_counts(), vec![5, 3]); // round(2.5) = 3
+    let most = ds.stratified_fraction(0.8, 3).unwrap();
+    assert_eq!(most.class_counts(), vec![8, 4]);
+    // Nested: what 0.5 keeps, 0.8 keeps too; the same seed keeps the same images.
+    assert!(half.paths.iter().all(|p| most.paths.contains(p)));
+    assert_eq!(ds.stratified_fraction(0.5, 3).unwrap().paths, half.paths);
+    assert_ne!(ds.stratified_fraction(0.5, 4).unwrap().paths, half.paths);
+    assert_eq!(ds.stratified_fraction(1.0, 3).unwrap().paths, ds.paths);
+    // At least one image of each class survives.
+    assert_eq!(
+        ds.stratified_fraction(0.01, 3).unwrap().class_counts(),
+        vec![1, 1]
+    );
+    for bad in [0.0, -0.1, 1.5, f64::NAN] {
+        assert!(ds.stratified_fraction(bad, 3).is_err(), "{bad}");
+    }
+}
+
 fn meta(classes: usize) -> ModelMeta {
     ModelMeta {
         format: String::new(),

@@ -335,3 +335,32 @@ fn quantize_a_full_trained_model() {
         "{split}"
     );
 }
+
+/// A float model trained on part of its training split (`train --train-fraction`, recorded in
+/// model.json) is quantised on that same part: calibration and fine-tuning see no image the
+/// float model did not, and the held-out images are the same.
+#[test]
+fn quantize_uses_the_float_models_train_fraction() {
+    let tmp = tempfile::tempdir().unwrap();
+    let float = tmp.path().join("float");
+    save_float(&float);
+    let path = float.join("model.json");
+    let mut meta: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
+    meta["train_config"]["train_fraction"] = serde_json::json!(0.5);
+    std::fs::write(&path, serde_json::to_vec_pretty(&meta).unwrap()).unwrap();
+    let q = tmp.path().join("q");
+    ok(&run(
+        QUICK,
+        &[("--model", &float), ("--data", &sample()), ("--out", &q)],
+    ));
+    let rec: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(q.join("quant.json")).unwrap()).unwrap();
+    assert_eq!(rec["metrics"]["images"], 40, "the same 40 held-out images");
+    let split = rec["metrics"]["split"].as_str().unwrap();
+    // 200 sample images, 160 in the training split, half of each class kept.
+    assert!(
+        split.contains("on the 80 training images") && split.contains("train_fraction 0.5"),
+        "{split}"
+    );
+}

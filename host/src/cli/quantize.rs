@@ -236,6 +236,20 @@ pub fn run(a: Args) -> anyhow::Result<()> {
     super::train::report_skipped(&report);
     ds.check_classes(&src.meta.classes)?;
     let (train_set, val_set) = ds.split_stratified(val_split, seed)?;
+    // `train --train-fraction` trained on a seeded part of the training split: calibrate and
+    // fine-tune on the same images (older models have no such key: all of it).
+    let train_fraction = tc
+        .get("train_fraction")
+        .and_then(|v| v.as_f64())
+        .filter(|_| !source_full)
+        .unwrap_or(1.0);
+    let train_set = if train_fraction < 1.0 {
+        train_set
+            .stratified_fraction(train_fraction, seed)
+            .context("the float source's train_fraction")?
+    } else {
+        train_set
+    };
     let split = if source_full {
         format!(
             "validation split of {} (val_split {val_split}, seed {seed}), {} images; \
@@ -249,10 +263,15 @@ pub fn run(a: Args) -> anyhow::Result<()> {
     } else {
         format!(
             "validation split of {} (val_split {val_split}, seed {seed}: the float training's \
-             split), {} images; fine-tuning and calibration on the {} training images",
+             split), {} images; fine-tuning and calibration on the {} training images{}",
             a.data.display(),
             val_set.len(),
-            train_set.len()
+            train_set.len(),
+            if train_fraction < 1.0 {
+                format!(" (the float training's train_fraction {train_fraction} of them)")
+            } else {
+                String::new()
+            }
         )
     };
     if !a.quiet {

@@ -79,6 +79,12 @@ pub struct Args {
     /// weights; implies --fixed-epochs. Pick the epoch count by validation first.
     #[arg(long, conflicts_with = "val_split")]
     pub full: bool,
+    /// Train on this fraction of each class's training part, in (0, 1] (the validation part is
+    /// unchanged): for learning curves. The subset is chosen by the split seed and nested, so
+    /// runs at several fractions score the same held-out images and differ only in the training
+    /// images added. `cnnfpga quantize` reads it from the model and uses the same subset.
+    #[arg(long, default_value_t = 1.0, conflicts_with = "full")]
+    pub train_fraction: f64,
     /// Seed of split, initialisation, shuffling, dropout and augmentation.
     #[arg(long, default_value_t = 42)]
     pub seed: u64,
@@ -297,6 +303,9 @@ pub fn run(a: Args) -> anyhow::Result<()> {
     if !(a.val_split > 0.0 && a.val_split < 1.0) {
         bail!("--val-split {} must be in (0, 1)", a.val_split);
     }
+    if !(a.train_fraction > 0.0 && a.train_fraction <= 1.0) {
+        bail!("--train-fraction {} must be in (0, 1]", a.train_fraction);
+    }
     let keep_last = a.fixed_epochs || a.full;
     // A fixed epoch count stops nothing early; an explicit patience would be silently ignored.
     let patience = if keep_last { 0 } else { a.patience };
@@ -377,7 +386,15 @@ pub fn run(a: Args) -> anyhow::Result<()> {
         let empty = ds.subset(&[]);
         (ds.clone(), empty)
     } else {
-        ds.split_stratified(a.val_split, a.split_seed.unwrap_or(a.seed))?
+        let split_seed = a.split_seed.unwrap_or(a.seed);
+        let (tr, va) = ds.split_stratified(a.val_split, split_seed)?;
+        let tr = if a.train_fraction < 1.0 {
+            tr.stratified_fraction(a.train_fraction, split_seed)
+                .context("--train-fraction")?
+        } else {
+            tr
+        };
+        (tr, va)
     };
     if !a.quiet {
         eprintln!(
@@ -461,6 +478,7 @@ pub fn run(a: Args) -> anyhow::Result<()> {
         ),
         ("--val-split", a.val_split.to_string()),
         ("--split-seed", a.split_seed.unwrap_or(a.seed).to_string()),
+        ("--train-fraction", a.train_fraction.to_string()),
         ("--arch", a.arch.clone()),
         ("--hidden", a.hidden.to_string()),
         ("--dropout", a.dropout.to_string()),
@@ -485,6 +503,8 @@ pub fn run(a: Args) -> anyhow::Result<()> {
         resume: a.resume,
         run_settings: run_settings
             .into_iter()
+            // Checkpoints from before --train-fraction have no such key: the default matches them.
+            .filter(|(k, v)| !(*k == "--train-fraction" && v == "1"))
             .map(|(k, v)| (k.to_string(), v))
             .collect(),
     };
@@ -511,6 +531,7 @@ pub fn run(a: Args) -> anyhow::Result<()> {
     train_config["val_split"] = serde_json::json!(if a.full { 0.0 } else { a.val_split });
     train_config["full"] = serde_json::json!(a.full);
     train_config["split_seed"] = serde_json::json!(a.split_seed.unwrap_or(a.seed));
+    train_config["train_fraction"] = serde_json::json!(if a.full { 1.0 } else { a.train_fraction });
     train_config["teachers"] = serde_json::json!(a
         .teachers
         .iter()
