@@ -306,27 +306,36 @@ fn bad_options_and_mismatches_are_clear_errors() {
     assert!(e.contains("model reader") && e.contains("bytes"), "{e}");
 }
 
-/// A float model trained on every image (`train --full`: val_split 0 in model.json) still
-/// quantises: a 0.2 split is used and the record says the metrics are fidelity, not accuracy on
-/// unseen images.
-#[test]
-fn quantize_a_full_trained_model() {
+/// Quantises a fresh float model whose `model.json` `train_config` has `edits` applied (keys
+/// the float training records), with the QUICK settings; returns `quant.json`.
+fn quantize_with_train_config(edits: &[(&str, serde_json::Value)]) -> serde_json::Value {
     let tmp = tempfile::tempdir().unwrap();
     let float = tmp.path().join("float");
     save_float(&float);
     let path = float.join("model.json");
     let mut meta: serde_json::Value =
         serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
-    meta["train_config"]["val_split"] = serde_json::json!(0.0);
-    meta["train_config"]["full"] = serde_json::json!(true);
+    for (k, v) in edits {
+        meta["train_config"][*k] = v.clone();
+    }
     std::fs::write(&path, serde_json::to_vec_pretty(&meta).unwrap()).unwrap();
     let q = tmp.path().join("q");
     ok(&run(
         QUICK,
         &[("--model", &float), ("--data", &sample()), ("--out", &q)],
     ));
-    let rec: serde_json::Value =
-        serde_json::from_slice(&std::fs::read(q.join("quant.json")).unwrap()).unwrap();
+    serde_json::from_slice(&std::fs::read(q.join("quant.json")).unwrap()).unwrap()
+}
+
+/// A float model trained on every image (`train --full`: val_split 0 in model.json) still
+/// quantises: a 0.2 split is used and the record says the metrics are fidelity, not accuracy on
+/// unseen images.
+#[test]
+fn quantize_a_full_trained_model() {
+    let rec = quantize_with_train_config(&[
+        ("val_split", serde_json::json!(0.0)),
+        ("full", serde_json::json!(true)),
+    ]);
     assert_eq!(rec["settings"]["val_split"], 0.2);
     assert_eq!(rec["metrics"]["images"], 40);
     let split = rec["metrics"]["split"].as_str().unwrap();
@@ -341,21 +350,7 @@ fn quantize_a_full_trained_model() {
 /// float model did not, and the held-out images are the same.
 #[test]
 fn quantize_uses_the_float_models_train_fraction() {
-    let tmp = tempfile::tempdir().unwrap();
-    let float = tmp.path().join("float");
-    save_float(&float);
-    let path = float.join("model.json");
-    let mut meta: serde_json::Value =
-        serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
-    meta["train_config"]["train_fraction"] = serde_json::json!(0.5);
-    std::fs::write(&path, serde_json::to_vec_pretty(&meta).unwrap()).unwrap();
-    let q = tmp.path().join("q");
-    ok(&run(
-        QUICK,
-        &[("--model", &float), ("--data", &sample()), ("--out", &q)],
-    ));
-    let rec: serde_json::Value =
-        serde_json::from_slice(&std::fs::read(q.join("quant.json")).unwrap()).unwrap();
+    let rec = quantize_with_train_config(&[("train_fraction", serde_json::json!(0.5))]);
     assert_eq!(rec["metrics"]["images"], 40, "the same 40 held-out images");
     let split = rec["metrics"]["split"].as_str().unwrap();
     // 200 sample images, 160 in the training split, half of each class kept.
