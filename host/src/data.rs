@@ -301,16 +301,13 @@ impl Dataset {
         }
         let (mut tr, mut va) = (Vec::new(), Vec::new());
         for (label, class) in self.classes.iter().enumerate() {
-            let mut idx: Vec<usize> = (0..self.len())
-                .filter(|&i| self.labels[i] == label)
-                .collect();
+            let idx = self.shuffled_class(label, seed, 0x0005_3117);
             if idx.len() < 2 {
                 return Err(DataError::Split(format!(
                     "class `{class}` has {} image(s), need >= 2",
                     idx.len()
                 )));
             }
-            Rng::derive(&[seed, 0x0005_3117, label as u64]).shuffle(&mut idx);
             let nv = ((idx.len() as f64 * val_frac).round() as usize).clamp(1, idx.len() - 1);
             va.extend_from_slice(&idx[..nv]);
             tr.extend_from_slice(&idx[nv..]);
@@ -323,7 +320,8 @@ impl Dataset {
     /// Keeps `round(n * frac)` images of each class (at least 1), chosen by a per-class seeded
     /// shuffle: the learning-curve subset of a training part. For one seed the subsets are
     /// nested (a smaller `frac` keeps a prefix of what a larger one keeps), so accuracies at
-    /// several fractions differ only by the images added. `frac` must be in (0, 1].
+    /// several fractions differ only by the images added; `frac` 1 keeps every image, in order.
+    /// `frac` must be in (0, 1].
     pub fn stratified_fraction(&self, frac: f64, seed: u64) -> Result<Dataset, DataError> {
         if !(frac > 0.0 && frac <= 1.0) {
             return Err(DataError::Split(format!(
@@ -332,18 +330,22 @@ impl Dataset {
         }
         let mut keep = Vec::new();
         for label in 0..self.classes.len() {
-            let mut idx: Vec<usize> = (0..self.len())
-                .filter(|&i| self.labels[i] == label)
-                .collect();
-            if idx.is_empty() {
-                continue;
-            }
-            Rng::derive(&[seed, 0x000F_4AC7, label as u64]).shuffle(&mut idx);
-            let n = ((idx.len() as f64 * frac).round() as usize).clamp(1, idx.len());
-            keep.extend_from_slice(&idx[..n]);
+            let idx = self.shuffled_class(label, seed, 0x000F_4AC7);
+            let n = ((idx.len() as f64 * frac).round() as usize).clamp(1, idx.len().max(1));
+            keep.extend(idx.into_iter().take(n));
         }
         keep.sort_unstable();
         Ok(self.subset(&keep))
+    }
+
+    /// The indices of class `label`'s images, shuffled by `Rng::derive(&[seed, salt, label])`
+    /// (one salt per use, so a split and a fraction with the same seed draw independently).
+    fn shuffled_class(&self, label: usize, seed: u64, salt: u64) -> Vec<usize> {
+        let mut idx: Vec<usize> = (0..self.len())
+            .filter(|&i| self.labels[i] == label)
+            .collect();
+        Rng::derive(&[seed, salt, label as u64]).shuffle(&mut idx);
+        idx
     }
 
     /// Errors unless the class names equal `model_classes` (same names, same order).

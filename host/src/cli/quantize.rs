@@ -243,13 +243,9 @@ pub fn run(a: Args) -> anyhow::Result<()> {
         .and_then(|v| v.as_f64())
         .filter(|_| !source_full)
         .unwrap_or(1.0);
-    let train_set = if train_fraction < 1.0 {
-        train_set
-            .stratified_fraction(train_fraction, seed)
-            .context("the float source's train_fraction")?
-    } else {
-        train_set
-    };
+    let train_set = train_set
+        .stratified_fraction(train_fraction, seed)
+        .context("the float source's train_fraction")?;
     let split = if source_full {
         format!(
             "validation split of {} (val_split {val_split}, seed {seed}), {} images; \

@@ -388,12 +388,9 @@ pub fn run(a: Args) -> anyhow::Result<()> {
     } else {
         let split_seed = a.split_seed.unwrap_or(a.seed);
         let (tr, va) = ds.split_stratified(a.val_split, split_seed)?;
-        let tr = if a.train_fraction < 1.0 {
-            tr.stratified_fraction(a.train_fraction, split_seed)
-                .context("--train-fraction")?
-        } else {
-            tr
-        };
+        let tr = tr
+            .stratified_fraction(a.train_fraction, split_seed)
+            .context("--train-fraction")?;
         (tr, va)
     };
     if !a.quiet {
@@ -531,7 +528,8 @@ pub fn run(a: Args) -> anyhow::Result<()> {
     train_config["val_split"] = serde_json::json!(if a.full { 0.0 } else { a.val_split });
     train_config["full"] = serde_json::json!(a.full);
     train_config["split_seed"] = serde_json::json!(a.split_seed.unwrap_or(a.seed));
-    train_config["train_fraction"] = serde_json::json!(if a.full { 1.0 } else { a.train_fraction });
+    // 1 with --full (the two conflict).
+    train_config["train_fraction"] = serde_json::json!(a.train_fraction);
     train_config["teachers"] = serde_json::json!(a
         .teachers
         .iter()
